@@ -1,0 +1,1 @@
+// The engine; see the DocC catalog.

@@ -1,0 +1,113 @@
+import Foundation
+
+/// How the values of an identifier type are normalized before they are stored or matched.
+///
+/// Two raw values that normalize to the same string are the same identifier, so the
+/// rules decide which spellings of an email or phone number match (SPEC section 2).
+public enum Normalization: String, Sendable, Codable, CaseIterable {
+    /// Only the rules common to all kinds (NFC, trimming, length).
+    case exact
+    /// Also lower-cased, for case-insensitive identifiers.
+    case lowercase
+    /// Lower-cased and checked for a plausible address shape.
+    case email
+    /// Rewritten to E.164 (`+` and 8 to 15 digits).
+    case phone
+}
+
+/// Why a raw value failed normalization (a human-readable reason such as
+/// "phone number must have 8 to 15 digits after +").
+struct NormalizationError: Error, Equatable, Sendable {
+    let reason: String
+}
+
+extension Normalization {
+    /// Upper bound on a stored value, in UTF-8 bytes (keeps LMDB keys small).
+    static let maxValueBytes = 256
+    /// RFC 5321 limit on an address, applied to the lower-cased address in characters.
+    static let maxEmailCharacters = 254
+
+    /// Returns the normalized form of `raw`, or throws with a reason.
+    ///
+    /// `defaultCallingCode` (digits, e.g. `"44"`) is used only by `.phone`, for numbers
+    /// written without an international prefix.
+    func normalize(_ raw: String, defaultCallingCode: String?) throws(NormalizationError) -> String {
+        // NFC first so that composed and decomposed spellings compare equal byte for byte.
+        let trimmed = raw.precomposedStringWithCanonicalMapping
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { throw NormalizationError(reason: "value is empty after trimming") }
+
+        let result: String
+        switch self {
+        case .exact: result = trimmed
+        // Case mapping can leave a string that is not NFC, so compose again.
+        case .lowercase: result = trimmed.lowercased().precomposedStringWithCanonicalMapping
+        case .email: result = try Self.normalizeEmail(trimmed)
+        case .phone: result = try Self.normalizePhone(trimmed, defaultCallingCode: defaultCallingCode)
+        }
+
+        // The limit applies to what is stored, i.e. the final normalized form.
+        guard result.utf8.count <= Self.maxValueBytes else {
+            throw NormalizationError(reason: "value is longer than \(Self.maxValueBytes) UTF-8 bytes")
+        }
+        return result
+    }
+
+    /// Lower-cases an address and checks it has the shape `local@domain.tld`.
+    /// Deliberately loose: it rejects obvious garbage, not every RFC 5322 oddity.
+    private static func normalizeEmail(_ value: String) throws(NormalizationError) -> String {
+        let email = value.lowercased().precomposedStringWithCanonicalMapping
+        if email.unicodeScalars.contains(where: { CharacterSet.whitespacesAndNewlines.contains($0) }) {
+            throw NormalizationError(reason: "email must not contain white space")
+        }
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2 else { throw NormalizationError(reason: "email must contain exactly one @") }
+        let (local, domain) = (parts[0], parts[1])
+        guard !local.isEmpty else { throw NormalizationError(reason: "email local part (before @) is empty") }
+        guard domain.contains(".") else { throw NormalizationError(reason: "email domain must contain a dot") }
+        guard !domain.split(separator: ".", omittingEmptySubsequences: false).contains(where: \.isEmpty) else {
+            throw NormalizationError(reason: "email domain has an empty label (leading, trailing or double dot)")
+        }
+        guard email.count <= maxEmailCharacters else {
+            throw NormalizationError(reason: "email is longer than \(maxEmailCharacters) characters")
+        }
+        return email
+    }
+
+    /// Rewrites a phone number to E.164 (`+` followed by 8 to 15 ASCII digits).
+    private static func normalizePhone(_ value: String, defaultCallingCode: String?) throws(NormalizationError) -> String {
+        // NFKC turns full-width digits, plus signs, parentheses and odd spaces into ASCII.
+        var number = value.precomposedStringWithCompatibilityMapping
+        let international = number.hasPrefix("+") || number.hasPrefix("00")
+        // "+44 (0)20 ..." : the (0) is the national trunk prefix, not part of the number.
+        // It must go before parentheses are stripped, or its 0 would survive as a digit.
+        if international, let trunk = number.range(of: "(0)") {
+            number.removeSubrange(trunk)
+        }
+        number.removeAll { " -.()".contains($0) }
+        if number.hasPrefix("00") { number = "+" + number.dropFirst(2) }
+
+        if !number.hasPrefix("+") {
+            guard let code = defaultCallingCode else {
+                throw NormalizationError(reason: "phone number needs a country code (+…) or a defaultCallingCode")
+            }
+            guard (1...3).contains(code.utf8.count), code.utf8.allSatisfy(isASCIIDigit) else {
+                throw NormalizationError(reason: "defaultCallingCode must be 1 to 3 digits, got \"\(code)\"")
+            }
+            // The national trunk 0 is dropped when the country code is written.
+            if number.hasPrefix("0") { number.removeFirst() }
+            number = "+" + code + number
+        }
+
+        let digits = number.utf8.dropFirst()
+        guard digits.allSatisfy(isASCIIDigit) else {
+            throw NormalizationError(reason: "phone number may contain only digits and separators (space - . ( ))")
+        }
+        guard (8...15).contains(digits.count) else {
+            throw NormalizationError(reason: "phone number must have 8 to 15 digits after +")
+        }
+        return number
+    }
+
+    private static func isASCIIDigit(_ byte: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
+}

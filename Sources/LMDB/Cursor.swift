@@ -1,0 +1,80 @@
+import CLMDB
+
+/// A position in one database of a transaction. Valid until the transaction ends
+/// (or ``close()``); every entry it returns is a copy.
+public final class Cursor {
+    private var pointer: OpaquePointer?
+    private unowned let transaction: ReadTransaction
+
+    init(pointer: OpaquePointer, transaction: ReadTransaction) {
+        self.pointer = pointer
+        self.transaction = transaction
+    }
+
+    /// Releases the cursor early; the transaction closes any cursor left open.
+    public func close() {
+        if let pointer { mdb_cursor_close(pointer) }
+        pointer = nil
+    }
+
+    private func get(_ op: MDB_cursor_op, key: [UInt8]? = nil, value: [UInt8]? = nil) throws -> Entry? {
+        guard let pointer else { throw LMDBError.transactionEnded }
+        _ = try transaction.live()
+        transaction.countCursorOperation()
+        var k = MDB_val()
+        var v = MDB_val()
+        let keyBytes = key ?? []
+        let valueBytes = value ?? []
+        let rc = keyBytes.withUnsafeBytes { kb in
+            valueBytes.withUnsafeBytes { vb in
+                if key != nil { k = MDB_val(mv_size: kb.count, mv_data: UnsafeMutableRawPointer(mutating: kb.baseAddress)) }
+                if value != nil { v = MDB_val(mv_size: vb.count, mv_data: UnsafeMutableRawPointer(mutating: vb.baseAddress)) }
+                return mdb_cursor_get(pointer, &k, &v, op)
+            }
+        }
+        if rc == MDB_NOTFOUND { return nil }
+        try check(rc)
+        return Entry(
+            key: Array(UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size)),
+            value: Array(UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
+        )
+    }
+
+    /// The first entry of the database.
+    public func first() throws -> Entry? { try get(MDB_FIRST) }
+    /// The last entry of the database.
+    public func last() throws -> Entry? { try get(MDB_LAST) }
+    /// The entry after the current one (for dup-sort: the next value, then the next key).
+    public func next() throws -> Entry? { try get(MDB_NEXT) }
+    /// The entry before the current one.
+    public func previous() throws -> Entry? { try get(MDB_PREV) }
+    /// The entry at the cursor.
+    public func current() throws -> Entry? { try get(MDB_GET_CURRENT) }
+
+    /// The first entry whose key is ≥ `key`.
+    public func seek(atLeast key: [UInt8]) throws -> Entry? { try get(MDB_SET_RANGE, key: key) }
+
+    /// The last entry whose key is ≤ `key` (for dup-sort keys: the last value of that key).
+    public func seek(atMost key: [UInt8]) throws -> Entry? {
+        guard let found = try seek(atLeast: key) else { return try last() }
+        if found.key == key {
+            return transactionIsDupSortCandidate ? try get(MDB_LAST_DUP) ?? found : found
+        }
+        return try previous()
+    }
+
+    /// For dup-sort databases: the next value of the current key, or `nil`.
+    public func nextDuplicate() throws -> Entry? { try get(MDB_NEXT_DUP) }
+    /// For dup-sort databases: the first value ≥ `value` under exactly `key`.
+    public func seek(key: [UInt8], valueAtLeast value: [UInt8]) throws -> Entry? {
+        try get(MDB_GET_BOTH_RANGE, key: key, value: value)
+    }
+
+    /// Whether the cursor's database was opened with `MDB_DUPSORT`.
+    private var transactionIsDupSortCandidate: Bool {
+        guard let pointer else { return false }
+        var flags: UInt32 = 0
+        mdb_dbi_flags(mdb_cursor_txn(pointer), mdb_cursor_dbi(pointer), &flags)
+        return flags & UInt32(MDB_DUPSORT) != 0
+    }
+}

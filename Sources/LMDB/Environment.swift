@@ -1,0 +1,286 @@
+import CLMDB
+import Foundation
+import Synchronization
+
+/// An open LMDB environment: one directory holding named databases.
+///
+/// There is at most one `Environment` per directory per process (LMDB forbids
+/// opening the same environment twice in one process); ``open(path:configuration:)``
+/// hands back the instance that is already open.
+///
+/// ```swift
+/// let env = try Environment.open(path: dir, configuration: .init(databases: [.init("log")]))
+/// let log = try env.database("log")
+/// try env.write { txn in try txn.put(log, key: [1], value: [42]) }
+/// let value = try env.read { txn in try txn.get(log, key: [1]) }
+/// ```
+///
+/// Thread safety: `read` may be called from any thread or task at once; every
+/// `write` runs on the environment's single writer thread, one at a time.
+public final class Environment: @unchecked Sendable {
+    /// How much a crash may lose.
+    public enum Durability: Sendable, Hashable {
+        /// Every committed write transaction is flushed to disk before `write` returns.
+        case full
+        /// Commits are not flushed (`MDB_NOSYNC`): a crash of the process loses nothing,
+        /// but a crash of the operating system or a power loss may lose the most recent
+        /// commits (never corrupting the store: it reopens at an earlier commit).
+        case noSync
+    }
+
+    /// A named database to open or create.
+    public struct DatabaseSpec: Sendable, Hashable {
+        public var name: String
+        public var dupSort: Bool
+        public init(_ name: String, dupSort: Bool = false) {
+            self.name = name
+            self.dupSort = dupSort
+        }
+    }
+
+    /// Options for ``open(path:configuration:)``.
+    public struct Configuration: Sendable {
+        public var databases: [DatabaseSpec]
+        /// The first map size; the map grows by itself when it fills.
+        public var initialMapSize: Int
+        public var maxReaders: UInt32
+        public var durability: Durability
+        public init(
+            databases: [DatabaseSpec],
+            initialMapSize: Int = 64 << 20,
+            maxReaders: UInt32 = 1024,
+            durability: Durability = .full
+        ) {
+            self.databases = databases
+            self.initialMapSize = initialMapSize
+            self.maxReaders = maxReaders
+            self.durability = durability
+        }
+    }
+
+    /// The directory, as resolved when it was opened.
+    public let path: String
+    /// The number of stale reader slots `mdb_reader_check` cleared when this environment opened.
+    public let staleReadersCleared: Int
+
+    let handle: OpaquePointer
+    private let databases: Mutex<[String: Database]>
+    private let writer = WriterThread()
+    /// Read transactions hold this shared; changing the map size holds it exclusively,
+    /// because `mdb_env_set_mapsize` requires that no transaction of this process is open.
+    private let mapLock = ReadWriteLock()
+
+    private static let registry = Mutex<[String: WeakEnvironment]>([:])
+
+    /// Opens (creating if needed) the environment in directory `path`, or returns the
+    /// one this process already has open there.
+    /// - Throws: ``LMDBError`` if the directory cannot be created or opened.
+    public static func open(path: String, configuration: Configuration) throws -> Environment {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path
+        let env = try registry.withLock { registry -> Environment in
+            if let existing = registry[resolved]?.environment { return existing }
+            let env = try Environment(resolvedPath: resolved, configuration: configuration)
+            registry[resolved] = WeakEnvironment(environment: env)
+            return env
+        }
+        try env.openDatabases(configuration.databases)
+        return env
+    }
+
+    private init(resolvedPath: String, configuration: Configuration) throws {
+        var env: OpaquePointer?
+        try check(mdb_env_create(&env))
+        guard let env else { throw LMDBError.invalid }
+        do {
+            try check(mdb_env_set_maxdbs(env, 64))
+            try check(mdb_env_set_maxreaders(env, configuration.maxReaders))
+            try check(mdb_env_set_mapsize(env, configuration.initialMapSize))
+            var flags = UInt32(MDB_NOTLS)
+            if configuration.durability == .noSync { flags |= UInt32(MDB_NOSYNC) }
+            try check(mdb_env_open(env, resolvedPath, flags, 0o644))
+            var dead: Int32 = 0
+            try check(mdb_reader_check(env, &dead))
+            staleReadersCleared = Int(dead)
+        } catch {
+            mdb_env_close(env)
+            throw error
+        }
+        handle = env
+        path = resolvedPath
+        databases = Mutex([:])
+    }
+
+    deinit {
+        writer.stop()
+        mdb_env_close(handle)
+    }
+
+    private func openDatabases(_ specs: [DatabaseSpec]) throws {
+        let missing = databases.withLock { open in specs.filter { open[$0.name] == nil } }
+        guard !missing.isEmpty else { return }
+        let opened = try write { txn -> [Database] in
+            try missing.map { spec in
+                var dbi = MDB_dbi()
+                var flags = UInt32(MDB_CREATE)
+                if spec.dupSort { flags |= UInt32(MDB_DUPSORT) }
+                try check(mdb_dbi_open(txn.pointer, spec.name, flags, &dbi))
+                return Database(name: spec.name, handle: dbi, isDupSort: spec.dupSort)
+            }
+        }
+        databases.withLock { open in
+            for db in opened { open[db.name] = db }
+        }
+    }
+
+    /// The named database opened with the environment.
+    /// - Throws: ``LMDBError/notFound`` if it was not among the configuration's databases.
+    public func database(_ name: String) throws -> Database {
+        guard let db = databases.withLock({ $0[name] }) else { throw LMDBError.notFound }
+        return db
+    }
+
+    /// The current size of the memory map in bytes.
+    public var mapSize: Int {
+        var info = MDB_envinfo()
+        mdb_env_info(handle, &info)
+        return info.me_mapsize
+    }
+
+    /// Flushes the data buffers to disk (useful after writes in ``Durability/noSync`` mode).
+    public func sync() throws {
+        try check(mdb_env_sync(handle, 1))
+    }
+
+    // MARK: Transactions
+
+    /// Runs `body` in a read-only snapshot. Values read are copies; the transaction
+    /// ends when `body` returns and cannot be used afterwards.
+    /// - Throws: what `body` throws, or ``LMDBError``.
+    public func read<T>(_ body: (ReadTransaction) throws -> T) throws -> T {
+        while true {
+            mapLock.lockShared()
+            var txn: OpaquePointer?
+            let rc = mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &txn)
+            if rc == MDB_MAP_RESIZED {
+                mapLock.unlock()
+                try adoptResizedMap()
+                continue
+            }
+            defer { mapLock.unlock() }
+            try check(rc)
+            let transaction = ReadTransaction(pointer: txn!)
+            defer {
+                transaction.end()
+                mdb_txn_abort(txn)
+            }
+            return try body(transaction)
+        }
+    }
+
+    /// Runs `body` in a write transaction on the writer thread and waits for it.
+    /// Commits if and only if `body` returns; a throw aborts and nothing is written.
+    /// If the map fills, the transaction is aborted, the map grown and `body` run again,
+    /// so `body` must not have side effects outside the transaction.
+    /// - Throws: what `body` throws, ``LMDBError/nestedWrite`` when called inside a write,
+    ///   or another ``LMDBError``.
+    public func write<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
+        if writer.isCurrentThread { throw LMDBError.nestedWrite }
+        return try withoutActuallyEscaping(body) { body in
+            let job = UncheckedBox(body)
+            let outcome = UncheckedBox<Result<T, any Error>?>(nil)
+            let done = DispatchSemaphore(value: 0)
+            writer.submit {
+                outcome.value = Result { try self.performWrite(job.value) }
+                done.signal()
+            }
+            done.wait()
+            return try outcome.value!.get()
+        }
+    }
+
+    /// Like ``write(_:)-3k1wq`` but suspends the calling task instead of blocking its thread.
+    public func write<T: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            writer.submit {
+                continuation.resume(with: Result { try self.performWrite(body) })
+            }
+        }
+    }
+
+    /// Runs on the writer thread only.
+    private func performWrite<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
+        while true {
+            var txn: OpaquePointer?
+            let rc = mdb_txn_begin(handle, nil, 0, &txn)
+            if rc == MDB_MAP_RESIZED {
+                try adoptResizedMap()
+                continue
+            }
+            try check(rc)
+            let transaction = WriteTransaction(pointer: txn!)
+            let result: T
+            do {
+                result = try body(transaction)
+            } catch {
+                transaction.end()
+                mdb_txn_abort(txn)
+                if transaction.mapFull {
+                    try growMap()
+                    continue
+                }
+                throw error
+            }
+            if transaction.mapFull {
+                // `body` swallowed the error; the transaction is unusable either way.
+                transaction.end()
+                mdb_txn_abort(txn)
+                try growMap()
+                continue
+            }
+            transaction.end()
+            let commit = mdb_txn_commit(txn)
+            if commit == MDB_MAP_FULL {
+                try growMap()
+                continue
+            }
+            try check(commit)
+            return result
+        }
+    }
+
+    /// Doubles the map. Called on the writer thread with no write transaction open;
+    /// waits until this process has no read transaction open.
+    private func growMap() throws {
+        mapLock.lockExclusive()
+        defer { mapLock.unlock() }
+        var info = MDB_envinfo()
+        mdb_env_info(handle, &info)
+        try check(mdb_env_set_mapsize(handle, info.me_mapsize * 2))
+    }
+
+    /// Another process grew the map: adopt its size (`mdb_env_set_mapsize(env, 0)`).
+    private func adoptResizedMap() throws {
+        mapLock.lockExclusive()
+        defer { mapLock.unlock() }
+        try check(mdb_env_set_mapsize(handle, 0))
+    }
+}
+
+/// A named database inside an ``Environment``.
+public struct Database: Hashable, Sendable {
+    public let name: String
+    let handle: MDB_dbi
+    /// Whether a key may hold several sorted values (`MDB_DUPSORT`).
+    public let isDupSort: Bool
+}
+
+private struct WeakEnvironment {
+    weak var environment: Environment?
+}
+
+/// Carries a value across the writer-thread hop when the caller waits for the result.
+final class UncheckedBox<Value>: @unchecked Sendable {
+    var value: Value
+    init(_ value: Value) { self.value = value }
+}

@@ -1,0 +1,171 @@
+import CLMDB
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An error reported by LMDB or by this layer.
+///
+/// Every `MDB_` return code has a named case; operating-system errors that
+/// LMDB passes through (`errno` values) have named cases for the common ones
+/// and ``errno(_:)`` for the rest.
+public enum LMDBError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// `MDB_KEYEXIST`: the key/data pair already exists.
+    case keyExists
+    /// `MDB_NOTFOUND`: no matching key or data.
+    case notFound
+    /// `MDB_PAGE_NOTFOUND`: a requested page was not found (usually corruption).
+    case pageNotFound
+    /// `MDB_CORRUPTED`: a located page was the wrong type.
+    case corrupted
+    /// `MDB_PANIC`: an update of meta page failed or the environment had a fatal error.
+    case panic
+    /// `MDB_VERSION_MISMATCH`: the environment was written by another liblmdb version.
+    case versionMismatch
+    /// `MDB_INVALID`: the file is not a valid LMDB file.
+    case invalid
+    /// `MDB_MAP_FULL`: the environment map size was reached.
+    case mapFull
+    /// `MDB_DBS_FULL`: the environment's maximum number of named databases was reached.
+    case databasesFull
+    /// `MDB_READERS_FULL`: the environment's maximum number of readers was reached.
+    case readersFull
+    /// `MDB_TLS_FULL`: too many thread-local-storage keys are in use.
+    case tlsFull
+    /// `MDB_TXN_FULL`: the transaction has too many dirty pages.
+    case transactionFull
+    /// `MDB_CURSOR_FULL`: the cursor stack is too deep (internal error).
+    case cursorFull
+    /// `MDB_PAGE_FULL`: a page has not enough space (internal error).
+    case pageFull
+    /// `MDB_MAP_RESIZED`: another process grew the map beyond this one's size.
+    case mapResized
+    /// `MDB_INCOMPATIBLE`: the operation is incompatible with the database or its flags.
+    case incompatible
+    /// `MDB_BAD_RSLOT`: a reader lock table slot was reused incorrectly.
+    case badReaderSlot
+    /// `MDB_BAD_TXN`: the transaction must abort, has a child, or is invalid.
+    case badTransaction
+    /// `MDB_BAD_VALSIZE`: a key or value has an unsupported size.
+    case badValueSize
+    /// `MDB_BAD_DBI`: the database handle was changed unexpectedly.
+    case badDatabaseHandle
+    /// `ENOENT`: the directory does not exist.
+    case noSuchFile
+    /// `EACCES`: permission denied.
+    case permissionDenied
+    /// `EAGAIN`: the environment is locked by another process.
+    case tryAgain
+    /// `ENOMEM`: out of memory (also: address space for the map).
+    case outOfMemory
+    /// `ENOSPC`: no space left on the device.
+    case noSpace
+    /// `EIO`: an input/output error.
+    case ioError
+    /// `EINVAL`: an invalid parameter.
+    case invalidArgument
+    /// `EROFS`: the file system is read-only.
+    case readOnlyFileSystem
+    /// `EBUSY`: the resource is busy.
+    case busy
+    /// Any other `errno` value.
+    case errno(Int32)
+    /// Any other negative code that liblmdb does not define.
+    case unknown(Int32)
+    /// This layer: a transaction was used after its closure returned.
+    case transactionEnded
+    /// This layer: `write` was called from inside a `write` closure.
+    case nestedWrite
+
+    /// Maps a raw return code of an `mdb_*` call (never `MDB_SUCCESS`).
+    init(code: Int32) {
+        switch code {
+        case MDB_KEYEXIST: self = .keyExists
+        case MDB_NOTFOUND: self = .notFound
+        case MDB_PAGE_NOTFOUND: self = .pageNotFound
+        case MDB_CORRUPTED: self = .corrupted
+        case MDB_PANIC: self = .panic
+        case MDB_VERSION_MISMATCH: self = .versionMismatch
+        case MDB_INVALID: self = .invalid
+        case MDB_MAP_FULL: self = .mapFull
+        case MDB_DBS_FULL: self = .databasesFull
+        case MDB_READERS_FULL: self = .readersFull
+        case MDB_TLS_FULL: self = .tlsFull
+        case MDB_TXN_FULL: self = .transactionFull
+        case MDB_CURSOR_FULL: self = .cursorFull
+        case MDB_PAGE_FULL: self = .pageFull
+        case MDB_MAP_RESIZED: self = .mapResized
+        case MDB_INCOMPATIBLE: self = .incompatible
+        case MDB_BAD_RSLOT: self = .badReaderSlot
+        case MDB_BAD_TXN: self = .badTransaction
+        case MDB_BAD_VALSIZE: self = .badValueSize
+        case MDB_BAD_DBI: self = .badDatabaseHandle
+        case ENOENT: self = .noSuchFile
+        case EACCES: self = .permissionDenied
+        case EAGAIN: self = .tryAgain
+        case ENOMEM: self = .outOfMemory
+        case ENOSPC: self = .noSpace
+        case EIO: self = .ioError
+        case EINVAL: self = .invalidArgument
+        case EROFS: self = .readOnlyFileSystem
+        case EBUSY: self = .busy
+        case let other where other > 0: self = .errno(other)
+        default: self = .unknown(code)
+        }
+    }
+
+    /// The raw code this error stands for; `nil` for this layer's own errors.
+    public var code: Int32? {
+        switch self {
+        case .keyExists: MDB_KEYEXIST
+        case .notFound: MDB_NOTFOUND
+        case .pageNotFound: MDB_PAGE_NOTFOUND
+        case .corrupted: MDB_CORRUPTED
+        case .panic: MDB_PANIC
+        case .versionMismatch: MDB_VERSION_MISMATCH
+        case .invalid: MDB_INVALID
+        case .mapFull: MDB_MAP_FULL
+        case .databasesFull: MDB_DBS_FULL
+        case .readersFull: MDB_READERS_FULL
+        case .tlsFull: MDB_TLS_FULL
+        case .transactionFull: MDB_TXN_FULL
+        case .cursorFull: MDB_CURSOR_FULL
+        case .pageFull: MDB_PAGE_FULL
+        case .mapResized: MDB_MAP_RESIZED
+        case .incompatible: MDB_INCOMPATIBLE
+        case .badReaderSlot: MDB_BAD_RSLOT
+        case .badTransaction: MDB_BAD_TXN
+        case .badValueSize: MDB_BAD_VALSIZE
+        case .badDatabaseHandle: MDB_BAD_DBI
+        case .noSuchFile: ENOENT
+        case .permissionDenied: EACCES
+        case .tryAgain: EAGAIN
+        case .outOfMemory: ENOMEM
+        case .noSpace: ENOSPC
+        case .ioError: EIO
+        case .invalidArgument: EINVAL
+        case .readOnlyFileSystem: EROFS
+        case .busy: EBUSY
+        case .errno(let code), .unknown(let code): code
+        case .transactionEnded, .nestedWrite: nil
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .transactionEnded: "LMDB: a transaction was used after its closure returned"
+        case .nestedWrite: "LMDB: write() called inside a write transaction"
+        default: "LMDB: " + String(cString: mdb_strerror(code ?? 0))
+        }
+    }
+}
+
+/// Throws the mapped error unless `code` is `MDB_SUCCESS`.
+@inline(__always)
+func check(_ code: Int32) throws(LMDBError) {
+    if code != MDB_SUCCESS { throw LMDBError(code: code) }
+}

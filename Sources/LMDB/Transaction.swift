@@ -1,0 +1,207 @@
+import CLMDB
+
+/// A key and value copied out of the database.
+public struct Entry: Hashable, Sendable {
+    public var key: [UInt8]
+    public var value: [UInt8]
+}
+
+/// A read-only snapshot, valid only inside the closure of ``Environment/read(_:)``
+/// (or ``Environment/write(_:)-3k1wq``, whose ``WriteTransaction`` is also one).
+///
+/// Every value it returns is a copy, so it stays valid after the transaction ends.
+/// Using the transaction after its closure returned throws ``LMDBError/transactionEnded``.
+/// Not thread-safe: use it only from the closure that received it.
+public class ReadTransaction {
+    private(set) var pointer: OpaquePointer?
+    private var cursors: [Cursor] = []
+    /// Cursor positioning operations performed so far (for tests that check how much
+    /// work a query does, independent of machine speed).
+    public private(set) var cursorOperations = 0
+
+    init(pointer: OpaquePointer) {
+        self.pointer = pointer
+    }
+
+    func live() throws(LMDBError) -> OpaquePointer {
+        guard let pointer else { throw .transactionEnded }
+        return pointer
+    }
+
+    /// Closes cursors and forgets the handle; called just before commit or abort.
+    func end() {
+        for cursor in cursors { cursor.close() }
+        cursors.removeAll()
+        pointer = nil
+    }
+
+    func countCursorOperation() { cursorOperations += 1 }
+
+    /// The value stored under `key`, or `nil`. For a dup-sort database, the first value.
+    public func get(_ db: Database, key: [UInt8]) throws -> [UInt8]? {
+        try withValue(db, key: key) { Array($0) }
+    }
+
+    /// Calls `body` with the bytes stored under `key` without copying them, or returns `nil`.
+    /// The buffer is valid only during `body`.
+    public func withValue<R>(_ db: Database, key: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        let txn = try live()
+        return try key.withUnsafeBytes { keyBytes -> R? in
+            var k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
+            var v = MDB_val()
+            let rc = mdb_get(txn, db.handle, &k, &v)
+            if rc == MDB_NOTFOUND { return nil }
+            try check(rc)
+            return try body(UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
+        }
+    }
+
+    /// The number of entries (key/value pairs) in `db`.
+    public func count(_ db: Database) throws -> Int {
+        var stat = MDB_stat()
+        try check(mdb_stat(try live(), db.handle, &stat))
+        return stat.ms_entries
+    }
+
+    /// A cursor over `db`, valid until the transaction ends.
+    public func cursor(_ db: Database) throws -> Cursor {
+        var cursor: OpaquePointer?
+        try check(mdb_cursor_open(try live(), db.handle, &cursor))
+        let wrapped = Cursor(pointer: cursor!, transaction: self)
+        cursors.append(wrapped)
+        return wrapped
+    }
+
+    /// Visits the entries whose key starts with `prefix`, in key order (or reverse),
+    /// until `body` returns `false`.
+    public func forEach(
+        _ db: Database,
+        prefix: [UInt8],
+        reverse: Bool = false,
+        _ body: (Entry) throws -> Bool
+    ) throws {
+        let cursor = try self.cursor(db)
+        defer { cursor.close() }
+        var entry: Entry?
+        if reverse {
+            entry = try prefix.isEmpty ? cursor.last() : cursor.seek(atMost: prefixUpperBound(prefix))
+            // seek(atMost:) may land exactly on the bound, which lies outside the prefix.
+            if let found = entry, !found.key.starts(with: prefix) { entry = try cursor.previous() }
+        } else {
+            entry = try cursor.seek(atLeast: prefix)
+        }
+        while let current = entry, current.key.starts(with: prefix) {
+            guard try body(current) else { return }
+            entry = try reverse ? cursor.previous() : cursor.next()
+        }
+    }
+
+    /// Visits the entries with `start <= key < end` (`nil` meaning unbounded), in key order
+    /// or reverse, until `body` returns `false`.
+    public func forEach(
+        _ db: Database,
+        from start: [UInt8]?,
+        upTo end: [UInt8]?,
+        reverse: Bool = false,
+        _ body: (Entry) throws -> Bool
+    ) throws {
+        let cursor = try self.cursor(db)
+        defer { cursor.close() }
+        var entry: Entry?
+        if reverse {
+            if let end {
+                entry = try cursor.seek(atMost: end)
+                if let found = entry, found.key >= end { entry = try cursor.previous() }
+            } else {
+                entry = try cursor.last()
+            }
+        } else {
+            entry = try start.map { try cursor.seek(atLeast: $0) } ?? cursor.first()
+        }
+        while let current = entry {
+            if let start, current.key < start { return }
+            if let end, current.key >= end { return }
+            guard try body(current) else { return }
+            entry = try reverse ? cursor.previous() : cursor.next()
+        }
+    }
+}
+
+/// The smallest key greater than every key that starts with `prefix`, or `prefix`
+/// itself followed by 0xFF… when no such key exists (all bytes 0xFF).
+private func prefixUpperBound(_ prefix: [UInt8]) -> [UInt8] {
+    var bound = prefix
+    while let last = bound.last {
+        if last < 0xFF {
+            bound[bound.count - 1] = last + 1
+            return bound
+        }
+        bound.removeLast()
+    }
+    return prefix + [UInt8](repeating: 0xFF, count: 512)
+}
+
+extension [UInt8] {
+    static func < (lhs: [UInt8], rhs: [UInt8]) -> Bool { lhs.lexicographicallyPrecedes(rhs) }
+    static func >= (lhs: [UInt8], rhs: [UInt8]) -> Bool { !(lhs < rhs) }
+}
+
+/// Flags for ``WriteTransaction/put(_:key:value:flags:)``.
+public struct PutFlags: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+    /// Fail with ``LMDBError/keyExists`` if the key is present (`MDB_NOOVERWRITE`).
+    public static let noOverwrite = PutFlags(rawValue: UInt32(MDB_NOOVERWRITE))
+    /// Fail with ``LMDBError/keyExists`` if the key/value pair is present (`MDB_NODUPDATA`, dup-sort only).
+    public static let noDuplicateData = PutFlags(rawValue: UInt32(MDB_NODUPDATA))
+    /// The key is greater than every key present: append without a search (`MDB_APPEND`).
+    public static let append = PutFlags(rawValue: UInt32(MDB_APPEND))
+    /// Like ``append`` for the values of one key in a dup-sort database (`MDB_APPENDDUP`).
+    public static let appendDuplicate = PutFlags(rawValue: UInt32(MDB_APPENDDUP))
+}
+
+/// A write transaction, valid only inside the closure of ``Environment/write(_:)-3k1wq``.
+public final class WriteTransaction: ReadTransaction {
+    /// Set when LMDB reported `MDB_MAP_FULL`; the environment then grows the map and retries.
+    private(set) var mapFull = false
+
+    /// Stores `value` under `key`.
+    /// - Throws: ``LMDBError/keyExists`` under ``PutFlags/noOverwrite``, ``LMDBError/badValueSize``
+    ///   for an empty or too long key, ``LMDBError/mapFull`` (handled by the environment).
+    public func put(_ db: Database, key: [UInt8], value: [UInt8], flags: PutFlags = []) throws {
+        let txn = try live()
+        let rc = key.withUnsafeBytes { keyBytes in
+            value.withUnsafeBytes { valueBytes in
+                var k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
+                var v = MDB_val(mv_size: valueBytes.count, mv_data: UnsafeMutableRawPointer(mutating: valueBytes.baseAddress))
+                return mdb_put(txn, db.handle, &k, &v, flags.rawValue)
+            }
+        }
+        if rc == MDB_MAP_FULL { mapFull = true }
+        try check(rc)
+    }
+
+    /// Deletes `key` (with a dup-sort database and a `value`, only that pair).
+    /// - Returns: whether anything was deleted.
+    @discardableResult
+    public func delete(_ db: Database, key: [UInt8], value: [UInt8]? = nil) throws -> Bool {
+        let txn = try live()
+        let rc = key.withUnsafeBytes { keyBytes -> Int32 in
+            var k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
+            guard let value else { return mdb_del(txn, db.handle, &k, nil) }
+            return value.withUnsafeBytes { valueBytes in
+                var v = MDB_val(mv_size: valueBytes.count, mv_data: UnsafeMutableRawPointer(mutating: valueBytes.baseAddress))
+                return mdb_del(txn, db.handle, &k, &v)
+            }
+        }
+        if rc == MDB_NOTFOUND { return false }
+        if rc == MDB_MAP_FULL { mapFull = true }
+        try check(rc)
+        return true
+    }
+
+    /// Removes every entry of `db`, keeping the database.
+    public func clear(_ db: Database) throws {
+        try check(mdb_drop(try live(), db.handle, 0))
+    }
+}
