@@ -52,14 +52,31 @@ public final class Cursor {
     public func current() throws -> Entry? { try get(MDB_GET_CURRENT) }
 
     /// The first entry whose key is ≥ `key`.
-    public func seek(atLeast key: [UInt8]) throws -> Entry? { try get(MDB_SET_RANGE, key: key) }
+    public func seek(atLeast key: [UInt8]) throws -> Entry? {
+        // LMDB rejects an empty search key (MDB_BAD_VALSIZE); every key is ≥ the empty one.
+        if key.isEmpty { return try first() }
+        return try get(MDB_SET_RANGE, key: key)
+    }
 
     /// The last entry whose key is ≤ `key` (for dup-sort keys: the last value of that key).
     public func seek(atMost key: [UInt8]) throws -> Entry? {
+        // Keys are never empty, so none is ≤ the empty key.
+        if key.isEmpty { return nil }
         guard let found = try seek(atLeast: key) else { return try last() }
         if found.key == key {
-            return transactionIsDupSortCandidate ? try get(MDB_LAST_DUP) ?? found : found
+            guard transactionIsDupSortCandidate else { return found }
+            // MDB_LAST_DUP returns only the value and leaves the key unset.
+            return try get(MDB_LAST_DUP).map { Entry(key: found.key, value: $0.value) } ?? found
         }
+        return try previous()
+    }
+
+    /// The last entry whose key is < `key`. (Not `seek(atMost:)` followed by `previous()`:
+    /// in a dup-sort database that steps back to an earlier value of `key` itself.)
+    func lastEntry(before key: [UInt8]) throws -> Entry? {
+        if key.isEmpty { return nil }
+        guard try seek(atLeast: key) != nil else { return try last() }
+        // The cursor is on the first value of the first key ≥ `key`.
         return try previous()
     }
 

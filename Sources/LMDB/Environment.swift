@@ -187,11 +187,18 @@ public final class Environment: @unchecked Sendable {
     public func write<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
         if writer.isCurrentThread { throw LMDBError.nestedWrite }
         return try withoutActuallyEscaping(body) { body in
-            let job = UncheckedBox(body)
+            // The writer thread releases the submitted closure only after `done.signal()`,
+            // so the closure must not retain `body` itself (withoutActuallyEscaping traps
+            // if `body` is still referenced when it returns) nor `self` (the last reference
+            // to the environment could then be dropped, and `deinit` run, on the writer
+            // thread at an unpredictable time): `body` travels in a box that is emptied
+            // before the signal, and `self` is kept alive by this caller, which waits.
+            let job = UncheckedBox<((WriteTransaction) throws -> T)?>(body)
             let outcome = UncheckedBox<Result<T, any Error>?>(nil)
             let done = DispatchSemaphore(value: 0)
-            writer.submit {
-                outcome.value = Result { try self.performWrite(job.value) }
+            writer.submit { [unowned self] in
+                outcome.value = Result { try self.performWrite(job.value!) }
+                job.value = nil
                 done.signal()
             }
             done.wait()
@@ -201,9 +208,15 @@ public final class Environment: @unchecked Sendable {
 
     /// Like ``write(_:)-3k1wq`` but suspends the calling task instead of blocking its thread.
     public func write<T: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            writer.submit {
-                continuation.resume(with: Result { try self.performWrite(body) })
+        // As in the synchronous `write`: the submitted closure outlives the resumption,
+        // so it holds neither `self` (kept alive by this suspended caller) nor, once the
+        // transaction is done, `body` (which may capture the environment).
+        let job = UncheckedBox<(@Sendable (WriteTransaction) throws -> T)?>(body)
+        return try await withCheckedThrowingContinuation { continuation in
+            writer.submit { [unowned self] in
+                let result = Result { try self.performWrite(job.value!) }
+                job.value = nil
+                continuation.resume(with: result)
             }
         }
     }

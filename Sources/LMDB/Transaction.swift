@@ -84,9 +84,7 @@ public class ReadTransaction {
         defer { cursor.close() }
         var entry: Entry?
         if reverse {
-            entry = try prefix.isEmpty ? cursor.last() : cursor.seek(atMost: prefixUpperBound(prefix))
-            // seek(atMost:) may land exactly on the bound, which lies outside the prefix.
-            if let found = entry, !found.key.starts(with: prefix) { entry = try cursor.previous() }
+            entry = try prefix.isEmpty ? cursor.last() : cursor.lastEntry(before: prefixUpperBound(prefix))
         } else {
             entry = try cursor.seek(atLeast: prefix)
         }
@@ -110,8 +108,7 @@ public class ReadTransaction {
         var entry: Entry?
         if reverse {
             if let end {
-                entry = try cursor.seek(atMost: end)
-                if let found = entry, found.key >= end { entry = try cursor.previous() }
+                entry = try cursor.lastEntry(before: end)
             } else {
                 entry = try cursor.last()
             }

@@ -1,0 +1,138 @@
+import Foundation
+
+extension Command {
+    /// Parses one `ingest` line: `{"op":"identify"|"update"|"merge"|"detach", ...}` (SPEC section 8).
+    /// - Throws: ``LedgerError/invalidInput(reason:)`` saying which field is wrong.
+    public init(jsonLine line: String) throws(LedgerError) {
+        guard case .object(let object) = try JSONValue.parse(line) else {
+            throw .invalidInput(reason: "a command must be a JSON object")
+        }
+        let fields = JSONFields(object)
+        let context = try fields.context()
+        switch try fields.string("op") {
+        case "identify":
+            self = .identify(IdentifyCommand(
+                identifiers: try fields.identifiers(), access: try fields.stringArray("access") ?? [],
+                properties: try fields.object("properties") ?? [:], context: context
+            ))
+        case "update":
+            self = .update(UpdateCommand(
+                identifiers: try fields.identifiers(), properties: try fields.object("properties") ?? [:], context: context
+            ))
+        case "merge":
+            self = .merge(MergeCommand(
+                into: try fields.customerRef("into"), from: try fields.customerRef("from"),
+                actor: try fields.string("actor"), note: try fields.optionalString("note"),
+                requireGuards: try fields.bool("requireGuards") ?? false, context: context
+            ))
+        case "detach":
+            self = .detach(DetachCommand(
+                customer: try fields.customerRef("customer"),
+                identifier: Identifier(type: try fields.string("type"), value: try fields.string("value")),
+                actor: try fields.string("actor"), note: try fields.optionalString("note"),
+                accessOnly: try fields.bool("accessOnly") ?? false, context: context
+            ))
+        case let op:
+            throw .invalidInput(reason: "unknown op \"\(op)\" (expected identify, update, merge or detach)")
+        }
+    }
+}
+
+/// Typed access to the members of a JSON object, with errors that name the field.
+struct JSONFields {
+    let object: [String: JSONValue]
+
+    init(_ object: [String: JSONValue]) { self.object = object }
+
+    func string(_ key: String) throws(LedgerError) -> String {
+        guard let value = try optionalString(key) else { throw .invalidInput(reason: "missing field \"\(key)\"") }
+        return value
+    }
+
+    func optionalString(_ key: String) throws(LedgerError) -> String? {
+        switch object[key] {
+        case nil, .null?: return nil
+        case .string(let value)?: return value
+        default: throw .invalidInput(reason: "field \"\(key)\" must be a string")
+        }
+    }
+
+    func bool(_ key: String) throws(LedgerError) -> Bool? {
+        switch object[key] {
+        case nil, .null?: return nil
+        case .bool(let value)?: return value
+        default: throw .invalidInput(reason: "field \"\(key)\" must be true or false")
+        }
+    }
+
+    func stringArray(_ key: String) throws(LedgerError) -> [String]? {
+        switch object[key] {
+        case nil, .null?: return nil
+        case .array(let values)?:
+            var strings: [String] = []
+            for value in values {
+                guard let string = value.stringValue else { throw .invalidInput(reason: "field \"\(key)\" must hold strings") }
+                strings.append(string)
+            }
+            return strings
+        default: throw .invalidInput(reason: "field \"\(key)\" must be an array of strings")
+        }
+    }
+
+    func object(_ key: String) throws(LedgerError) -> [String: JSONValue]? {
+        switch object[key] {
+        case nil, .null?: return nil
+        case .object(let value)?: return value
+        default: throw .invalidInput(reason: "field \"\(key)\" must be an object")
+        }
+    }
+
+    /// `"ids": {"email": "a@b.com", "cookie": ["c1", "c2"]}`.
+    func identifiers() throws(LedgerError) -> [Identifier] {
+        guard let ids = try object("ids") else { throw .noIdentifiers }
+        var identifiers: [Identifier] = []
+        for (type, value) in ids.sorted(by: { $0.key < $1.key }) {
+            switch value {
+            case .string(let string):
+                identifiers.append(Identifier(type: type, value: string))
+            case .array(let values):
+                for value in values {
+                    guard let string = value.stringValue else { throw .invalidInput(reason: "ids.\(type) must hold strings") }
+                    identifiers.append(Identifier(type: type, value: string))
+                }
+            default:
+                throw .invalidInput(reason: "ids.\(type) must be a string or an array of strings")
+            }
+        }
+        return identifiers
+    }
+
+    func customerRef(_ key: String) throws(LedgerError) -> CustomerRef {
+        switch object[key] {
+        case .int(let id)? where id > 0: return .id(CustomerID(id))
+        case .string(let text)?:
+            guard let ref = CustomerRef(parsing: text) else { throw .invalidInput(reason: "field \"\(key)\" is not a customer reference") }
+            return ref
+        case nil: throw .invalidInput(reason: "missing field \"\(key)\"")
+        default: throw .invalidInput(reason: "field \"\(key)\" must be a customer ID or TYPE=VALUE")
+        }
+    }
+
+    func context() throws(LedgerError) -> CommandContext {
+        var occurredAt: Date?
+        if let at = try optionalString("at") {
+            guard let date = parseTimestamp(at) else { throw .invalidInput(reason: "field \"at\" is not an ISO 8601 time: \(at)") }
+            occurredAt = date
+        }
+        return CommandContext(occurredAt: occurredAt, source: try optionalString("source"), eventId: try optionalString("eventId"))
+    }
+}
+
+/// ISO 8601 with or without fractional seconds.
+public func parseTimestamp(_ text: String) -> Date? {
+    let plain = ISO8601DateFormatter()
+    if let date = plain.date(from: text) { return date }
+    let fractional = ISO8601DateFormatter()
+    fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return fractional.date(from: text)
+}

@@ -1,0 +1,156 @@
+import Foundation
+
+/// How a command line or an API call names a customer: by ID, or by an identifier
+/// value that must name exactly one customer.
+public enum CustomerRef: Sendable, Hashable, CustomStringConvertible {
+    case id(CustomerID)
+    case identifier(Identifier)
+
+    /// `7` or `email=ann@example.com`.
+    public init?(parsing text: String) {
+        if let id = CustomerID(text), id > 0 {
+            self = .id(id)
+        } else if let identifier = Identifier(parsing: text) {
+            self = .identifier(identifier)
+        } else {
+            return nil
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .id(let id): String(id)
+        case .identifier(let identifier): identifier.description
+        }
+    }
+}
+
+/// Fields every command may carry (SPEC section 5).
+public struct CommandContext: Sendable, Hashable {
+    /// Client time; defaults to, and is capped at, the time the engine records the event.
+    public var occurredAt: Date?
+    /// Channel name, e.g. `pos`, `web`.
+    public var source: String?
+    /// Idempotency key: a repeat with the same payload returns the first result.
+    public var eventId: String?
+
+    public init(occurredAt: Date? = nil, source: String? = nil, eventId: String? = nil) {
+        self.occurredAt = occurredAt
+        self.source = source
+        self.eventId = eventId
+    }
+}
+
+/// Identify a customer by trusted identifiers, merging and attaching as the guards allow (SPEC 5.1).
+public struct IdentifyCommand: Sendable, Hashable {
+    public var identifiers: [Identifier]
+    /// Types whose values in this command grant access to the account.
+    public var access: [String]
+    public var properties: [String: JSONValue]
+    public var context: CommandContext
+
+    public init(identifiers: [Identifier], access: [String] = [], properties: [String: JSONValue] = [:], context: CommandContext = .init()) {
+        self.identifiers = identifiers
+        self.access = access
+        self.properties = properties
+        self.context = context
+    }
+}
+
+/// Write properties to the customer the identifiers point at, without merging or attaching (SPEC 5.2).
+public struct UpdateCommand: Sendable, Hashable {
+    public var identifiers: [Identifier]
+    /// `.null` is a tombstone that hides the key.
+    public var properties: [String: JSONValue]
+    public var context: CommandContext
+
+    public init(identifiers: [Identifier], properties: [String: JSONValue], context: CommandContext = .init()) {
+        self.identifiers = identifiers
+        self.properties = properties
+        self.context = context
+    }
+}
+
+/// An operator's merge of two profiles confirmed to be one person (SPEC 5.3). Cannot be undone.
+public struct MergeCommand: Sendable, Hashable {
+    public var into: CustomerRef
+    public var from: CustomerRef
+    public var actor: String
+    public var note: String?
+    /// Fail with `mergeBlocked` instead of forcing the merge when a guard fails.
+    public var requireGuards: Bool
+    public var context: CommandContext
+
+    public init(into: CustomerRef, from: CustomerRef, actor: String, note: String? = nil, requireGuards: Bool = false, context: CommandContext = .init()) {
+        self.into = into
+        self.from = from
+        self.actor = actor
+        self.note = note
+        self.requireGuards = requireGuards
+        self.context = context
+    }
+}
+
+/// Remove one identifier from a customer, or with `accessOnly` only its access flag (SPEC 5.4).
+public struct DetachCommand: Sendable, Hashable {
+    public var customer: CustomerRef
+    public var identifier: Identifier
+    public var actor: String
+    public var note: String?
+    public var accessOnly: Bool
+    public var context: CommandContext
+
+    public init(customer: CustomerRef, identifier: Identifier, actor: String, note: String? = nil, accessOnly: Bool = false, context: CommandContext = .init()) {
+        self.customer = customer
+        self.identifier = identifier
+        self.actor = actor
+        self.note = note
+        self.accessOnly = accessOnly
+        self.context = context
+    }
+}
+
+/// Any command, as `ingest` reads them.
+public enum Command: Sendable, Hashable {
+    case identify(IdentifyCommand)
+    case update(UpdateCommand)
+    case merge(MergeCommand)
+    case detach(DetachCommand)
+
+    var context: CommandContext {
+        switch self {
+        case .identify(let command): command.context
+        case .update(let command): command.context
+        case .merge(let command): command.context
+        case .detach(let command): command.context
+        }
+    }
+}
+
+/// A warning attached to a successful command.
+public struct Warning: Sendable, Hashable, Codable {
+    public var code: String
+    public var message: String
+}
+
+/// What a command did.
+public struct CommandResult: Sendable, Hashable {
+    /// The customer the command resolved to (the survivor after merges).
+    public var customer: CustomerID
+    public var created: Bool
+    /// Customers merged into `customer` by this command.
+    public var merged: [CustomerID]
+    /// Log positions written.
+    public var seq: [UInt64]
+    /// Candidates the guards kept apart, with every guard's result.
+    public var declined: [DeclinedResult]
+    /// For `merge`: the guard results recorded with the merge.
+    public var guards: [GuardResult]
+    public var warnings: [Warning]
+}
+
+/// One declined candidate of an identify.
+public struct DeclinedResult: Sendable, Hashable {
+    public var customer: CustomerID
+    public var guards: [GuardResult]
+}

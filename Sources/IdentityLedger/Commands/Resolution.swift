@@ -1,0 +1,184 @@
+/// Validates and normalizes a command's identifiers: known types, valid values,
+/// access only where the type allows it, one value per unique type. The result is
+/// in schema priority order, values of one type in normalized byte order.
+func normalizeIdentifiers(
+    _ raw: [Identifier], access: [String], schema: Schema
+) throws(LedgerError) -> [PresentedIdentifier] {
+    guard !raw.isEmpty else { throw .noIdentifiers }
+    for name in access {
+        guard let type = schema.type(named: name) else { throw .unknownIdentifierType(type: name) }
+        guard type.canGrantAccess, type.kind != .soft else { throw .accessNotAllowedForType(type: name) }
+    }
+    let accessTypes = Set(access)
+    var seen = Set<Identifier>()
+    var presented: [(priority: Int, PresentedIdentifier)] = []
+    for identifier in raw {
+        guard let type = schema.type(named: identifier.type), let priority = schema.priority(of: identifier.type) else {
+            throw .unknownIdentifierType(type: identifier.type)
+        }
+        let normalized = Identifier(type: type.name, value: try type.normalizeValue(identifier.value))
+        guard seen.insert(normalized).inserted else { continue }
+        presented.append((priority, PresentedIdentifier(identifier: normalized, access: accessTypes.contains(type.name))))
+    }
+    for type in schema.types where type.kind == .unique {
+        let values = presented.map(\.1.identifier).filter { $0.type == type.name }.map(\.value)
+        if values.count > 1 { throw .multipleValuesForUniqueType(type: type.name, values: values.sorted()) }
+    }
+    return presented
+        .sorted { ($0.priority, $0.1.identifier) < ($1.priority, $1.1.identifier) }
+        .map(\.1)
+}
+
+private func < (lhs: (Int, Identifier), rhs: (Int, Identifier)) -> Bool {
+    lhs.0 != rhs.0 ? lhs.0 < rhs.0 : lhs.1 < rhs.1
+}
+
+/// A customer found through the command's values (SPEC 5.1 step 2).
+struct Candidate {
+    let id: CustomerID
+    /// Every value of the command that reached this customer, in priority order.
+    var reaches: [Identifier] = []
+    var reachedOnlyBySoft = true
+    /// Reached through a unique value, as access owner or current holder, or through
+    /// a value no other customer holds.
+    var decisive = false
+}
+
+/// Collects candidates for the presented values, in priority order (SPEC 5.1 step 2).
+func findCandidates(_ presented: [PresentedIdentifier], schema: Schema, reader: ProjectionReader) throws -> [Candidate] {
+    var candidates: [Candidate] = []
+    var index: [CustomerID: Int] = [:]
+    func reach(_ id: CustomerID, via identifier: Identifier, soft: Bool, decisive: Bool) {
+        let position = index[id] ?? {
+            candidates.append(Candidate(id: id))
+            index[id] = candidates.count - 1
+            return candidates.count - 1
+        }()
+        candidates[position].reaches.append(identifier)
+        candidates[position].reachedOnlyBySoft = candidates[position].reachedOnlyBySoft && soft
+        candidates[position].decisive = candidates[position].decisive || decisive
+    }
+    for value in presented {
+        let identifier = value.identifier
+        guard let type = schema.type(named: identifier.type) else { continue }
+        let holders = try reader.holders(of: identifier).map(\.customer)
+        guard !holders.isEmpty else { continue }
+        let only = holders.count == 1
+        switch type.kind {
+        case .unique:
+            reach(holders[0], via: identifier, soft: false, decisive: true)
+        case .contact:
+            let owner = try reader.accessOwner(of: identifier)
+            if let owner { reach(owner, via: identifier, soft: false, decisive: true) }
+            for holder in holders where holder != owner { reach(holder, via: identifier, soft: false, decisive: only) }
+        case .soft:
+            let current = try reader.claimedHolder(of: identifier) ?? holders[0]
+            reach(current, via: identifier, soft: true, decisive: true)
+            for holder in holders where holder != current { reach(holder, via: identifier, soft: true, decisive: only) }
+        }
+    }
+    return candidates
+}
+
+/// The side being built (X in SPEC section 4): the command's identifiers plus every
+/// customer accepted so far.
+struct Cluster {
+    let schema: Schema
+    /// Values of merge-blocking unique types, by type.
+    private var blockingValues: [String: Set<String>] = [:]
+    /// The values the command declares access-granting.
+    private let declaredAccess: Set<Identifier>
+    /// Access-granting values of accepted customers, with their owner (for evidence).
+    private var acceptedAccess: [(CustomerID, Identifier)] = []
+    private(set) var known: Bool
+
+    init(presented: [PresentedIdentifier], schema: Schema) {
+        self.schema = schema
+        declaredAccess = Set(presented.filter(\.access).map(\.identifier))
+        known = presented.contains { schema.type(named: $0.identifier.type)?.kind != .soft }
+        for value in presented { addBlocking(value.identifier) }
+    }
+
+    /// For a manual merge: X is the surviving customer.
+    init(customer: CustomerRecord, schema: Schema) {
+        self.schema = schema
+        declaredAccess = []
+        known = false
+        accept(customer)
+    }
+
+    private mutating func addBlocking(_ identifier: Identifier) {
+        if let type = schema.type(named: identifier.type), type.kind == .unique, type.blockMergeOnConflict {
+            blockingValues[type.name, default: []].insert(identifier.value)
+        }
+    }
+
+    func isKnown(_ record: CustomerRecord) -> Bool {
+        record.identifiers.contains { schema.type(named: $0.type)?.kind != .soft }
+    }
+
+    mutating func accept(_ record: CustomerRecord) {
+        for held in record.identifiers {
+            addBlocking(held.identifier)
+            if held.access { acceptedAccess.append((record.id, held.identifier)) }
+        }
+        known = known || isKnown(record)
+    }
+
+    /// All three guards, each with its evidence; never short-circuited.
+    func evaluate(_ y: CustomerRecord, reachedOnlyBySoft: Bool) -> [GuardResult] {
+        [uniqueIdConflict(y), accessContactsDiffer(y), softIdOnly(y, reachedOnlyBySoft: reachedOnlyBySoft)]
+    }
+
+    private func uniqueIdConflict(_ y: CustomerRecord) -> GuardResult {
+        for type in schema.types where type.kind == .unique && type.blockMergeOnConflict {
+            let mine = blockingValues[type.name] ?? []
+            let theirs = Set(y.identifiers.filter { $0.type == type.name }.map(\.value))
+            if !mine.isEmpty, !theirs.isEmpty, mine.isDisjoint(with: theirs) {
+                let evidence = (mine.sorted().map { Identifier(type: type.name, value: $0) })
+                    + theirs.sorted().map { Identifier(type: type.name, value: $0) }
+                return GuardResult(
+                    guard: .uniqueIdConflict, passed: false,
+                    detail: "\(type.name) differs: \(mine.sorted().joined(separator: ", ")) here, \(theirs.sorted().joined(separator: ", ")) on customer \(y.id) (blockMergeOnConflict)",
+                    evidence: evidence
+                )
+            }
+        }
+        return GuardResult(guard: .uniqueIdConflict, passed: true, detail: "no conflicting merge-blocking unique identifier")
+    }
+
+    private func accessContactsDiffer(_ y: CustomerRecord) -> GuardResult {
+        let theirs = y.identifiers.filter(\.access).map(\.identifier)
+        guard !theirs.isEmpty else {
+            return GuardResult(guard: .accessContactsDiffer, passed: true, detail: "customer \(y.id) has no access-granting contact")
+        }
+        let theirList = theirs.map(\.description).joined(separator: ", ")
+        if let (owner, _) = acceptedAccess.first {
+            let ours = acceptedAccess.map(\.1)
+            return GuardResult(
+                guard: .accessContactsDiffer, passed: false,
+                detail: "customer \(y.id) logs in with \(theirList); customer \(owner) already logs in with \(ours.map(\.description).joined(separator: ", "))",
+                evidence: ours + theirs
+            )
+        }
+        if !declaredAccess.isEmpty, declaredAccess.isDisjoint(with: theirs) {
+            let declared = declaredAccess.sorted()
+            return GuardResult(
+                guard: .accessContactsDiffer, passed: false,
+                detail: "the command logs in with \(declared.map(\.description).joined(separator: ", ")); customer \(y.id) logs in with \(theirList)",
+                evidence: declared + theirs
+            )
+        }
+        return GuardResult(guard: .accessContactsDiffer, passed: true, detail: "access-granting contacts agree (\(theirList))", evidence: theirs)
+    }
+
+    private func softIdOnly(_ y: CustomerRecord, reachedOnlyBySoft: Bool) -> GuardResult {
+        if reachedOnlyBySoft, known, isKnown(y) {
+            return GuardResult(
+                guard: .softIdOnly, passed: false,
+                detail: "customer \(y.id) was reached only through soft identifiers and both sides are known customers"
+            )
+        }
+        return GuardResult(guard: .softIdOnly, passed: true, detail: reachedOnlyBySoft ? "one side is anonymous" : "reached through a unique or contact value")
+    }
+}

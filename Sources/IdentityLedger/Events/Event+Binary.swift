@@ -1,0 +1,257 @@
+/// The versioned binary encoding of log events.
+///
+/// Layout: format version byte, kind byte, header, body. A reader accepts every
+/// version up to ``Event/formatVersion``; a newer one is `unsupportedFormat`.
+extension Event {
+    /// The version written by this build. Bump it when the layout changes, and keep
+    /// decoding every older version.
+    static let formatVersion: UInt8 = 1
+
+    private enum Kind: UInt8 {
+        case schemaChanged = 1, identified, updated, detached, merged, mergeDeclined, importStarted, importFinished
+    }
+
+    private struct Optionals: OptionSet {
+        let rawValue: UInt8
+        static let source = Optionals(rawValue: 1)
+        static let eventId = Optionals(rawValue: 2)
+        static let actor = Optionals(rawValue: 4)
+        static let note = Optionals(rawValue: 8)
+        static let importId = Optionals(rawValue: 16)
+        static let row = Optionals(rawValue: 32)
+    }
+
+    func encoded() -> [UInt8] {
+        var w = BinaryWriter(capacity: 96)
+        w.write(byte: Self.formatVersion)
+        w.write(byte: kindByte.rawValue)
+        w.write(seq - commandSeq)
+        w.write(signed: recordedAt)
+        w.write(signed: recordedAt - occurredAt)
+        var present: Optionals = []
+        if source != nil { present.insert(.source) }
+        if eventId != nil { present.insert(.eventId) }
+        if actor != nil { present.insert(.actor) }
+        if note != nil { present.insert(.note) }
+        if importId != nil { present.insert(.importId) }
+        if row != nil { present.insert(.row) }
+        w.write(byte: present.rawValue)
+        if let source { w.write(source) }
+        if let eventId {
+            w.write(eventId)
+            w.write(raw: payloadDigest ?? [])
+        }
+        if let actor { w.write(actor) }
+        if let note { w.write(note) }
+        if let importId { w.write(importId) }
+        if let row { w.write(row) }
+        encodeBody(into: &w)
+        return w.bytes
+    }
+
+    private var kindByte: Kind {
+        switch body {
+        case .schemaChanged: .schemaChanged
+        case .identified: .identified
+        case .updated: .updated
+        case .detached: .detached
+        case .merged: .merged
+        case .mergeDeclined: .mergeDeclined
+        case .importStarted: .importStarted
+        case .importFinished: .importFinished
+        }
+    }
+
+    private func encodeBody(into w: inout BinaryWriter) {
+        switch body {
+        case .schemaChanged(let schema):
+            w.write(schema)
+        case .identified(let customer, let created, let identifiers, let properties, let declined):
+            w.write(customer)
+            w.write(created)
+            w.write(identifiers) { w, presented in
+                w.write(presented.identifier)
+                w.write(presented.access)
+            }
+            w.write(properties) { $0.write($1) }
+            w.write(declined) { w, candidate in
+                w.write(candidate.customer)
+                w.write(byte: candidate.failingMask)
+            }
+        case .updated(let customer, let created, let identifiers, let properties):
+            w.write(customer)
+            w.write(created)
+            w.write(identifiers) { $0.write($1) }
+            w.write(properties) { $0.write($1) }
+        case .detached(let customer, let identifier, let accessOnly):
+            w.write(customer)
+            w.write(identifier)
+            w.write(accessOnly)
+        case .merged(let survivor, let absorbed, let trigger, let guards, let forced):
+            w.write(survivor)
+            w.write(absorbed)
+            w.write(trigger) { $0.write($1) }
+            w.write(guards) { $0.write($1) }
+            w.write(forced)
+        case .mergeDeclined(let customer, let candidate, let guards):
+            w.write(customer)
+            w.write(candidate)
+            w.write(guards) { $0.write($1) }
+        case .importStarted(let start):
+            w.write(start.importId)
+            w.write(start.sourceName)
+            w.write(raw: start.contentDigest)
+            w.write(start.matchBy)
+            w.write(start.format)
+        case .importFinished(let importId, let counts):
+            w.write(importId)
+            w.write(counts.read)
+            w.write(counts.created)
+            w.write(counts.updated)
+            w.write(counts.rejected)
+        }
+    }
+
+    /// Decodes the event stored at `seq`.
+    /// - Throws: ``LedgerError/corruptEvent(seq:reason:)`` or ``LedgerError/unsupportedFormat(found:supported:)``.
+    init(seq: UInt64, bytes: [UInt8]) throws(LedgerError) {
+        var r = BinaryReader(bytes)
+        do {
+            let version = try r.readByte()
+            guard version >= 1 else { throw BinaryReader.Failure(reason: "format version 0") }
+            guard version <= Self.formatVersion else {
+                throw LedgerError.unsupportedFormat(found: Int(version), supported: Int(Self.formatVersion))
+            }
+            let kindRaw = try r.readByte()
+            guard let kind = Kind(rawValue: kindRaw) else { throw BinaryReader.Failure(reason: "unknown event kind \(kindRaw)") }
+            let commandDelta = try r.readUInt64()
+            guard commandDelta < seq else { throw BinaryReader.Failure(reason: "command position out of range") }
+            let recordedAt = try r.readSigned()
+            let occurredAt = recordedAt &- (try r.readSigned())
+            let present = Optionals(rawValue: try r.readByte())
+            let source = present.contains(.source) ? try r.readString() : nil
+            var eventId: String?
+            var digest: [UInt8]?
+            if present.contains(.eventId) {
+                eventId = try r.readString()
+                digest = try r.readRaw()
+            }
+            let actor = present.contains(.actor) ? try r.readString() : nil
+            let note = present.contains(.note) ? try r.readString() : nil
+            let importId = present.contains(.importId) ? try r.readString() : nil
+            let row = present.contains(.row) ? try r.readUInt64() : nil
+            let body = try Self.decodeBody(kind, &r)
+            guard r.isAtEnd else { throw BinaryReader.Failure(reason: "trailing bytes") }
+            self.init(
+                seq: seq, commandSeq: seq - commandDelta, recordedAt: recordedAt, occurredAt: occurredAt,
+                source: source, eventId: eventId, payloadDigest: digest, actor: actor, note: note,
+                importId: importId, row: row, body: body
+            )
+        } catch let failure as BinaryReader.Failure {
+            throw .corruptEvent(seq: seq, reason: failure.reason)
+        } catch let error as LedgerError {
+            throw error
+        } catch {
+            throw .corruptEvent(seq: seq, reason: "\(error)")
+        }
+    }
+
+    private static func decodeBody(_ kind: Kind, _ r: inout BinaryReader) throws -> EventBody {
+        typealias R = BinaryReader
+        switch kind {
+        case .schemaChanged:
+            return .schemaChanged(try r.readSchema())
+        case .identified:
+            return .identified(
+                customer: try r.readUInt64(),
+                created: try r.readBool(),
+                identifiers: try r.readArray { (r: inout R) throws(R.Failure) in
+                    PresentedIdentifier(identifier: try r.readIdentifier(), access: try r.readBool())
+                },
+                properties: try r.readArray { (r: inout R) throws(R.Failure) in try r.readPropertyWrite() },
+                declined: try r.readArray { (r: inout R) throws(R.Failure) in
+                    DeclinedCandidate(customer: try r.readUInt64(), failingMask: try r.readByte())
+                }
+            )
+        case .updated:
+            return .updated(
+                customer: try r.readUInt64(),
+                created: try r.readBool(),
+                identifiers: try r.readArray { (r: inout R) throws(R.Failure) in try r.readIdentifier() },
+                properties: try r.readArray { (r: inout R) throws(R.Failure) in try r.readPropertyWrite() }
+            )
+        case .detached:
+            return .detached(customer: try r.readUInt64(), identifier: try r.readIdentifier(), accessOnly: try r.readBool())
+        case .merged:
+            return .merged(
+                survivor: try r.readUInt64(),
+                absorbed: try r.readUInt64(),
+                trigger: try r.readArray { (r: inout R) throws(R.Failure) in try r.readIdentifier() },
+                guards: try r.readArray { (r: inout R) throws(R.Failure) in try r.readGuardResult() },
+                forced: try r.readBool()
+            )
+        case .mergeDeclined:
+            return .mergeDeclined(
+                customer: try r.readUInt64(),
+                candidate: try r.readUInt64(),
+                guards: try r.readArray { (r: inout R) throws(R.Failure) in try r.readGuardResult() }
+            )
+        case .importStarted:
+            return .importStarted(ImportStart(
+                importId: try r.readString(),
+                sourceName: try r.readString(),
+                contentDigest: try r.readRaw(),
+                matchBy: try r.readString(),
+                format: try r.readString()
+            ))
+        case .importFinished:
+            let importId = try r.readString()
+            var counts = ImportCounts()
+            counts.read = try r.readUInt64()
+            counts.created = try r.readUInt64()
+            counts.updated = try r.readUInt64()
+            counts.rejected = try r.readUInt64()
+            return .importFinished(importId: importId, counts: counts)
+        }
+    }
+}
+
+extension BinaryWriter {
+    mutating func write(_ write: PropertyWrite) {
+        self.write(write.key)
+        self.write(write.value)
+    }
+
+    mutating func write(_ schema: Schema) {
+        write(schema.types) { w, type in
+            w.write(type.name)
+            w.write(type.kind.rawValue)
+            w.write(type.normalize.rawValue)
+            w.write(type.blockMergeOnConflict)
+            w.write(type.canGrantAccess)
+            w.write(optional: type.defaultCallingCode)
+        }
+    }
+}
+
+extension BinaryReader {
+    mutating func readPropertyWrite() throws(Failure) -> PropertyWrite {
+        PropertyWrite(key: try readString(), value: try readJSON())
+    }
+
+    mutating func readSchema() throws(Failure) -> Schema {
+        Schema(types: try readArray { (r: inout BinaryReader) throws(Failure) in
+            let name = try r.readString()
+            let kindName = try r.readString()
+            let normalizeName = try r.readString()
+            guard let kind = IdentifierKind(rawValue: kindName), let normalize = Normalization(rawValue: normalizeName) else {
+                throw Failure(reason: "unknown kind or normalization in schema")
+            }
+            return IdentifierType(
+                name: name, kind: kind, normalize: normalize,
+                blockMergeOnConflict: try r.readBool(), canGrantAccess: try r.readBool(),
+                defaultCallingCode: try r.readOptionalString()
+            )
+        })
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+
+/// One entry of the append-only log. Events record outcomes (which customer, which
+/// merge), so replaying them never re-runs resolution.
+public struct Event: Sendable, Hashable {
+    /// Dense log position, from 1.
+    public var seq: UInt64
+    /// The position of the first event written by the same command.
+    public var commandSeq: UInt64
+    /// Engine clock, milliseconds since 1970; never decreases along the log.
+    public var recordedAt: Int64
+    /// Client time in milliseconds, capped at `recordedAt`.
+    public var occurredAt: Int64
+    public var source: String?
+    public var eventId: String?
+    /// SHA-256 of the command's canonical payload, present with `eventId`.
+    var payloadDigest: [UInt8]?
+    public var actor: String?
+    public var note: String?
+    public var importId: String?
+    public var row: UInt64?
+    public var body: EventBody
+
+    public var kind: String { body.kind }
+}
+
+/// An identifier presented by a command, with whether it was declared access-granting.
+public struct PresentedIdentifier: Sendable, Hashable {
+    public var identifier: Identifier
+    public var access: Bool
+}
+
+/// A property write: a JSON value, or `nil` for a tombstone that hides the key.
+public struct PropertyWrite: Sendable, Hashable {
+    public var key: String
+    public var value: JSONValue
+
+    public init(key: String, value: JSONValue) {
+        self.key = key
+        self.value = value
+    }
+}
+
+/// What an event says happened.
+public enum EventBody: Sendable, Hashable {
+    case schemaChanged(Schema)
+    /// `identify` attached `identifiers` (and any properties) to `customer`.
+    /// `declined` lists every candidate the guards kept apart, with the failing-guard set
+    /// under which the pair's decline is recorded.
+    case identified(customer: CustomerID, created: Bool, identifiers: [PresentedIdentifier],
+                    properties: [PropertyWrite], declined: [DeclinedCandidate])
+    /// `update` wrote properties to `customer` (and, if `created`, gave it `identifiers`).
+    case updated(customer: CustomerID, created: Bool, identifiers: [Identifier], properties: [PropertyWrite])
+    case detached(customer: CustomerID, identifier: Identifier, accessOnly: Bool)
+    case merged(survivor: CustomerID, absorbed: CustomerID, trigger: [Identifier], guards: [GuardResult], forced: Bool)
+    case mergeDeclined(customer: CustomerID, candidate: CustomerID, guards: [GuardResult])
+    case importStarted(ImportStart)
+    case importFinished(importId: String, counts: ImportCounts)
+
+    public var kind: String {
+        switch self {
+        case .schemaChanged: "schemaChanged"
+        case .identified: "identified"
+        case .updated: "updated"
+        case .detached: "detached"
+        case .merged: "merged"
+        case .mergeDeclined: "mergeDeclined"
+        case .importStarted: "importStarted"
+        case .importFinished: "importFinished"
+        }
+    }
+}
+
+/// A candidate declined by an identify.
+public struct DeclinedCandidate: Sendable, Hashable {
+    public var customer: CustomerID
+    var failingMask: UInt8
+}
+
+/// The start of a bulk import.
+public struct ImportStart: Sendable, Hashable {
+    public var importId: String
+    public var sourceName: String
+    public var contentDigest: [UInt8]
+    public var matchBy: String
+    public var format: String
+}
+
+/// Row counts of a finished import.
+public struct ImportCounts: Sendable, Hashable, Codable {
+    public var read: UInt64 = 0
+    public var created: UInt64 = 0
+    public var updated: UInt64 = 0
+    public var rejected: UInt64 = 0
+    public init() {}
+}
+
+extension Event {
+    /// The customers an event touches (for history and the log).
+    public var customers: [CustomerID] {
+        switch body {
+        case .identified(let customer, _, _, _, _), .updated(let customer, _, _, _), .detached(let customer, _, _):
+            [customer]
+        case .merged(let survivor, let absorbed, _, _, _): [survivor, absorbed]
+        case .mergeDeclined(let customer, let candidate, _): [customer, candidate]
+        case .schemaChanged, .importStarted, .importFinished: []
+        }
+    }
+
+    public var recordedDate: Date { Date(millisecondsSince1970: recordedAt) }
+    public var occurredDate: Date { Date(millisecondsSince1970: occurredAt) }
+}
+
+extension Date {
+    init(millisecondsSince1970 ms: Int64) { self.init(timeIntervalSince1970: Double(ms) / 1000) }
+    var millisecondsSince1970: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
+}

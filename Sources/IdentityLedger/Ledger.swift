@@ -1,0 +1,287 @@
+import Foundation
+import LMDB
+
+/// An IdentityLedger store: one profile per real customer, every decision in an
+/// append-only log in LMDB.
+///
+/// ```swift
+/// let ledger = try Ledger.open(path: "/var/lib/shop/customers")
+/// let result = try await ledger.identify(IdentifyCommand(
+///     identifiers: [Identifier(type: "email", value: "ann@example.com")], access: ["email"]))
+/// let ann = try ledger.customer(.id(result.customer))
+/// ```
+///
+/// Thread safety: one `Ledger` is shared by all tasks of a process. Commands are
+/// serialized on one writer thread; queries read snapshots concurrently and never
+/// block the writer.
+public final class Ledger: Sendable {
+    /// Options for ``open(path:options:)``.
+    public struct Options: Sendable {
+        /// `.full` (default) flushes every command to disk before it returns.
+        public var durability: Environment.Durability
+        /// The engine clock; `recordedAt` never goes back even if this does.
+        public var clock: @Sendable () -> Date
+        public var initialMapSize: Int
+
+        public init(durability: Environment.Durability = .full, clock: @escaping @Sendable () -> Date = { Date() }, initialMapSize: Int = 64 << 20) {
+            self.durability = durability
+            self.clock = clock
+            self.initialMapSize = initialMapSize
+        }
+    }
+
+    /// The store format this build writes; opening a newer one fails.
+    static let storeFormat: UInt64 = 1
+
+    let env: Environment
+    let db: Databases
+    private let options: Options
+
+    private init(env: Environment, options: Options) throws {
+        self.env = env
+        self.db = try Databases(env)
+        self.options = options
+    }
+
+    /// Opens the store in directory `path`, creating it if needed. A new store gets the
+    /// default schema with its first write (or ``setSchema(_:)``).
+    /// - Throws: ``LedgerError/unsupportedFormat(found:supported:)`` for a store written by a
+    ///   newer version, ``LedgerError/storage(_:)`` when LMDB cannot open it.
+    public static func open(path: String, options: Options = .init()) throws(LedgerError) -> Ledger {
+        try wrap {
+            let env = try Environment.open(path: path, configuration: .init(
+                databases: Databases.specs, initialMapSize: options.initialMapSize, durability: options.durability
+            ))
+            let ledger = try Ledger(env: env, options: options)
+            try ledger.checkFormat()
+            return ledger
+        }
+    }
+
+    private func checkFormat() throws {
+        let stored = try env.read { txn in try txn.get(db.meta, key: Meta.storeFormat) }
+        if let stored {
+            let version = Keys.readUInt64(stored) ?? 0
+            guard version <= Self.storeFormat else {
+                throw LedgerError.unsupportedFormat(found: Int(version), supported: Int(Self.storeFormat))
+            }
+        } else {
+            try env.write { txn in try txn.put(db.meta, key: Meta.storeFormat, value: Keys.seq(Self.storeFormat)) }
+        }
+    }
+
+    private var now: Int64 { options.clock().millisecondsSince1970 }
+
+    // MARK: Commands
+
+    /// Runs one command atomically: all its events and projection changes, or a typed
+    /// error and nothing written.
+    public func execute(_ command: Command) async throws(LedgerError) -> CommandResult {
+        let db = self.db
+        let now = self.now
+        return try await Self.wrap {
+            try await env.write { txn in
+                try CommandExecutor(txn: txn, db: db).run(command, now: now)
+            }
+        }
+    }
+
+    /// Identifies a customer (SPEC 5.1): resolves, merges where every guard passes,
+    /// attaches the values, records declined candidates.
+    /// - Throws: ``LedgerError`` (`duplicateUniqueIdentifier`, `accessContactInUse`,
+    ///   `ambiguousCustomer`, validation errors); nothing is written then.
+    public func identify(_ command: IdentifyCommand) async throws(LedgerError) -> CommandResult {
+        try await execute(.identify(command))
+    }
+
+    /// Writes properties to the customer the identifiers resolve to, without merging (SPEC 5.2).
+    public func update(_ command: UpdateCommand) async throws(LedgerError) -> CommandResult {
+        try await execute(.update(command))
+    }
+
+    /// Merges `from` into `into` on an operator's word (SPEC 5.3). Cannot be undone.
+    public func merge(_ command: MergeCommand) async throws(LedgerError) -> CommandResult {
+        try await execute(.merge(command))
+    }
+
+    /// Removes an identifier, or only its access flag (SPEC 5.4).
+    public func detach(_ command: DetachCommand) async throws(LedgerError) -> CommandResult {
+        try await execute(.detach(command))
+    }
+
+    /// Records a new schema.
+    /// - Returns: the log positions written (empty when the schema is unchanged).
+    /// - Throws: ``LedgerError/invalidSchema(reason:)``, ``LedgerError/schemaConflict(conflicts:)``.
+    @discardableResult
+    public func setSchema(_ schema: Schema) async throws(LedgerError) -> [UInt64] {
+        let db = self.db
+        let now = self.now
+        return try await Self.wrap {
+            try await env.write { txn in try CommandExecutor(txn: txn, db: db).setSchema(schema, now: now) }
+        }
+    }
+
+    // MARK: Queries
+
+    /// Runs `body` over one consistent snapshot.
+    func snapshot<T>(_ body: (ProjectionReader) throws -> T) throws(LedgerError) -> T {
+        try Self.wrap { try env.read { txn in try body(ProjectionReader(txn: txn, db: db)) } }
+    }
+
+    /// The schema in force.
+    public func schema() throws(LedgerError) -> Schema {
+        try snapshot { try $0.schema() }
+    }
+
+    /// The profile a reference names. A merged ID answers its survivor's profile, with
+    /// ``Customer/resolvedFrom`` saying when and into whom it was merged.
+    /// - Throws: `customerNotFound`, `ambiguousCustomer` (a value held by several customers).
+    public func customer(_ ref: CustomerRef) throws(LedgerError) -> Customer {
+        try snapshot { reader in
+            let record = try reader.resolve(ref, schema: try reader.schema())
+            guard let survivorID = record.survivor else { return Customer(record) }
+            let redirect = Customer.Redirect(
+                id: record.id, mergedInto: record.mergedInto!,
+                mergedAt: Date(millisecondsSince1970: record.mergedAt ?? 0), mergeSeq: record.mergedSeq ?? 0
+            )
+            return Customer(try reader.existingCustomer(survivorID), resolvedFrom: redirect)
+        }
+    }
+
+    /// The customers holding a value (normalized first), by ID, with whether it grants access on each.
+    public func lookup(_ identifier: Identifier) throws(LedgerError) -> [(customer: CustomerID, access: Bool)] {
+        try snapshot { reader in
+            let schema = try reader.schema()
+            guard let type = schema.type(named: identifier.type) else { throw LedgerError.unknownIdentifierType(type: identifier.type) }
+            return try reader.holders(of: Identifier(type: type.name, value: try type.normalizeValue(identifier.value)))
+        }
+    }
+
+    /// Calls `body` with every active customer, by ID, from one snapshot.
+    public func forEachActiveCustomer(_ body: (Customer) throws -> Void) throws(LedgerError) {
+        try Self.wrap {
+            try env.read { txn in
+                try txn.forEach(db.customers, prefix: []) { entry in
+                    let record = try CustomerRecord(bytes: entry.value)
+                    if record.isActive { try body(Customer(record)) }
+                    return true
+                }
+            }
+        }
+    }
+
+    /// Up to `limit` events from position `from` on.
+    public func events(from: UInt64 = 1, limit: Int = 100) throws(LedgerError) -> [Event] {
+        try Self.wrap {
+            try env.read { txn in
+                var events: [Event] = []
+                try txn.forEach(db.log, from: Keys.seq(max(from, 1)), upTo: nil) { entry in
+                    events.append(try Event(seq: Keys.readUInt64(entry.key) ?? 0, bytes: entry.value))
+                    return events.count < limit
+                }
+                return events
+            }
+        }
+    }
+
+    /// Counts of events, customers and index entries.
+    public func statistics() throws(LedgerError) -> Statistics {
+        try Self.wrap {
+            try env.read { txn in
+                var stats = Statistics(
+                    events: 0, customers: try txn.count(db.customers), activeCustomers: 0, mergedCustomers: 0,
+                    identifierValues: try txn.count(db.holders), accessValues: try txn.count(db.accessOwners),
+                    recordedDeclines: try txn.count(db.declines), eventsByKind: [:], mapSize: env.mapSize
+                )
+                try txn.forEach(db.log, prefix: []) { entry in
+                    let event = try Event(seq: Keys.readUInt64(entry.key) ?? 0, bytes: entry.value)
+                    stats.events = event.seq
+                    stats.eventsByKind[event.kind, default: 0] += 1
+                    return true
+                }
+                try txn.forEach(db.customers, prefix: []) { entry in
+                    if try CustomerRecord(bytes: entry.value).isActive { stats.activeCustomers += 1 } else { stats.mergedCustomers += 1 }
+                    return true
+                }
+                return stats
+            }
+        }
+    }
+
+    /// A digest of every projection (SHA-256 over keys and values, database by database),
+    /// used to compare a live store with a rebuilt one.
+    public func projectionDigests() throws(LedgerError) -> [String: String] {
+        try Self.wrap {
+            try env.read { txn in
+                var digests: [String: String] = [:]
+                for database in db.projections {
+                    var hasher = SHA256()
+                    try txn.forEach(database, prefix: []) { entry in
+                        var w = BinaryWriter()
+                        w.write(raw: entry.key)
+                        w.write(raw: entry.value)
+                        hasher.update(w.bytes)
+                        return true
+                    }
+                    digests[database.name] = hasher.finalize().hexString
+                }
+                return digests
+            }
+        }
+    }
+
+    /// Replays this store's log into a new store at `path` (which must not exist yet):
+    /// every projection is recomputed by the same projector that commands use.
+    /// - Returns: the number of events replayed.
+    @discardableResult
+    public func replayLog(into path: String) throws(LedgerError) -> UInt64 {
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw .invalidInput(reason: "\(path) already exists")
+        }
+        let target = try Ledger.open(path: path, options: Options(durability: .noSync, clock: options.clock, initialMapSize: options.initialMapSize))
+        return try Self.wrap {
+            try env.read { source in
+                var count: UInt64 = 0
+                var batch: [Entry] = []
+                func flush() throws {
+                    let events = batch
+                    batch.removeAll(keepingCapacity: true)
+                    try target.env.write { txn in
+                        for entry in events {
+                            let event = try Event(seq: Keys.readUInt64(entry.key) ?? 0, bytes: entry.value)
+                            try txn.put(target.db.log, key: entry.key, value: entry.value, flags: .append)
+                            try Projector(txn: txn, db: target.db).apply(event)
+                        }
+                    }
+                }
+                try source.forEach(db.log, prefix: []) { entry in
+                    batch.append(entry)
+                    count += 1
+                    if batch.count == 10_000 { try flush() }
+                    return true
+                }
+                try flush()
+                try target.env.sync()
+                return count
+            }
+        }
+    }
+
+    /// Maps any error to ``LedgerError``.
+    static func wrap<T>(_ body: () throws -> T) throws(LedgerError) -> T {
+        do { return try body() } catch { throw ledgerError(error) }
+    }
+
+    static func wrap<T>(_ body: () async throws -> T) async throws(LedgerError) -> T {
+        do { return try await body() } catch { throw ledgerError(error) }
+    }
+
+    private static func ledgerError(_ error: any Error) -> LedgerError {
+        switch error {
+        case let error as LedgerError: error
+        case let error as LMDBError: .storage(error)
+        case let error as BinaryReader.Failure: .corruptEvent(seq: 0, reason: error.reason)
+        default: .invalidInput(reason: "\(error)")
+        }
+    }
+}

@@ -1,0 +1,109 @@
+import LMDB
+
+/// Every error the engine reports. Each case carries what a user needs to find and fix
+/// the data; ``code`` is the stable name printed by the CLI.
+public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
+    case unknownIdentifierType(type: String)
+    case invalidIdentifierValue(type: String, value: String, reason: String)
+    case accessNotAllowedForType(type: String)
+    case multipleValuesForUniqueType(type: String, values: [String])
+    case noIdentifiers
+    /// A unique value of the command belongs to `owner`, which the guards kept apart.
+    case duplicateUniqueIdentifier(identifier: Identifier, owner: CustomerID, guards: [GuardResult])
+    /// A value the command declares as access-granting is access-granting on `owner`.
+    case accessContactInUse(identifier: Identifier, owner: CustomerID, guards: [GuardResult])
+    /// The identifiers do not say which of these customers is meant.
+    case ambiguousCustomer(identifier: Identifier, candidates: [CustomerID])
+    case customerNotFound(reference: String)
+    case customerAlreadyMerged(customer: CustomerID, survivor: CustomerID)
+    case sameCustomer(customer: CustomerID)
+    /// A merge with `requireGuards`, or an import row, failed a guard.
+    case mergeBlocked(guards: [GuardResult])
+    case identifierNotFound(customer: CustomerID, identifier: Identifier)
+    case eventIdConflict(eventId: String)
+    case schemaConflict(conflicts: [String])
+    case invalidSchema(reason: String)
+    /// Malformed input: JSON, a command line, an option.
+    case invalidInput(reason: String)
+    /// A log event that cannot be decoded.
+    case corruptEvent(seq: UInt64, reason: String)
+    /// The store was written by a newer format than this build reads.
+    case unsupportedFormat(found: Int, supported: Int)
+    case storage(LMDBError)
+
+    /// The stable error code, e.g. `duplicateUniqueIdentifier`.
+    public var code: String {
+        switch self {
+        case .unknownIdentifierType: "unknownIdentifierType"
+        case .invalidIdentifierValue: "invalidIdentifierValue"
+        case .accessNotAllowedForType: "accessNotAllowedForType"
+        case .multipleValuesForUniqueType: "multipleValuesForUniqueType"
+        case .noIdentifiers: "noIdentifiers"
+        case .duplicateUniqueIdentifier: "duplicateUniqueIdentifier"
+        case .accessContactInUse: "accessContactInUse"
+        case .ambiguousCustomer: "ambiguousCustomer"
+        case .customerNotFound: "customerNotFound"
+        case .customerAlreadyMerged: "customerAlreadyMerged"
+        case .sameCustomer: "sameCustomer"
+        case .mergeBlocked: "mergeBlocked"
+        case .identifierNotFound: "identifierNotFound"
+        case .eventIdConflict: "eventIdConflict"
+        case .schemaConflict: "schemaConflict"
+        case .invalidSchema: "invalidSchema"
+        case .invalidInput: "invalidInput"
+        case .corruptEvent: "corruptEvent"
+        case .unsupportedFormat: "unsupportedFormat"
+        case .storage: "storage"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .unknownIdentifierType(let type):
+            "unknown identifier type \"\(type)\""
+        case .invalidIdentifierValue(let type, let value, let reason):
+            "invalid \(type) value \"\(value)\": \(reason)"
+        case .accessNotAllowedForType(let type):
+            "type \"\(type)\" cannot grant access (canGrantAccess is off or it is soft)"
+        case .multipleValuesForUniqueType(let type, let values):
+            "several values of unique type \"\(type)\" in one command: \(values.joined(separator: ", "))"
+        case .noIdentifiers:
+            "the command has no identifiers"
+        case .duplicateUniqueIdentifier(let identifier, let owner, let guards):
+            "\(identifier) already belongs to customer \(owner), kept apart by \(Self.names(guards))"
+        case .accessContactInUse(let identifier, let owner, let guards):
+            "\(identifier) already grants access to customer \(owner), kept apart by \(Self.names(guards))"
+        case .ambiguousCustomer(let identifier, let candidates):
+            "\(identifier) is held by customers \(candidates.map(String.init).joined(separator: ", ")); it cannot say which one is meant"
+        case .customerNotFound(let reference):
+            "no customer \(reference)"
+        case .customerAlreadyMerged(let customer, let survivor):
+            "customer \(customer) was merged into customer \(survivor)"
+        case .sameCustomer(let customer):
+            "both sides are customer \(customer)"
+        case .mergeBlocked(let guards):
+            "merge blocked by \(Self.names(guards))"
+        case .identifierNotFound(let customer, let identifier):
+            "customer \(customer) does not hold \(identifier)"
+        case .eventIdConflict(let eventId):
+            "eventId \"\(eventId)\" was already used with a different payload"
+        case .schemaConflict(let conflicts):
+            "the schema conflicts with stored data: " + conflicts.joined(separator: "; ")
+        case .invalidSchema(let reason):
+            "invalid schema: \(reason)"
+        case .invalidInput(let reason):
+            reason
+        case .corruptEvent(let seq, let reason):
+            "event \(seq) cannot be decoded: \(reason)"
+        case .unsupportedFormat(let found, let supported):
+            "the store has format \(found); this build reads formats up to \(supported)"
+        case .storage(let error):
+            error.description
+        }
+    }
+
+    private static func names(_ guards: [GuardResult]) -> String {
+        let failing = guards.failing.map(\.rawValue)
+        return failing.isEmpty ? "no guard" : failing.joined(separator: " and ")
+    }
+}

@@ -1,0 +1,147 @@
+/// What an identifier type promises about its values (SPEC section 2).
+public enum IdentifierKind: String, Sendable, Codable, CaseIterable {
+    /// A value belongs to at most one customer (external ID, loyalty card, CRM ID).
+    case unique
+    /// A value may sit on several customers (a household phone); an access-granting
+    /// value is access-granting on at most one.
+    case contact
+    /// Weak and shareable (cookie, device ID): links anonymous activity, never merges
+    /// two known customers.
+    case soft
+}
+
+/// One identifier type of a ``Schema``.
+public struct IdentifierType: Sendable, Hashable, Codable {
+    public var name: String
+    public var kind: IdentifierKind
+    public var normalize: Normalization
+    /// `unique` only: two customers holding different values of this type are never
+    /// merged automatically (seed 000, reason 1).
+    public var blockMergeOnConflict: Bool
+    /// `unique` and `contact` only: values may be flagged as granting access to the account.
+    public var canGrantAccess: Bool
+    /// `phone` normalization only: the country code for numbers written without `+`.
+    public var defaultCallingCode: String?
+
+    public init(
+        name: String,
+        kind: IdentifierKind,
+        normalize: Normalization = .exact,
+        blockMergeOnConflict: Bool = false,
+        canGrantAccess: Bool = false,
+        defaultCallingCode: String? = nil
+    ) {
+        self.name = name
+        self.kind = kind
+        self.normalize = normalize
+        self.blockMergeOnConflict = blockMergeOnConflict
+        self.canGrantAccess = canGrantAccess
+        self.defaultCallingCode = defaultCallingCode
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case name, kind, normalize, blockMergeOnConflict, canGrantAccess, defaultCallingCode
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            name: try c.decode(String.self, forKey: .name),
+            kind: try c.decode(IdentifierKind.self, forKey: .kind),
+            normalize: try c.decodeIfPresent(Normalization.self, forKey: .normalize) ?? .exact,
+            blockMergeOnConflict: try c.decodeIfPresent(Bool.self, forKey: .blockMergeOnConflict) ?? false,
+            canGrantAccess: try c.decodeIfPresent(Bool.self, forKey: .canGrantAccess) ?? false,
+            defaultCallingCode: try c.decodeIfPresent(String.self, forKey: .defaultCallingCode)
+        )
+    }
+
+    /// Normalizes a raw value of this type.
+    /// - Throws: ``LedgerError/invalidIdentifierValue(type:value:reason:)``.
+    func normalizeValue(_ raw: String) throws(LedgerError) -> String {
+        do {
+            return try normalize.normalize(raw, defaultCallingCode: defaultCallingCode)
+        } catch {
+            throw .invalidIdentifierValue(type: name, value: raw, reason: error.reason)
+        }
+    }
+}
+
+/// The ordered identifier types of a store. Order is priority: earlier types win when
+/// matches point at different customers.
+///
+/// ```swift
+/// let schema = Schema(types: [
+///     IdentifierType(name: "loyalty_card", kind: .unique, blockMergeOnConflict: true),
+///     IdentifierType(name: "email", kind: .contact, normalize: .email, canGrantAccess: true),
+/// ])
+/// ```
+public struct Schema: Sendable, Hashable, Codable {
+    public var types: [IdentifierType]
+
+    public init(types: [IdentifierType]) { self.types = types }
+
+    private enum CodingKeys: String, CodingKey { case types }
+
+    /// The schema of a new store: `technical_id` and `external_id` unique with merge
+    /// blocking, `email`, `phone` and `discount_card` contacts that can grant access,
+    /// and `cookie` soft.
+    public static let `default` = Schema(types: [
+        IdentifierType(name: "technical_id", kind: .unique, blockMergeOnConflict: true),
+        IdentifierType(name: "external_id", kind: .unique, blockMergeOnConflict: true),
+        IdentifierType(name: "email", kind: .contact, normalize: .email, canGrantAccess: true),
+        IdentifierType(name: "phone", kind: .contact, normalize: .phone, canGrantAccess: true),
+        IdentifierType(name: "discount_card", kind: .contact, canGrantAccess: true),
+        IdentifierType(name: "cookie", kind: .soft),
+    ])
+
+    /// The type named `name`, if the schema has it.
+    public func type(named name: String) -> IdentifierType? {
+        types.first { $0.name == name }
+    }
+
+    /// The position of `name` in priority order.
+    func priority(of name: String) -> Int? {
+        types.firstIndex { $0.name == name }
+    }
+
+    /// Checks names and the combinations of settings each kind allows.
+    /// - Throws: ``LedgerError/invalidSchema(reason:)``.
+    func validate() throws(LedgerError) {
+        if types.isEmpty { throw .invalidSchema(reason: "a schema needs at least one identifier type") }
+        var seen = Set<String>()
+        for type in types {
+            let name = type.name
+            guard Self.isValidName(name) else {
+                throw .invalidSchema(reason: "type name \"\(name)\" must match [a-z][a-z0-9_]{0,62}")
+            }
+            guard seen.insert(name).inserted else {
+                throw .invalidSchema(reason: "type \"\(name)\" is listed twice")
+            }
+            if type.blockMergeOnConflict && type.kind != .unique {
+                throw .invalidSchema(reason: "type \"\(name)\": blockMergeOnConflict is for unique types only")
+            }
+            if type.canGrantAccess && type.kind == .soft {
+                throw .invalidSchema(reason: "type \"\(name)\": canGrantAccess is for unique and contact types only")
+            }
+            if let code = type.defaultCallingCode {
+                guard type.normalize == .phone else {
+                    throw .invalidSchema(reason: "type \"\(name)\": defaultCallingCode needs phone normalization")
+                }
+                guard (1...3).contains(code.count), code.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+                    throw .invalidSchema(reason: "type \"\(name)\": defaultCallingCode must be 1 to 3 digits")
+                }
+            }
+        }
+    }
+
+    static func isValidName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard let first = bytes.first, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first), bytes.count <= 63 else {
+            return false
+        }
+        return bytes.allSatisfy { byte in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_")
+        }
+    }
+}

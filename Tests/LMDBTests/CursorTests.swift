@@ -1,0 +1,293 @@
+import Foundation
+import Testing
+@testable import LMDB
+
+struct CursorTests {
+    static let keys = ["a1", "a2", "b1", "b2", "b3", "c1", "e1"]
+
+    /// An environment whose "main" database holds `keys` (value = key uppercased).
+    private func populated(_ dir: TempDir, extra: [[UInt8]] = []) throws -> (Environment, Database) {
+        let env = try openEnv(dir)
+        let db = try env.database("main")
+        try env.write { txn throws in
+            // Insert in a scrambled order: the order seen must come from LMDB, not insertion.
+            for key in Self.keys.reversed() { try txn.put(db, key: bytes(key), value: bytes(key.uppercased())) }
+            for key in extra { try txn.put(db, key: key, value: key) }
+        }
+        return (env, db)
+    }
+
+    private func prefixScan(_ env: Environment, _ db: Database, _ prefix: String, reverse: Bool = false) throws -> [String] {
+        try env.read { txn throws in
+            var seen: [String] = []
+            try txn.forEach(db, prefix: bytes(prefix), reverse: reverse) { entry in
+                #expect(string(entry.value) == string(entry.key)?.uppercased())
+                seen.append(string(entry.key)!)
+                return true
+            }
+            return seen
+        }
+    }
+
+    private func rangeScan(_ env: Environment, _ db: Database, from: String?, upTo: String?, reverse: Bool = false) throws -> [String] {
+        try env.read { txn throws in
+            var seen: [String] = []
+            try txn.forEach(db, from: from.map(bytes), upTo: upTo.map(bytes), reverse: reverse) { entry in
+                seen.append(string(entry.key)!)
+                return true
+            }
+            return seen
+        }
+    }
+
+    @Test func prefixScansForwardAndReverse() throws {
+        try withTempDir { dir in
+            let (env, db) = try populated(dir)
+            #expect(try prefixScan(env, db, "b") == ["b1", "b2", "b3"])
+            #expect(try prefixScan(env, db, "b", reverse: true) == ["b3", "b2", "b1"])
+            #expect(try prefixScan(env, db, "a") == ["a1", "a2"])
+            #expect(try prefixScan(env, db, "a", reverse: true) == ["a2", "a1"])
+            // The last key of the database.
+            #expect(try prefixScan(env, db, "e", reverse: true) == ["e1"])
+            #expect(try prefixScan(env, db, "e") == ["e1"])
+            // Exact-key prefix.
+            #expect(try prefixScan(env, db, "b2") == ["b2"])
+            #expect(try prefixScan(env, db, "b2", reverse: true) == ["b2"])
+            // Absent prefixes: between keys, before all, after all.
+            for absent in ["d", "0", "z", "b4", "c2"] {
+                #expect(try prefixScan(env, db, absent) == [])
+                #expect(try prefixScan(env, db, absent, reverse: true) == [])
+            }
+        }
+    }
+
+    @Test func emptyPrefixVisitsEverythingInBothDirections() throws {
+        try withTempDir { dir in
+            let (env, db) = try populated(dir)
+            #expect(try prefixScan(env, db, "", reverse: true) == Self.keys.reversed())
+            #expect(try prefixScan(env, db, "") == Self.keys)
+        }
+    }
+
+    @Test func prefixScanStopsWhenBodyReturnsFalse() throws {
+        try withTempDir { dir in
+            let (env, db) = try populated(dir)
+            for reverse in [false, true] {
+                let seen = try env.read { txn throws in
+                    var seen: [String] = []
+                    try txn.forEach(db, prefix: bytes("b"), reverse: reverse) { entry in
+                        seen.append(string(entry.key)!)
+                        return seen.count < 2
+                    }
+                    return seen
+                }
+                #expect(seen == (reverse ? ["b3", "b2"] : ["b1", "b2"]))
+            }
+        }
+    }
+
+    @Test func reversePrefixScanWithFFBytes() throws {
+        try withTempDir { dir in
+            let ff: [[UInt8]] = [[0xFF], [0xFF, 0x00], [0xFF, 0x01], [0xFF, 0xFF], [0xFF, 0xFF, 0x01], [0xFF, 0xFF, 0xFF]]
+            let (env, db) = try populated(dir, extra: ff + [[0xFE, 0xFF]])
+            func scan(_ prefix: [UInt8], reverse: Bool) throws -> [[UInt8]] {
+                try env.read { txn throws in
+                    var seen: [[UInt8]] = []
+                    try txn.forEach(db, prefix: prefix, reverse: reverse) { seen.append($0.key); return true }
+                    return seen
+                }
+            }
+            #expect(try scan([0xFF], reverse: false) == ff)
+            #expect(try scan([0xFF], reverse: true) == ff.reversed())
+            #expect(try scan([0xFF, 0xFF], reverse: true) == [[0xFF, 0xFF, 0xFF], [0xFF, 0xFF, 0x01], [0xFF, 0xFF]])
+            #expect(try scan([0xFE], reverse: true) == [[0xFE, 0xFF]])
+            #expect(try scan([0xFE, 0xFF], reverse: true) == [[0xFE, 0xFF]])
+        }
+    }
+
+    @Test func rangeScansRespectBounds() throws {
+        try withTempDir { dir in
+            let (env, db) = try populated(dir)
+            // Half-open [from, upTo).
+            #expect(try rangeScan(env, db, from: "b1", upTo: "c1") == ["b1", "b2", "b3"])
+            #expect(try rangeScan(env, db, from: "b1", upTo: "c1", reverse: true) == ["b3", "b2", "b1"])
+            // Bounds between keys.
+            #expect(try rangeScan(env, db, from: "a15", upTo: "b25") == ["a2", "b1", "b2"])
+            #expect(try rangeScan(env, db, from: "a15", upTo: "b25", reverse: true) == ["b2", "b1", "a2"])
+            // Open ends.
+            #expect(try rangeScan(env, db, from: nil, upTo: "b1") == ["a1", "a2"])
+            #expect(try rangeScan(env, db, from: nil, upTo: "b1", reverse: true) == ["a2", "a1"])
+            #expect(try rangeScan(env, db, from: "c", upTo: nil) == ["c1", "e1"])
+            #expect(try rangeScan(env, db, from: "c", upTo: nil, reverse: true) == ["e1", "c1"])
+            #expect(try rangeScan(env, db, from: nil, upTo: nil) == Self.keys)
+            #expect(try rangeScan(env, db, from: nil, upTo: nil, reverse: true) == Self.keys.reversed())
+            // Bounds outside the data.
+            #expect(try rangeScan(env, db, from: "0", upTo: "zz") == Self.keys)
+            #expect(try rangeScan(env, db, from: "0", upTo: "zz", reverse: true) == Self.keys.reversed())
+            #expect(try rangeScan(env, db, from: "x", upTo: nil) == [])
+            #expect(try rangeScan(env, db, from: "x", upTo: nil, reverse: true) == [])
+            #expect(try rangeScan(env, db, from: nil, upTo: "a1") == [])
+            #expect(try rangeScan(env, db, from: nil, upTo: "a1", reverse: true) == [])
+            // Empty and inverted ranges.
+            #expect(try rangeScan(env, db, from: "b2", upTo: "b2") == [])
+            #expect(try rangeScan(env, db, from: "b2", upTo: "b2", reverse: true) == [])
+            #expect(try rangeScan(env, db, from: "c1", upTo: "b1") == [])
+            #expect(try rangeScan(env, db, from: "c1", upTo: "b1", reverse: true) == [])
+            // The upper bound is exclusive even when it is the last key.
+            #expect(try rangeScan(env, db, from: "c1", upTo: "e1", reverse: true) == ["c1"])
+        }
+    }
+
+    @Test func seekAtLeast() throws {
+        try withTempDir { dir in
+            let (env, db) = try populated(dir)
+            try env.read { txn throws in
+                let cursor = try txn.cursor(db)
+                #expect(string(try cursor.seek(atLeast: bytes("b2"))?.key) == "b2")   // exact
+                #expect(string(try cursor.seek(atLeast: bytes("b25"))?.key) == "b3")  // between
+                #expect(string(try cursor.seek(atLeast: bytes("d"))?.key) == "e1")    // gap
+                #expect(string(try cursor.seek(atLeast: bytes("0"))?.key) == "a1")    // before first
+                #expect(try cursor.seek(atLeast: bytes("z")) == nil)                   // after last
+                #expect(string(try cursor.seek(atLeast: bytes("e1"))?.key) == "e1")   // exactly last
+            }
+        }
+    }
+
+    @Test func seekAtMost() throws {
+        try withTempDir { dir in
+            let (env, db) = try populated(dir)
+            try env.read { txn throws in
+                let cursor = try txn.cursor(db)
+                #expect(string(try cursor.seek(atMost: bytes("b2"))?.key) == "b2")    // exact
+                #expect(string(try cursor.seek(atMost: bytes("b25"))?.key) == "b2")   // between
+                #expect(string(try cursor.seek(atMost: bytes("d"))?.key) == "c1")     // gap
+                #expect(try cursor.seek(atMost: bytes("0")) == nil)                    // before first
+                #expect(string(try cursor.seek(atMost: bytes("z"))?.key) == "e1")     // after last → last
+                #expect(string(try cursor.seek(atMost: bytes("a1"))?.key) == "a1")    // exactly first
+                // The cursor is positioned: next/previous continue from the hit.
+                _ = try cursor.seek(atMost: bytes("b25"))
+                #expect(string(try cursor.next()?.key) == "b3")
+                #expect(string(try cursor.previous()?.key) == "b2")
+                #expect(string(try cursor.current()?.key) == "b2")
+            }
+        }
+    }
+
+    @Test func seekWithEmptyKey() throws {
+        try withTempDir { dir in
+            let (env, db) = try populated(dir)
+            try env.read { txn throws in
+                let cursor = try txn.cursor(db)
+                // Every key is ≥ the empty key; none is ≤ it (LMDB keys are never empty).
+                #expect(string(try cursor.seek(atLeast: [])?.key) == "a1")
+                #expect(try cursor.seek(atMost: []) == nil)
+            }
+        }
+    }
+
+    @Test func seekAtMostInDupSortLandsOnLastValue() throws {
+        try withTempDir { dir in
+            let env = try openEnv(dir, [.init("dups", dupSort: true)])
+            let db = try env.database("dups")
+            try env.write { txn throws in
+                for v in ["1", "2", "3"] { try txn.put(db, key: bytes("a"), value: bytes(v)) }
+                for v in ["4", "5"] { try txn.put(db, key: bytes("b"), value: bytes(v)) }
+                for v in ["7", "8"] { try txn.put(db, key: bytes("c"), value: bytes(v)) }
+            }
+            try env.read { txn throws in
+                let cursor = try txn.cursor(db)
+                let exact = try cursor.seek(atMost: bytes("a"))
+                #expect(string(exact?.key) == "a" && string(exact?.value) == "3")
+                let between = try cursor.seek(atMost: bytes("a5"))
+                #expect(string(between?.key) == "a" && string(between?.value) == "3")
+                let exactB = try cursor.seek(atMost: bytes("b"))
+                #expect(string(exactB?.key) == "b" && string(exactB?.value) == "5")
+                #expect(string(try cursor.previous()?.value) == "4")
+                let after = try cursor.seek(atMost: bytes("z"))
+                #expect(string(after?.key) == "c" && string(after?.value) == "8")
+                let atLeast = try cursor.seek(atLeast: bytes("bb"))
+                #expect(string(atLeast?.key) == "c" && string(atLeast?.value) == "7")
+                #expect(try cursor.seek(atMost: bytes("0")) == nil)
+                // Reverse prefix scan over dup values.
+                var values: [String] = []
+                try txn.forEach(db, prefix: bytes("a"), reverse: true) { values.append(string($0.value)!); return true }
+                #expect(values == ["3", "2", "1"])
+                // The bound "b" (the prefix's upper bound) has several values.
+                values = []
+                try txn.forEach(db, prefix: bytes("b"), reverse: true) { values.append(string($0.value)!); return true }
+                #expect(values == ["5", "4"])
+                values = []
+                try txn.forEach(db, from: nil, upTo: bytes("c"), reverse: true) { values.append(string($0.value)!); return true }
+                #expect(values == ["5", "4", "3", "2", "1"])
+                values = []
+                try txn.forEach(db, from: bytes("b"), upTo: bytes("c"), reverse: true) { values.append(string($0.value)!); return true }
+                #expect(values == ["5", "4"])
+                values = []
+                try txn.forEach(db, from: bytes("b"), upTo: nil) { values.append(string($0.value)!); return true }
+                #expect(values == ["4", "5", "7", "8"])
+            }
+        }
+    }
+
+    @Test func firstLastNextPreviousWalkTheWholeDatabase() throws {
+        try withTempDir { dir in
+            let (env, db) = try populated(dir)
+            try env.read { txn throws in
+                let cursor = try txn.cursor(db)
+                var forward: [String] = []
+                var entry = try cursor.first()
+                while let e = entry { forward.append(string(e.key)!); entry = try cursor.next() }
+                #expect(forward == Self.keys)
+                var backward: [String] = []
+                entry = try cursor.last()
+                while let e = entry { backward.append(string(e.key)!); entry = try cursor.previous() }
+                #expect(backward == Self.keys.reversed())
+                #expect(txn.cursorOperations >= 2 * Self.keys.count)
+            }
+        }
+    }
+
+    @Test func emptyDatabaseCursor() throws {
+        try withTempDir { dir in
+            let env = try openEnv(dir)
+            let db = try env.database("main")
+            try env.read { txn throws in
+                let cursor = try txn.cursor(db)
+                #expect(try cursor.first() == nil)
+                #expect(try cursor.last() == nil)
+                #expect(try cursor.seek(atLeast: [1]) == nil)
+                #expect(try cursor.seek(atMost: [1]) == nil)
+                var n = 0
+                try txn.forEach(db, prefix: [1], reverse: true) { _ in n += 1; return true }
+                try txn.forEach(db, from: nil, upTo: nil, reverse: true) { _ in n += 1; return true }
+                #expect(n == 0)
+            }
+        }
+    }
+
+    @Test func scansInsideWriteSeeUncommittedData() throws {
+        try withTempDir { dir in
+            let (env, db) = try populated(dir)
+            let seen = try env.write { txn -> [String] in
+                try txn.put(db, key: bytes("b15"), value: bytes("B15"))
+                try txn.delete(db, key: bytes("b2"))
+                var seen: [String] = []
+                try txn.forEach(db, prefix: bytes("b"), reverse: true) { seen.append(string($0.key)!); return true }
+                return seen
+            }
+            #expect(seen == ["b3", "b15", "b1"])
+        }
+    }
+
+    @Test func closedCursorThrowsTransactionEnded() throws {
+        try withTempDir { dir in
+            let (env, db) = try populated(dir)
+            try env.read { txn throws in
+                let cursor = try txn.cursor(db)
+                #expect(try cursor.first() != nil)
+                cursor.close()
+                #expect(throws: LMDBError.transactionEnded) { try cursor.next() }
+            }
+        }
+    }
+}
