@@ -15,15 +15,18 @@ import LMDB
 /// serialized on one writer thread; queries read snapshots concurrently and never
 /// block the writer.
 public final class Ledger: Sendable {
+    /// How much a crash may lose: `.full` (default) or `.noSync` (see ``LMDB/Environment/Durability``).
+    public typealias Durability = Environment.Durability
+
     /// Options for ``open(path:options:)``.
     public struct Options: Sendable {
         /// `.full` (default) flushes every command to disk before it returns.
-        public var durability: Environment.Durability
+        public var durability: Durability
         /// The engine clock; `recordedAt` never goes back even if this does.
         public var clock: @Sendable () -> Date
         public var initialMapSize: Int
 
-        public init(durability: Environment.Durability = .full, clock: @escaping @Sendable () -> Date = { Date() }, initialMapSize: Int = 64 << 20) {
+        public init(durability: Durability = .full, clock: @escaping @Sendable () -> Date = { Date() }, initialMapSize: Int = 64 << 20) {
             self.durability = durability
             self.clock = clock
             self.initialMapSize = initialMapSize

@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+@testable import IdentityLedger
+
+/// Each guard on its own: it fails exactly when SPEC section 4 says, and every
+/// merge records all three results.
+struct GuardTests {
+    @Test func uniqueIdConflictBlocksDifferentValuesOfABlockingType() async throws {
+        let ledger = try await makeLedger()
+        let a = try await ledger.identify("external_id=A", "email=shared@example.com")
+        let b = try await ledger.identify("external_id=B", "email=shared@example.com")
+        #expect(b.created)
+        let guards = try #require(b.declined.first { $0.customer == a.customer }?.guards)
+        let unique = try #require(guards.first { $0.guard == .uniqueIdConflict })
+        #expect(!unique.passed)
+        #expect(Set(unique.evidence) == Set(ids("external_id=A", "external_id=B")))
+    }
+
+    @Test func uniqueIdConflictIgnoresTypesWithoutBlocking() async throws {
+        var schema = Schema.default
+        schema.types[1].blockMergeOnConflict = false // external_id
+        let ledger = try await makeLedger(schema: schema)
+        let a = try await ledger.identify("external_id=A", "email=shared@example.com")
+        let b = try await ledger.identify("external_id=B", "email=shared@example.com")
+        #expect(b.customer == a.customer)
+        // Without the block, the survivor holds both values of the unique type.
+        #expect(try ledger.customer(.id(a.customer)).identifiers.filter { $0.type == "external_id" }.count == 2)
+    }
+
+    @Test func uniqueIdConflictPassesWhenOneSideHasNoValue() async throws {
+        let ledger = try await makeLedger()
+        let guest = try await ledger.identify("email=g@example.com")
+        let member = try await ledger.identify("external_id=M-9", "email=g@example.com")
+        #expect(member.customer == guest.customer)
+        #expect(!member.created)
+    }
+
+    @Test func accessContactsDifferWhenTheCommandLogsInWithAnotherContact() async throws {
+        let ledger = try await makeLedger()
+        let account = try await ledger.identify("email=a@example.com", "phone=+447700900001", access: ["email"])
+        let other = try await ledger.identify("email=b@example.com", "phone=+447700900001", access: ["email"])
+        #expect(other.created)
+        #expect(other.declinedGuards(account.customer) == [GuardName.accessContactsDiffer])
+    }
+
+    @Test func accessContactsDifferWhenAnAcceptedCustomerAlreadyHasAccess() async throws {
+        let ledger = try await makeLedger()
+        let one = try await ledger.identify("email=one@example.com", access: ["email"])
+        let two = try await ledger.identify("phone=+447700900002", access: ["phone"])
+        // Both accounts match; the first is accepted, the second is an account of its own.
+        let result = try await ledger.identify("email=one@example.com", "phone=+447700900002")
+        #expect(result.customer == one.customer)
+        #expect(result.merged.isEmpty)
+        #expect(result.declinedGuards(two.customer) == [GuardName.accessContactsDiffer])
+    }
+
+    @Test func aGuestWithoutCredentialsMergesIntoAnAccount() async throws {
+        let ledger = try await makeLedger()
+        let guest = try await ledger.identify("phone=+447700900003", properties: ["cart": 3])
+        let account = try await ledger.identify("email=c@example.com", access: ["email"])
+        let login = try await ledger.identify("email=c@example.com", "phone=+447700900003", access: ["email"])
+        #expect(login.customer == guest.customer) // lowest known ID survives
+        #expect(login.merged == [account.customer])
+        let merge = try #require(try ledger.events(limit: 100).last { $0.kind == "merged" })
+        guard case .merged(_, _, let trigger, let guards, let forced) = merge.body else { return }
+        #expect(!forced)
+        #expect(guards.map(\.guard) == GuardName.allCases && guards.allPassed)
+        #expect(!trigger.isEmpty)
+    }
+
+    @Test func softIdOnlyKeepsKnownCustomersApartButAdoptsAnonymousOnes() async throws {
+        let ledger = try await makeLedger()
+        let anonymous = try await ledger.identify("cookie=k1")
+        let known = try await ledger.identify("email=d@example.com", "cookie=k1")
+        #expect(known.customer == anonymous.customer) // the anonymous visitor becomes known
+        #expect(!known.created)
+
+        let second = try await ledger.identify("email=e@example.com", "cookie=k1")
+        #expect(second.created)
+        #expect(second.declinedGuards(known.customer) == [GuardName.softIdOnly])
+    }
+
+    @Test func everyFailingGuardIsReportedAndADeclineIsRecordedOncePerPairAndGuardSet() async throws {
+        let ledger = try await makeLedger()
+        let first = try await ledger.identify("external_id=X1", "email=f@example.com", "phone=+447700900005", access: ["email"])
+        let second = try await ledger.identify("external_id=X3", "email=g@example.com", "phone=+447700900005", access: ["email"])
+        #expect(second.created)
+        #expect(second.declinedGuards(first.customer) == [GuardName.uniqueIdConflict, .accessContactsDiffer])
+        let again = try await ledger.identify("external_id=X3", "email=g@example.com", "phone=+447700900005", access: ["email"])
+        #expect(again.customer == second.customer)
+        #expect(!again.declined.isEmpty)
+        let declines = try ledger.events(limit: 100).filter { $0.kind == "mergeDeclined" }
+        #expect(declines.count == 1)
+        guard case .mergeDeclined(let customer, let candidate, let guards)? = declines.first?.body else { return }
+        #expect(Set([customer, candidate]) == [first.customer, second.customer])
+        #expect(guards.map(\.guard) == GuardName.allCases)
+    }
+
+    @Test func manualMergeIsForcedAndRecordsTheGuards() async throws {
+        let ledger = try await makeLedger()
+        let a = try await ledger.identify("external_id=P1", "email=p@example.com", access: ["email"])
+        let b = try await ledger.identify("external_id=P2", "email=p2@example.com", access: ["email"])
+        try await expectRefused(ledger, code: "mergeBlocked") {
+            _ = try await ledger.merge(MergeCommand(into: .id(a.customer), from: .id(b.customer), actor: "ops", requireGuards: true))
+        }
+        let merge = try await ledger.merge(MergeCommand(into: .id(a.customer), from: .id(b.customer), actor: "ops", note: "same person"))
+        #expect(merge.merged == [b.customer])
+        #expect(Set(merge.guards.failing) == [.uniqueIdConflict, .accessContactsDiffer])
+        let event = try #require(try ledger.events(limit: 100).last)
+        #expect(event.actor == "ops" && event.note == "same person")
+        guard case .merged(_, _, _, _, let forced) = event.body else { Issue.record("not a merge"); return }
+        #expect(forced)
+        // After a forced merge the survivor holds both cards and both logins.
+        let survivor = try ledger.customer(.id(b.customer))
+        #expect(survivor.id == a.customer)
+        #expect(survivor.identifiers.filter(\.access).count == 2)
+        #expect(try ledger.owner("external_id=P2") == a.customer)
+    }
+}
