@@ -147,6 +147,13 @@ public final class Environment: @unchecked Sendable {
         return info.me_mapsize
     }
 
+    /// The ID of the last committed write transaction: unchanged means nothing was written.
+    public var lastTransactionID: Int {
+        var info = MDB_envinfo()
+        mdb_env_info(handle, &info)
+        return info.me_last_txnid
+    }
+
     /// Flushes the data buffers to disk (useful after writes in ``Durability/noSync`` mode).
     public func sync() throws {
         try check(mdb_env_sync(handle, 1))

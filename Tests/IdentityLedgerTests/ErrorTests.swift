@@ -14,8 +14,8 @@ struct ErrorTests {
         try await expectRefused(ledger, code: "accessNotAllowedForType") { try await ledger.identify("cookie=c", access: ["cookie"]) }
         try await expectRefused(ledger, code: "unknownIdentifierType") { try await ledger.identify("email=x@example.com", access: ["nope"]) }
         try await expectRefused(ledger, code: "multipleValuesForUniqueType") { try await ledger.identify("external_id=A", "external_id=B") }
-        try await expectRefused(ledger, code: "noIdentifiers") { try await ledger.identify(IdentifyCommand(identifiers: [])) }
-        try await expectRefused(ledger, code: "noIdentifiers") { try await ledger.update(UpdateCommand(identifiers: [], properties: ["a": 1])) }
+        try await expectRefused(ledger, code: "noIdentifiers") { _ = try await ledger.identify(IdentifyCommand(identifiers: [])) }
+        try await expectRefused(ledger, code: "noIdentifiers") { _ = try await ledger.update(UpdateCommand(identifiers: [], properties: ["a": 1])) }
         let error = await ledgerError { try await ledger.identify("email=a@b") }
         #expect(error?.description.contains("email") == true)
         #expect(error?.description.contains("dot") == true)

@@ -39,12 +39,12 @@ struct CommandExecutor {
 
     /// An appender positioned after the last event, with a clock that never goes back.
     /// A store's first write records the default schema first.
-    func appender(now: Int64) throws -> EventAppender {
+    func appender(now: Int64, seedDefaultSchema: Bool = true) throws -> EventAppender {
         let last = try reader.lastEvent()
         let recordedAt = max(now, last?.recordedAt ?? now)
         let header = EventAppender.Header(recordedAt: recordedAt, occurredAt: recordedAt)
         var log = EventAppender(txn: txn, db: db, nextSeq: (last?.seq ?? 0) + 1, header: header)
-        if last == nil {
+        if last == nil, seedDefaultSchema {
             try log.append(.schemaChanged(.default))
             log.beginCommand(header)
         }
@@ -197,9 +197,10 @@ struct CommandExecutor {
     /// Records a new schema, refusing changes that stored data would break (SPEC section 2).
     func setSchema(_ schema: Schema, now: Int64) throws -> [UInt64] {
         try schema.validate()
-        var log = try appender(now: now)
+        // The first schema of a new store replaces the default instead of following it.
+        var log = try appender(now: now, seedDefaultSchema: false)
         let current = try reader.schema()
-        guard current != schema else { return [] }
+        guard current != schema || log.nextSeq == 1 else { return [] }
         var conflicts: [String] = []
         for old in current.types {
             let samples = try reader.sampleHolders(ofType: old.name)

@@ -30,7 +30,7 @@ public struct PresentedIdentifier: Sendable, Hashable {
     public var access: Bool
 }
 
-/// A property write: a JSON value, or `nil` for a tombstone that hides the key.
+/// A property write: a JSON value; `.null` is a tombstone that hides the key.
 public struct PropertyWrite: Sendable, Hashable {
     public var key: String
     public var value: JSONValue
@@ -75,6 +75,11 @@ public enum EventBody: Sendable, Hashable {
 public struct DeclinedCandidate: Sendable, Hashable {
     public var customer: CustomerID
     var failingMask: UInt8
+
+    /// The guards that failed (the set under which the pair's decline is recorded).
+    public var failingGuards: [GuardName] {
+        GuardName.allCases.filter { failingMask & $0.bit != 0 }
+    }
 }
 
 /// The start of a bulk import.

@@ -99,6 +99,13 @@ public struct Schema: Sendable, Hashable, Codable {
         types.first { $0.name == name }
     }
 
+    /// The identifier as the engine stores and matches it.
+    /// - Throws: ``LedgerError/unknownIdentifierType(type:)``, ``LedgerError/invalidIdentifierValue(type:value:reason:)``.
+    public func normalize(_ identifier: Identifier) throws(LedgerError) -> Identifier {
+        guard let type = type(named: identifier.type) else { throw .unknownIdentifierType(type: identifier.type) }
+        return Identifier(type: type.name, value: try type.normalizeValue(identifier.value))
+    }
+
     /// The position of `name` in priority order.
     func priority(of name: String) -> Int? {
         types.firstIndex { $0.name == name }

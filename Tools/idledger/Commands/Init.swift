@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+import IdentityLedger
+
+struct Init: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Open or create a store, optionally recording a schema.",
+        discussion: """
+            Without --schema a new store gets the default schema with its first write. The schema \
+            file is JSON: {"types":[{"name":"email","kind":"contact","normalize":"email","canGrantAccess":true}, …]}; \
+            kind is unique, contact or soft; normalize is exact (default), lowercase, email or phone; \
+            blockMergeOnConflict, canGrantAccess and defaultCallingCode are optional.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: ArgumentHelp("A JSON schema file to record.", valueName: "file"))
+    var schema: String?
+
+    func validate() throws {
+        try global.validateStore()
+    }
+
+    func run() async throws {
+        try await global.run {
+            let path = global.storePath!
+            let existed = FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("data.mdb"))
+            let newSchema = try schema.map(loadSchema)
+            let ledger = try global.openLedger(create: true)
+            var seq: [UInt64] = []
+            if let newSchema { seq = try await ledger.setSchema(newSchema) }
+            let current = try ledger.schema()
+            if global.json {
+                print(Output.json(InitOutput(db: path, created: !existed, seq: seq, schema: current)))
+            } else {
+                print((existed ? "opened " : "created ") + path + (seq.isEmpty ? "" : " (schema recorded, seq \(Rendering.ids(seq)))"))
+                print(Rendering.schema(current))
+            }
+        }
+    }
+}

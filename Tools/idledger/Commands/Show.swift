@@ -1,0 +1,29 @@
+import ArgumentParser
+import IdentityLedger
+
+struct Show: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print a customer's profile.",
+        discussion: """
+            A merged ID answers its survivor's profile, with resolvedFrom saying when and into whom \
+            it was merged. TYPE=VALUE is normalized and must name exactly one customer.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: ArgumentHelp("A customer ID or TYPE=VALUE.", valueName: "customer"))
+    var customer: String
+
+    func validate() throws {
+        try global.validateStore()
+        _ = try ArgumentParsing.customer(customer, argument: "CUSTOMER")
+    }
+
+    func run() async throws {
+        try await global.run {
+            let ref = try ArgumentParsing.customer(customer, argument: "CUSTOMER")
+            let profile = try global.openLedger(create: false).customer(ref)
+            print(global.json ? Output.json(CustomerOutput(profile)) : Rendering.customer(profile))
+        }
+    }
+}

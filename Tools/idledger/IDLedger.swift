@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import IdentityLedger
+
+/// `idledger`: the command-line face of an IdentityLedger store (SPEC section 8).
+///
+/// The tool is thin: every subcommand parses its arguments, calls the library and
+/// prints the result. stdout carries results (JSON with `--json`), stderr carries
+/// diagnostics. Exit status: 0 success, 1 a typed ``LedgerError``, 2 `ingest` ran to
+/// the end but rejected some lines, 64 a usage error.
+@main
+struct IDLedger: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "idledger",
+        abstract: "Keep one profile per real customer, with every decision in an append-only log.",
+        discussion: """
+            Every command takes --db PATH (or the IDLEDGER_DB environment variable) and --json.
+            A new store is created with the default schema on first write, or with `init --schema FILE`.
+            Exit status: 0 success, 1 a ledger error, 2 ingest rejected some lines, 64 usage error.
+            """,
+        subcommands: [
+            Init.self, SchemaCommand.self,
+            Identify.self, Update.self, Ingest.self, Merge.self, Detach.self,
+            Show.self, Lookup.self, Export.self, Log.self, Stats.self,
+        ]
+    )
+
+    /// Declared here as well as in every subcommand so that `--db` and `--json` may be
+    /// written before the subcommand name; subcommands reuse the value decoded here.
+    @OptionGroup var global: GlobalOptions
+
+    /// The default `main()` of `AsyncParsableCommand`, except that with `--json` a usage
+    /// error is also reported as `{"error":{"code":"usage","message":…}}` on stderr.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure, CommandLine.arguments.dropFirst().contains("--json") {
+                Diagnostics.reportError(code: "usage", message: message(for: error), json: true)
+                exit(withError: code)
+            }
+            exit(withError: error)
+        }
+    }
+}

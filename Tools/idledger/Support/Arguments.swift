@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import IdentityLedger
+
+/// `--at`, `--source`, `--event-id`: the context every command may carry (SPEC section 5).
+struct ContextOptions: ParsableArguments {
+    @Option(name: .customLong("at"), help: ArgumentHelp(
+        "When it happened on the client (ISO 8601, e.g. 2026-11-01T10:00:00Z); defaults to, and is capped at, now.",
+        valueName: "iso8601"))
+    var occurredAt: String?
+
+    @Option(help: ArgumentHelp("The channel, e.g. pos or web.", valueName: "name"))
+    var source: String?
+
+    @Option(help: ArgumentHelp(
+        "Idempotency key: a repeat with the same payload returns the first result and writes nothing.",
+        valueName: "id"))
+    var eventId: String?
+
+    func validate() throws {
+        _ = try context()
+    }
+
+    func context() throws -> CommandContext {
+        var date: Date?
+        if let occurredAt {
+            guard let parsed = parseTimestamp(occurredAt) else {
+                throw ValidationError("--at expects an ISO 8601 time such as 2026-11-01T10:00:00Z, got \"\(occurredAt)\"")
+            }
+            date = parsed
+        }
+        return CommandContext(occurredAt: date, source: source, eventId: eventId)
+    }
+}
+
+/// Parsing of the argument forms the subcommands share. Each throws a `ValidationError`
+/// (exit 64) naming the option and the offending text; subcommands call them from
+/// `validate()` and again from `run()`.
+enum ArgumentParsing {
+    /// `TYPE=VALUE`.
+    static func identifier(_ text: String, option: String) throws -> Identifier {
+        guard let identifier = Identifier(parsing: text), !identifier.value.isEmpty else {
+            throw ValidationError("\(option) expects TYPE=VALUE, got \"\(text)\"")
+        }
+        return identifier
+    }
+
+    static func identifiers(_ texts: [String], option: String = "--id") throws -> [Identifier] {
+        try texts.map { try identifier($0, option: option) }
+    }
+
+    /// A customer ID or `TYPE=VALUE`.
+    static func customer(_ text: String, argument: String) throws -> CustomerRef {
+        guard let ref = CustomerRef(parsing: text) else {
+            throw ValidationError("\(argument) expects a customer ID or TYPE=VALUE, got \"\(text)\"")
+        }
+        return ref
+    }
+
+    /// `KEY=JSON`: the value is parsed as JSON; text that is not JSON is taken as a string.
+    static func properties(_ texts: [String]) throws -> [String: JSONValue] {
+        var properties: [String: JSONValue] = [:]
+        for text in texts {
+            guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
+                throw ValidationError("--prop expects KEY=JSON, got \"\(text)\"")
+            }
+            let key = String(text[..<equals])
+            let raw = String(text[text.index(after: equals)...])
+            guard properties[key] == nil else { throw ValidationError("--prop \(key) is given twice") }
+            properties[key] = (try? JSONValue.parse(raw)) ?? .string(raw)
+        }
+        return properties
+    }
+
+    static let propHelp = ArgumentHelp(
+        "A property, KEY=JSON (repeatable). The value is parsed as JSON (name='\"Ann\"', age=42, tags='[\"a\"]', "
+            + "old=null to hide the key); a value that is not valid JSON is stored as a plain string (name=Ann).",
+        valueName: "key=json")
+
+    static let idHelp = ArgumentHelp("An identifier, TYPE=VALUE (repeatable).", valueName: "type=value")
+}

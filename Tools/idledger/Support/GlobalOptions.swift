@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import IdentityLedger
+
+/// Options every subcommand takes: which store, and whether to print JSON.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The store directory (default: $IDLEDGER_DB).", valueName: "path"))
+    var db: String?
+
+    @Flag(name: .long, help: "Print JSON to stdout (JSON Lines for export, log and ingest).")
+    var json = false
+
+    /// `--db`, else a non-empty `IDLEDGER_DB`.
+    var storePath: String? {
+        if let db, !db.isEmpty { return db }
+        if let env = ProcessInfo.processInfo.environment["IDLEDGER_DB"], !env.isEmpty { return env }
+        return nil
+    }
+
+    /// Called from each subcommand's `validate()` (not from this group's, so that
+    /// `idledger --help` works without a store).
+    func validateStore() throws {
+        guard storePath != nil else { throw ValidationError("no store: pass --db or set IDLEDGER_DB") }
+    }
+
+    /// Opens the store. Commands that only read pass `create: false`, so that a mistyped
+    /// path fails with `storeNotFound` instead of leaving an empty store behind.
+    func openLedger(create: Bool) throws -> Ledger {
+        guard let path = storePath else { throw ValidationError("no store: pass --db or set IDLEDGER_DB") }
+        if !create, !FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("data.mdb")) {
+            throw CLIError(code: "storeNotFound", message: "no store at \(path)")
+        }
+        return try Ledger.open(path: path)
+    }
+
+    /// Runs a subcommand's body and maps its errors to the exit status of SPEC section 8:
+    /// a ``LedgerError`` or ``CLIError`` is reported on stderr (as JSON with `--json`) and
+    /// exits 1; usage errors (`ValidationError`) and `ExitCode`s pass through to
+    /// ArgumentParser, which exits 64 or with the given code.
+    func run(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as LedgerError {
+            Diagnostics.reportError(code: error.code, message: error.description, json: json)
+            throw ExitCode.failure
+        } catch let error as CLIError {
+            Diagnostics.reportError(code: error.code, message: error.message, json: json)
+            throw ExitCode.failure
+        }
+    }
+}
+
+/// A failure of the tool itself rather than the engine (a file that cannot be read,
+/// a missing store). Exits 1 like a ``LedgerError``.
+struct CLIError: Error {
+    var code: String
+    var message: String
+}
+
+/// Writes to stderr.
+enum Diagnostics {
+    static func write(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    /// `{"error":{"code":…,"message":…}}` with `--json`, else `error: message`.
+    static func reportError(code: String, message: String, json: Bool) {
+        if json {
+            write(Output.json(ErrorOutput(error: ErrorBody(code: code, message: message))))
+        } else {
+            write("error: \(message)")
+        }
+    }
+}
