@@ -267,7 +267,7 @@ struct CommandExecutor {
                   (try? type.normalizeValue(value)) != nil else { return nil }
             return Warning(
                 code: "identifierInProperties",
-                message: "property \"\(property.key)\" holds a \(type.name) value; it is stored as a property and never merges profiles (send it as an identifier with identify)"
+                message: "property \"\(property.key)\" holds a value of identifier type \(type.name); it is stored as a property and never merges profiles (send it as an identifier with identify)"
             )
         }
     }
