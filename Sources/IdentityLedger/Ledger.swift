@@ -73,7 +73,7 @@ public final class Ledger: Sendable {
         }
     }
 
-    private var now: Int64 { options.clock().millisecondsSince1970 }
+    var now: Int64 { options.clock().millisecondsSince1970 }
 
     // MARK: Commands
 
@@ -126,9 +126,15 @@ public final class Ledger: Sendable {
 
     // MARK: Queries
 
-    /// Runs `body` over one consistent snapshot.
-    func snapshot<T>(_ body: (ProjectionReader) throws -> T) throws(LedgerError) -> T {
-        try Self.wrap { try env.read { txn in try body(ProjectionReader(txn: txn, db: db)) } }
+    /// Runs `body` over one consistent snapshot, as of a past point if given.
+    func snapshot<T>(asOf: AsOf? = nil, _ body: (ProjectionReader) throws -> T) throws(LedgerError) -> T {
+        try Self.wrap {
+            try env.read { txn in
+                var reader = ProjectionReader(txn: txn, db: db)
+                if let asOf { reader.asOf = try reader.position(of: asOf) }
+                return try body(reader)
+            }
+        }
     }
 
     /// The schema in force.
@@ -136,39 +142,11 @@ public final class Ledger: Sendable {
         try snapshot { try $0.schema() }
     }
 
-    /// The profile a reference names. A merged ID answers its survivor's profile, with
-    /// ``Customer/resolvedFrom`` saying when and into whom it was merged.
-    /// - Throws: `customerNotFound`, `ambiguousCustomer` (a value held by several customers).
-    public func customer(_ ref: CustomerRef) throws(LedgerError) -> Customer {
-        try snapshot { reader in
-            let record = try reader.resolve(ref, schema: try reader.schema())
-            guard let survivorID = record.survivor else { return Customer(record) }
-            let redirect = Customer.Redirect(
-                id: record.id, mergedInto: record.mergedInto!,
-                mergedAt: Date(millisecondsSince1970: record.mergedAt ?? 0), mergeSeq: record.mergedSeq ?? 0
-            )
-            return Customer(try reader.existingCustomer(survivorID), resolvedFrom: redirect)
-        }
-    }
-
-    /// The customers holding a value (normalized first), by ID, with whether it grants access on each.
-    public func lookup(_ identifier: Identifier) throws(LedgerError) -> [(customer: CustomerID, access: Bool)] {
-        try snapshot { reader in
-            let schema = try reader.schema()
-            guard let type = schema.type(named: identifier.type) else { throw LedgerError.unknownIdentifierType(type: identifier.type) }
-            return try reader.holders(of: Identifier(type: type.name, value: try type.normalizeValue(identifier.value)))
-        }
-    }
-
     /// Calls `body` with every active customer, by ID, from one snapshot.
     public func forEachActiveCustomer(_ body: (Customer) throws -> Void) throws(LedgerError) {
-        try Self.wrap {
-            try env.read { txn in
-                try txn.forEach(db.customers, prefix: []) { entry in
-                    let record = try CustomerRecord(bytes: entry.value)
-                    if record.isActive { try body(Customer(record)) }
-                    return true
-                }
+        try snapshot { reader in
+            try reader.forEachCustomer { record in
+                if record.isActive { try body(Customer(record)) }
             }
         }
     }
@@ -187,50 +165,37 @@ public final class Ledger: Sendable {
         }
     }
 
-    /// Counts of events, customers and index entries.
+    /// Counts of events, customers and identifier values.
     public func statistics() throws(LedgerError) -> Statistics {
-        try Self.wrap {
-            try env.read { txn in
-                var stats = Statistics(
-                    events: 0, customers: try txn.count(db.customers), activeCustomers: 0, mergedCustomers: 0,
-                    identifierValues: try txn.count(db.holders), accessValues: try txn.count(db.accessOwners),
-                    recordedDeclines: try txn.count(db.declines), eventsByKind: [:], mapSize: env.mapSize
-                )
-                try txn.forEach(db.log, prefix: []) { entry in
-                    let event = try Event(seq: Keys.readUInt64(entry.key) ?? 0, bytes: entry.value)
-                    stats.events = event.seq
-                    stats.eventsByKind[event.kind, default: 0] += 1
-                    return true
-                }
-                try txn.forEach(db.customers, prefix: []) { entry in
-                    if try CustomerRecord(bytes: entry.value).isActive { stats.activeCustomers += 1 } else { stats.mergedCustomers += 1 }
-                    return true
-                }
-                return stats
+        try snapshot { reader in
+            var stats = Statistics(
+                events: 0, customers: 0, activeCustomers: 0, mergedCustomers: 0,
+                identifierValues: 0, accessValues: 0, recordedDeclines: try reader.txn.count(db.declines),
+                eventsByKind: [:], mapSize: env.mapSize
+            )
+            try reader.txn.forEach(db.log, prefix: []) { entry in
+                let event = try Event(seq: Keys.readUInt64(entry.key) ?? 0, bytes: entry.value)
+                stats.events = event.seq
+                stats.eventsByKind[event.kind, default: 0] += 1
+                return true
             }
+            try reader.forEachCustomer { record in
+                stats.customers += 1
+                if record.isActive { stats.activeCustomers += 1 } else { stats.mergedCustomers += 1 }
+            }
+            try reader.forEachValue { _, state in
+                stats.identifierValues += 1
+                if state.accessOwner != nil { stats.accessValues += 1 }
+                return true
+            }
+            return stats
         }
     }
 
     /// A digest of every projection (SHA-256 over keys and values, database by database),
     /// used to compare a live store with a rebuilt one.
     public func projectionDigests() throws(LedgerError) -> [String: String] {
-        try Self.wrap {
-            try env.read { txn in
-                var digests: [String: String] = [:]
-                for database in db.projections {
-                    var hasher = SHA256()
-                    try txn.forEach(database, prefix: []) { entry in
-                        var w = BinaryWriter()
-                        w.write(raw: entry.key)
-                        w.write(raw: entry.value)
-                        hasher.update(w.bytes)
-                        return true
-                    }
-                    digests[database.name] = hasher.finalize().hexString
-                }
-                return digests
-            }
-        }
+        try Self.wrap { try env.read { txn in try digests(txn) } }
     }
 
     /// Replays this store's log into a new store at `path` (which must not exist yet):

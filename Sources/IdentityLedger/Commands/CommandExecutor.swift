@@ -203,8 +203,13 @@ struct CommandExecutor {
         guard current != schema || log.nextSeq == 1 else { return [] }
         var conflicts: [String] = []
         for old in current.types {
-            let samples = try reader.sampleHolders(ofType: old.name)
-            guard let (example, owner) = samples.first else { continue }
+            var held: [(Identifier, ValueState)] = []
+            try reader.forEachValue(ofType: old.name) { identifier, state in
+                held.append((identifier, state))
+                return true
+            }
+            guard let (example, exampleState) = held.first else { continue }
+            let owner = exampleState.holders[0].customer
             guard let new = schema.type(named: old.name) else {
                 conflicts.append("type \(old.name) is removed but holds values (e.g. \(example) on customer \(owner))")
                 continue
@@ -214,22 +219,16 @@ struct CommandExecutor {
             }
             if new.kind != old.kind {
                 if old.kind == .contact, new.kind == .unique {
-                    let shared = try sharedValues(ofType: old.name)
+                    let shared = held.filter { $0.1.holders.count > 1 }.prefix(20).map(\.0.description)
                     if !shared.isEmpty {
-                        conflicts.append("type \(old.name) becomes unique but these values are shared: " + shared.map(\.description).joined(separator: ", "))
+                        conflicts.append("type \(old.name) becomes unique but these values are shared: " + shared.joined(separator: ", "))
                     }
                 } else {
                     conflicts.append("type \(old.name) changes kind from \(old.kind.rawValue) to \(new.kind.rawValue) but holds values (e.g. \(example))")
                 }
             }
             if old.canGrantAccess, !new.canGrantAccess {
-                var flagged: [String] = []
-                try txn.forEach(db.accessOwners, prefix: Keys.type(old.name)) { entry in
-                    var key = KeyReader(entry.key)
-                    _ = key.readLengthPrefixed()
-                    flagged.append("\(old.name)=\(key.readLengthPrefixedString() ?? "?") on customer \(Keys.readUInt64(entry.value) ?? 0)")
-                    return flagged.count < 20
-                }
+                let flagged = held.compactMap { identifier, state in state.accessOwner.map { "\(identifier) on customer \($0)" } }.prefix(20)
                 if !flagged.isEmpty {
                     conflicts.append("type \(old.name) can no longer grant access but these values are flagged: " + flagged.joined(separator: ", "))
                 }
@@ -238,19 +237,6 @@ struct CommandExecutor {
         if !conflicts.isEmpty { throw LedgerError.schemaConflict(conflicts: conflicts) }
         try log.append(.schemaChanged(schema))
         return log.written
-    }
-
-    /// Values of a type held by more than one customer (at most 20, for the message).
-    private func sharedValues(ofType type: String) throws -> [Identifier] {
-        var shared: [Identifier] = []
-        var previous: Identifier?
-        try txn.forEach(db.holders, prefix: Keys.type(type)) { entry in
-            guard let (identifier, _) = Keys.parseHolder(entry.key) else { return true }
-            if identifier == previous, shared.last != identifier { shared.append(identifier) }
-            previous = identifier
-            return shared.count < 20
-        }
-        return shared
     }
 
     // MARK: helpers

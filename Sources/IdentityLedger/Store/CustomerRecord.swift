@@ -65,6 +65,8 @@ private func > (lhs: (Int64, UInt64), rhs: (Int64, UInt64)) -> Bool {
 
 extension CustomerRecord {
     private static let version: UInt8 = 1
+    /// Stored instead of a record for an event that touched the customer without changing it.
+    static let touchMarker: [UInt8] = [0]
 
     func encoded() -> [UInt8] {
         var w = BinaryWriter(capacity: 128)

@@ -3,43 +3,46 @@ import LMDB
 /// The named LMDB databases of a store and the layout of their keys.
 ///
 /// `log` is the source of truth; everything else is a projection that `rebuild`
-/// recomputes from it (``projections``).
+/// recomputes from it (``projections``). The customer and value projections are
+/// versioned by log position: the state now is the last version, the state as of
+/// position k is the last version at or before k — one reverse seek either way.
 struct Databases: Sendable {
     /// seq (UInt64 BE) → encoded ``Event``.
     let log: Database
-    /// "schema" → the schema in force; "storeFormat" → format version.
+    /// "storeFormat" → format version.
     let meta: Database
-    /// customer ID (UInt64 BE) → encoded ``CustomerRecord``.
+    /// seq of a `schemaChanged` event → the schema it put in force.
+    let schemas: Database
+    /// customer ID, seq → the ``CustomerRecord`` after that event, or a one-byte
+    /// marker for an event that touched the customer without changing it (a decline).
     let customers: Database
-    /// type, value, customer → access flag byte: who holds a value.
-    let holders: Database
-    /// type, value → customer: the one customer on which a value grants access.
-    let accessOwners: Database
-    /// type, value → customer: the current holder of a soft value, when one was claimed.
-    let softHolders: Database
+    /// type, value, seq → the ``ValueState`` (holders, access flags, claimed holder) after that event.
+    let values: Database
     /// lower ID, higher ID, failing-guard set → seq of the `mergeDeclined` event.
     let declines: Database
     /// eventId → payload digest, seq of the command's first event.
     let eventIds: Database
+    /// import ID → the ``ImportState`` of a bulk import (how far it got, its counts).
+    let imports: Database
 
     static let specs: [Environment.DatabaseSpec] = [
-        "log", "meta", "customers", "holders", "accessOwners", "softHolders", "declines", "eventIds",
+        "log", "meta", "schemas", "customers", "values", "declines", "eventIds", "imports",
     ].map { Environment.DatabaseSpec($0) }
 
     init(_ env: Environment) throws {
         log = try env.database("log")
         meta = try env.database("meta")
+        schemas = try env.database("schemas")
         customers = try env.database("customers")
-        holders = try env.database("holders")
-        accessOwners = try env.database("accessOwners")
-        softHolders = try env.database("softHolders")
+        values = try env.database("values")
         declines = try env.database("declines")
         eventIds = try env.database("eventIds")
+        imports = try env.database("imports")
     }
 
     /// Everything derived from the log, in a fixed order (for rebuild and verify).
     var projections: [Database] {
-        [meta, customers, holders, accessOwners, softHolders, declines, eventIds]
+        [schemas, customers, values, declines, eventIds, imports]
     }
 }
 
@@ -53,7 +56,7 @@ enum Keys {
 
     static func customer(_ id: CustomerID) -> [UInt8] { seq(id) }
 
-    /// type, value: the prefix of `holders` keys and the key of `accessOwners` and `softHolders`.
+    /// type, value: the prefix of a value's versions in `values`.
     static func value(_ identifier: Identifier) -> [UInt8] {
         var key = KeyBuilder(capacity: identifier.type.utf8.count + identifier.value.utf8.count + 12)
         key.append(lengthPrefixed: identifier.type)
@@ -61,23 +64,34 @@ enum Keys {
         return key.bytes
     }
 
-    /// The prefix of every `holders` key of one type.
+    /// The prefix of every `values` key of one type.
     static func type(_ name: String) -> [UInt8] {
         var key = KeyBuilder()
         key.append(lengthPrefixed: name)
         return key.bytes
     }
 
-    static func holder(_ identifier: Identifier, _ customer: CustomerID) -> [UInt8] {
-        value(identifier) + seq(customer)
+    static func valueVersion(_ identifier: Identifier, _ seq: UInt64) -> [UInt8] {
+        value(identifier) + Keys.seq(seq)
     }
 
-    /// Splits a `holders` key back into its identifier and customer.
-    static func parseHolder(_ key: [UInt8]) -> (Identifier, CustomerID)? {
+    static func customerVersion(_ id: CustomerID, _ seq: UInt64) -> [UInt8] {
+        Keys.seq(id) + Keys.seq(seq)
+    }
+
+    /// Splits a `values` key back into its identifier and log position.
+    static func parseValueVersion(_ key: [UInt8]) -> (Identifier, UInt64)? {
         var reader = KeyReader(key)
         guard let type = reader.readLengthPrefixedString(), let value = reader.readLengthPrefixedString(),
-              let customer = reader.readUInt64() else { return nil }
-        return (Identifier(type: type, value: value), customer)
+              let seq = reader.readUInt64() else { return nil }
+        return (Identifier(type: type, value: value), seq)
+    }
+
+    /// Splits a `customers` key into customer ID and log position.
+    static func parseCustomerVersion(_ key: [UInt8]) -> (CustomerID, UInt64)? {
+        var reader = KeyReader(key)
+        guard let id = reader.readUInt64(), let seq = reader.readUInt64() else { return nil }
+        return (id, seq)
     }
 
     static func decline(_ a: CustomerID, _ b: CustomerID, mask: UInt8) -> [UInt8] {

@@ -2,20 +2,33 @@ import LMDB
 
 /// Reads the projections inside one transaction (a snapshot, or the write
 /// transaction a command runs in, so it sees the command's own earlier effects).
+///
+/// With `asOf` set, every read answers as of that log position: the versioned
+/// projections are read with one reverse seek per key, never a replay.
 struct ProjectionReader {
     let txn: ReadTransaction
     let db: Databases
+    /// The last log position whose effects are visible.
+    var asOf: UInt64 = .max
 
     /// The schema in force; a store whose log is empty has the default schema.
     func schema() throws -> Schema {
-        guard let bytes = try txn.get(db.meta, key: Meta.schema) else { return .default }
-        var reader = BinaryReader(bytes)
+        guard let entry = try lastVersion(in: db.schemas, prefix: [], upTo: asOf) else { return .default }
+        var reader = BinaryReader(entry.value)
         return try reader.readSchema()
     }
 
     func customer(_ id: CustomerID) throws -> CustomerRecord? {
-        guard let bytes = try txn.get(db.customers, key: Keys.customer(id)) else { return nil }
-        return try CustomerRecord(bytes: bytes)
+        let prefix = Keys.customer(id)
+        let cursor = try txn.cursor(db.customers)
+        defer { cursor.close() }
+        var entry = try cursor.seek(atMost: prefix + Keys.seq(asOf))
+        // Skip markers of events that touched the customer without changing it.
+        while let current = entry, current.key.starts(with: prefix) {
+            if current.value != CustomerRecord.touchMarker { return try CustomerRecord(bytes: current.value) }
+            entry = try cursor.previous()
+        }
+        return nil
     }
 
     /// The customer with this ID, or a typed error.
@@ -24,52 +37,70 @@ struct ProjectionReader {
         return record
     }
 
-    /// The active customer `id` resolves to (itself, or the survivor that absorbed it).
-    func activeCustomer(_ id: CustomerID) throws -> CustomerRecord {
-        let record = try existingCustomer(id)
-        guard let survivor = record.survivor else { return record }
-        return try existingCustomer(survivor)
+    /// Calls `body` with the latest version (as of `asOf`) of every customer, by ID.
+    func forEachCustomer(_ body: (CustomerRecord) throws -> Void) throws {
+        var id: CustomerID = 1
+        let cursor = try txn.cursor(db.customers)
+        defer { cursor.close() }
+        // Jump from customer to customer: seek past the last version of one to reach the next.
+        while let entry = try cursor.seek(atLeast: Keys.customer(id)), let (found, _) = Keys.parseCustomerVersion(entry.key) {
+            if let record = try customer(found) { try body(record) }
+            id = found + 1
+        }
     }
 
+    /// The highest customer ID ever assigned (IDs are dense, so also the count).
     var customerCount: Int {
-        get throws { try txn.count(db.customers) }
+        get throws {
+            let cursor = try txn.cursor(db.customers)
+            defer { cursor.close() }
+            guard let last = try cursor.last(), let (id, _) = Keys.parseCustomerVersion(last.key) else { return 0 }
+            return Int(id)
+        }
+    }
+
+    /// Who holds `identifier`, or `nil` if nobody ever did.
+    func valueState(_ identifier: Identifier) throws -> ValueState? {
+        try lastVersion(in: db.values, prefix: Keys.value(identifier), upTo: asOf).map { try ValueState(bytes: $0.value) }
     }
 
     /// The customers holding `identifier`, by ID, with whether it grants access on each.
     func holders(of identifier: Identifier) throws -> [(customer: CustomerID, access: Bool)] {
-        var result: [(CustomerID, Bool)] = []
-        let prefix = Keys.value(identifier)
-        try txn.forEach(db.holders, prefix: prefix) { entry in
-            if let customer = Keys.readUInt64(Array(entry.key[prefix.count...])) {
-                result.append((customer, entry.value.first == 1))
-            }
-            return true
-        }
-        return result
+        try valueState(identifier)?.holders.map { ($0.customer, $0.access) } ?? []
     }
 
     func accessOwner(of identifier: Identifier) throws -> CustomerID? {
-        try txn.get(db.accessOwners, key: Keys.value(identifier)).flatMap(Keys.readUInt64)
+        try valueState(identifier)?.accessOwner
     }
 
     /// The customer that most recently presented a soft value together with a known
     /// identifier, or `nil` when none did (the first holder then stands).
     func claimedHolder(of identifier: Identifier) throws -> CustomerID? {
-        try txn.get(db.softHolders, key: Keys.value(identifier)).flatMap(Keys.readUInt64)
+        try valueState(identifier)?.claimedHolder
     }
 
     func isDeclineRecorded(_ a: CustomerID, _ b: CustomerID, mask: UInt8) throws -> UInt64? {
         try txn.get(db.declines, key: Keys.decline(a, b, mask: mask)).flatMap(Keys.readUInt64)
     }
 
-    /// Whether any value of `type` is held, and a few examples for messages.
-    func sampleHolders(ofType type: String, limit: Int = 3) throws -> [(Identifier, CustomerID)] {
-        var found: [(Identifier, CustomerID)] = []
-        try txn.forEach(db.holders, prefix: Keys.type(type)) { entry in
-            if let parsed = Keys.parseHolder(entry.key) { found.append(parsed) }
-            return found.count < limit
+    /// Calls `body` with the current state of every value of `type` (or of every type)
+    /// that has holders, in key order, until it returns `false`.
+    func forEachValue(ofType type: String? = nil, _ body: (Identifier, ValueState) throws -> Bool) throws {
+        var pending: (Identifier, [UInt8])?
+        var keepGoing = true
+        func flush() throws {
+            guard let (identifier, bytes) = pending else { return }
+            pending = nil
+            let state = try ValueState(bytes: bytes)
+            if !state.holders.isEmpty { keepGoing = try body(identifier, state) }
         }
-        return found
+        try txn.forEach(db.values, prefix: type.map(Keys.type) ?? []) { entry in
+            guard let (identifier, seq) = Keys.parseValueVersion(entry.key) else { return true }
+            if let (previous, _) = pending, previous != identifier { try flush() }
+            if seq <= asOf { pending = (identifier, entry.value) }
+            return keepGoing
+        }
+        if keepGoing { try flush() }
     }
 
     func event(_ seq: UInt64) throws -> Event? {
@@ -84,10 +115,17 @@ struct ProjectionReader {
         guard let entry = try cursor.last(), let seq = Keys.readUInt64(entry.key) else { return nil }
         return try Event(seq: seq, bytes: entry.value)
     }
+
+    /// The last entry under `prefix` whose trailing log position is ≤ `seq`.
+    private func lastVersion(in database: Database, prefix: [UInt8], upTo seq: UInt64) throws -> Entry? {
+        let cursor = try txn.cursor(database)
+        defer { cursor.close() }
+        guard let entry = try cursor.seek(atMost: prefix + Keys.seq(seq)), entry.key.starts(with: prefix) else { return nil }
+        return entry
+    }
 }
 
 /// Keys of the `meta` database.
 enum Meta {
-    static let schema = Array("schema".utf8)
     static let storeFormat = Array("storeFormat".utf8)
 }

@@ -3,6 +3,9 @@ import LMDB
 /// Applies one event to every projection. Commands and `rebuild` both go through
 /// here and nothing else writes projections, so replaying the log reproduces them
 /// byte for byte.
+///
+/// Every change is written as a new version keyed by the event's position (see
+/// ``Databases``), which is what makes as-of queries a single reverse seek.
 struct Projector {
     let txn: WriteTransaction
     let db: Databases
@@ -16,11 +19,12 @@ struct Projector {
             w.write(event.commandSeq)
             try txn.put(db.eventIds, key: Array(eventId.utf8), value: w.bytes)
         }
+        try projectImport(event)
         switch event.body {
         case .schemaChanged(let schema):
             var w = BinaryWriter()
             w.write(schema)
-            try txn.put(db.meta, key: Meta.schema, value: w.bytes)
+            try txn.put(db.schemas, key: Keys.seq(event.seq), value: w.bytes)
 
         case .identified(let customer, let created, let identifiers, let properties, _):
             var record = created ? try create(customer, event) : try reader.existingCustomer(customer)
@@ -28,39 +32,36 @@ struct Projector {
             // Soft values presented with a known value make this customer their current holder.
             let known = identifiers.contains { schema.type(named: $0.identifier.type)?.kind != .soft }
             for presented in identifiers {
-                try hold(presented.identifier, access: presented.access, on: &record, since: event.seq)
-                if known, schema.type(named: presented.identifier.type)?.kind == .soft {
-                    try txn.put(db.softHolders, key: Keys.value(presented.identifier), value: Keys.customer(customer))
-                }
+                let claim = known && schema.type(named: presented.identifier.type)?.kind == .soft
+                try hold(presented.identifier, access: presented.access, claim: claim, on: &record, event)
             }
             write(properties, event, to: &record)
-            try save(record)
+            try save(record, event)
 
         case .updated(let customer, let created, let identifiers, let properties):
             var record = created ? try create(customer, event) : try reader.existingCustomer(customer)
             if created {
                 for identifier in identifiers {
-                    try hold(identifier, access: false, on: &record, since: event.seq)
+                    try hold(identifier, access: false, claim: false, on: &record, event)
                 }
             }
             write(properties, event, to: &record)
-            try save(record)
+            try save(record, event)
 
         case .detached(let customer, let identifier, let accessOnly):
             var record = try reader.existingCustomer(customer)
-            let key = Keys.value(identifier)
+            var state = try reader.valueState(identifier) ?? ValueState()
             if accessOnly {
                 if let index = record.identifiers.firstIndex(where: { $0.identifier == identifier }) {
                     record.identifiers[index].access = false
                 }
-                try txn.put(db.holders, key: Keys.holder(identifier, customer), value: [0])
+                state.set(customer, access: false)
             } else {
                 record.identifiers.removeAll { $0.identifier == identifier }
-                try txn.delete(db.holders, key: Keys.holder(identifier, customer))
-                if try reader.claimedHolder(of: identifier) == customer { try txn.delete(db.softHolders, key: key) }
+                state.remove(customer)
             }
-            if try reader.accessOwner(of: identifier) == customer { try txn.delete(db.accessOwners, key: key) }
-            try save(record)
+            try save(state, of: identifier, event)
+            try save(record, event)
 
         case .merged(let survivorID, let absorbedID, _, _, _):
             try merge(absorbedID, into: survivorID, event)
@@ -69,6 +70,10 @@ struct Projector {
             let key = Keys.decline(customer, candidate, mask: guards.failingMask)
             if try txn.get(db.declines, key: key) == nil {
                 try txn.put(db.declines, key: key, value: Keys.seq(event.seq))
+            }
+            // The decline is part of both customers' history, without changing either.
+            for id in [customer, candidate] {
+                try txn.put(db.customers, key: Keys.customerVersion(id, event.seq), value: CustomerRecord.touchMarker)
             }
 
         case .importStarted, .importFinished:
@@ -84,17 +89,21 @@ struct Projector {
         return CustomerRecord(id: id, createdSeq: event.seq, createdAt: event.recordedAt)
     }
 
-    private func save(_ record: CustomerRecord) throws {
-        try txn.put(db.customers, key: Keys.customer(record.id), value: record.encoded())
+    private func save(_ record: CustomerRecord, _ event: Event) throws {
+        try txn.put(db.customers, key: Keys.customerVersion(record.id, event.seq), value: record.encoded())
     }
 
-    private func hold(_ identifier: Identifier, access: Bool, on record: inout CustomerRecord, since: UInt64) throws {
-        record.hold(identifier, access: access, since: since)
-        let flag = record.holds(identifier)!.access
-        try txn.put(db.holders, key: Keys.holder(identifier, record.id), value: [flag ? 1 : 0])
-        if flag {
-            try txn.put(db.accessOwners, key: Keys.value(identifier), value: Keys.customer(record.id))
-        }
+    private func save(_ state: ValueState, of identifier: Identifier, _ event: Event) throws {
+        try txn.put(db.values, key: Keys.valueVersion(identifier, event.seq), value: state.encoded())
+    }
+
+    private func hold(_ identifier: Identifier, access: Bool, claim: Bool, on record: inout CustomerRecord, _ event: Event) throws {
+        record.hold(identifier, access: access, since: event.seq)
+        var state = try reader.valueState(identifier) ?? ValueState()
+        let before = state
+        state.set(record.id, access: record.holds(identifier)!.access)
+        if claim { state.claimedHolder = record.id }
+        if state != before { try save(state, of: identifier, event) }
     }
 
     private func write(_ properties: [PropertyWrite], _ event: Event, to record: inout CustomerRecord) {
@@ -103,27 +112,24 @@ struct Projector {
         }
     }
 
-    /// Moves everything of `absorbedID` onto `survivorID` and repoints every index entry.
+    /// Moves everything of `absorbedID` onto `survivorID` and repoints every value.
     private func merge(_ absorbedID: CustomerID, into survivorID: CustomerID, _ event: Event) throws {
         var absorbed = try reader.existingCustomer(absorbedID)
         var survivor = try reader.existingCustomer(survivorID)
         for held in absorbed.identifiers {
             let identifier = held.identifier
-            let key = Keys.value(identifier)
-            try txn.delete(db.holders, key: Keys.holder(identifier, absorbedID))
             if survivor.holds(identifier) == nil {
                 survivor.identifiers.append(held)
-            }
-            if held.access {
+            } else if held.access {
                 survivor.hold(identifier, access: true, since: held.since)
             }
-            try txn.put(db.holders, key: Keys.holder(identifier, survivorID), value: [survivor.holds(identifier)!.access ? 1 : 0])
-            if try reader.accessOwner(of: identifier) == absorbedID {
-                try txn.put(db.accessOwners, key: key, value: Keys.customer(survivorID))
+            var state = try reader.valueState(identifier) ?? ValueState()
+            state.remove(absorbedID)
+            state.set(survivorID, access: survivor.holds(identifier)!.access)
+            if state.claimedHolder == nil, try reader.claimedHolder(of: identifier) == absorbedID {
+                state.claimedHolder = survivorID
             }
-            if try reader.claimedHolder(of: identifier) == absorbedID {
-                try txn.put(db.softHolders, key: key, value: Keys.customer(survivorID))
-            }
+            try save(state, of: identifier, event)
         }
         survivor.identifiers.sort { $0.identifier < $1.identifier }
         for property in absorbed.properties { survivor.write(property) }
@@ -133,7 +139,7 @@ struct Projector {
         for earlier in absorbed.mergedFrom {
             var record = try reader.existingCustomer(earlier)
             record.survivor = survivorID
-            try save(record)
+            try save(record, event)
         }
         absorbed.mergedInto = survivorID
         absorbed.survivor = survivorID
@@ -141,7 +147,7 @@ struct Projector {
         absorbed.mergedAt = event.recordedAt
         absorbed.identifiers = []
         absorbed.properties = []
-        try save(absorbed)
-        try save(survivor)
+        try save(absorbed, event)
+        try save(survivor, event)
     }
 }
