@@ -72,6 +72,13 @@ public final class Environment: @unchecked Sendable {
 
     private static let registry = Mutex<[String: WeakEnvironment]>([:])
 
+    /// Whether this process still holds an environment open in directory `path`
+    /// (code that replaces the directory must not leave one behind pointing at the old files).
+    public static func isOpen(path: String) -> Bool {
+        let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path
+        return registry.withLock { $0[resolved]?.environment != nil }
+    }
+
     /// Opens (creating if needed) the environment in directory `path`, or returns the
     /// one this process already has open there.
     /// - Throws: ``LMDBError`` if the directory cannot be created or opened.

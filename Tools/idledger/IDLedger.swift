@@ -22,6 +22,7 @@ struct IDLedger: AsyncParsableCommand {
             Init.self, SchemaCommand.self,
             Identify.self, Update.self, Ingest.self, Merge.self, Detach.self,
             Show.self, Lookup.self, Export.self, Log.self, Stats.self,
+            Rebuild.self, Verify.self,
         ]
     )
 

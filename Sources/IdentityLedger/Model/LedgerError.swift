@@ -29,6 +29,12 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
     case corruptEvent(seq: UInt64, reason: String)
     /// The store was written by a newer format than this build reads.
     case unsupportedFormat(found: Int, supported: Int)
+    /// `verify`: the rebuilt projection differs from the live one, first at `key` (hex).
+    case projectionMismatch(projection: String, key: String)
+    /// `rebuild` needs the store offline, but another process has it open.
+    case storeInUse(path: String)
+    /// An import ID was started on a file with other contents (SHA-256, hex).
+    case importSourceChanged(importId: String, startedWith: String, found: String)
     case storage(LMDBError)
 
     /// The stable error code, e.g. `duplicateUniqueIdentifier`.
@@ -53,6 +59,9 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
         case .invalidInput: "invalidInput"
         case .corruptEvent: "corruptEvent"
         case .unsupportedFormat: "unsupportedFormat"
+        case .projectionMismatch: "projectionMismatch"
+        case .storeInUse: "storeInUse"
+        case .importSourceChanged: "importSourceChanged"
         case .storage: "storage"
         }
     }
@@ -97,6 +106,12 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
             "event \(seq) cannot be decoded: \(reason)"
         case .unsupportedFormat(let found, let supported):
             "the store has format \(found); this build reads formats up to \(supported)"
+        case .projectionMismatch(let projection, let key):
+            "projection \"\(projection)\" differs from a rebuild from the log, first at key \(key)"
+        case .storeInUse(let path):
+            "another process has the store at \(path) open; rebuild needs it offline"
+        case .importSourceChanged(let importId, let startedWith, let found):
+            "import \(importId) was started on a file with SHA-256 \(startedWith); this file has \(found) (use another --import-id to import it)"
         case .storage(let error):
             error.description
         }

@@ -185,17 +185,26 @@ extension BinaryReader {
         Identifier(type: try readString(), value: try readString())
     }
 
-    mutating func readJSON() throws(Failure) -> JSONValue {
-        switch try readByte() {
+    /// Containers nest at most this deep: hostile bytes could otherwise nest deep enough
+    /// (two bytes a level) to overflow the stack. JSON input is already capped at 512 levels
+    /// by the parser, so nothing the engine wrote is refused.
+    static let maxJSONDepth = 512
+
+    mutating func readJSON(depth: Int = 0) throws(Failure) -> JSONValue {
+        let tag = try readByte()
+        if tag == 6 || tag == 7, depth >= Self.maxJSONDepth {
+            throw Failure(reason: "JSON nested deeper than \(Self.maxJSONDepth) at byte \(offset)")
+        }
+        switch tag {
         case 0: return .null
         case 1: return .bool(false)
         case 2: return .bool(true)
         case 3: return .int(try readSigned())
         case 4: return .double(try readDouble())
         case 5: return .string(try readString())
-        case 6: return .array(try readArray { (r: inout BinaryReader) throws(Failure) in try r.readJSON() })
+        case 6: return .array(try readArray { (r: inout BinaryReader) throws(Failure) in try r.readJSON(depth: depth + 1) })
         case 7:
-            let members = try readArray { (r: inout BinaryReader) throws(Failure) in (try r.readString(), try r.readJSON()) }
+            let members = try readArray { (r: inout BinaryReader) throws(Failure) in (try r.readString(), try r.readJSON(depth: depth + 1)) }
             return .object(Dictionary(members, uniquingKeysWith: { _, last in last }))
         case let tag: throw Failure(reason: "unknown JSON tag \(tag)")
         }

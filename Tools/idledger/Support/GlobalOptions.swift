@@ -30,7 +30,19 @@ struct GlobalOptions: ParsableArguments {
         if !create, !FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("data.mdb")) {
             throw CLIError(code: "storeNotFound", message: "no store at \(path)")
         }
-        return try Ledger.open(path: path)
+        return try Ledger.open(path: path, options: try ledgerOptions())
+    }
+
+    /// `IDLEDGER_DURABILITY=nosync` opts into ``Ledger/Durability/noSync`` (docs/durability.md);
+    /// unset, empty or `full` is the fully durable default. An environment variable rather than
+    /// a flag, because it is a deployment choice, not a per-command one.
+    func ledgerOptions() throws -> Ledger.Options {
+        switch ProcessInfo.processInfo.environment["IDLEDGER_DURABILITY"]?.lowercased() {
+        case nil, "", "full": return Ledger.Options(durability: .full)
+        case "nosync": return Ledger.Options(durability: .noSync)
+        case let other?:
+            throw CLIError(code: "invalidInput", message: "IDLEDGER_DURABILITY must be full or nosync, not \(other)")
+        }
     }
 
     /// Runs a subcommand's body and maps its errors to the exit status of SPEC section 8:

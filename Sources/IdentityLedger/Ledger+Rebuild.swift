@@ -1,0 +1,303 @@
+import Foundation
+import LMDB
+
+// Offline rebuild and online verify (SPEC section 7). Both replay the log through the
+// same `Projector` that commands use, over `Databases.projections`, so a projection
+// added later is rebuilt and verified without changes here. Layout: docs/rebuild.md.
+
+extension Ledger {
+    /// How far a replay has come; passed to the `progress` callback after each batch.
+    public struct ReplayProgress: Sendable {
+        /// Events replayed so far.
+        public var events: UInt64
+        /// Events in the log being replayed.
+        public var total: UInt64
+        /// Seconds since the replay started.
+        public var elapsed: Double
+    }
+
+    /// What ``rebuild(path:options:progress:)`` did.
+    public struct RebuildSummary: Sendable, Hashable {
+        /// Events replayed.
+        public var events: UInt64
+        public var seconds: Double
+        /// The projections whose rebuilt contents differ from what the store held before
+        /// (empty when the live projections were already correct).
+        public var changedProjections: [String]
+        /// SHA-256 of every rebuilt projection, by name.
+        public var digests: [String: String]
+    }
+
+    /// What ``verify(scratchPath:progress:)`` found.
+    public struct VerifyReport: Sendable, Hashable {
+        public var events: UInt64
+        public var seconds: Double
+        /// SHA-256 of every live projection, by name.
+        public var digests: [String: String]
+        /// The first projection whose rebuild differs; nil when every one is byte-identical.
+        public var mismatch: ProjectionMismatch?
+
+        public var isValid: Bool { mismatch == nil }
+    }
+
+    /// Where a live projection first differs from its rebuild.
+    public struct ProjectionMismatch: Sendable, Hashable {
+        /// The projection's database name, e.g. `holders`.
+        public var projection: String
+        /// The first differing key (in key order), in hex.
+        public var key: String
+    }
+
+    /// Recomputes every projection from the log of the store at `path`, offline, into
+    /// `<path>.rebuild-tmp`, then swaps the two directories atomically
+    /// (`renameat2(RENAME_EXCHANGE)`) and removes the old one. A crash at any point leaves
+    /// a valid store at `path`: the old one before the swap, the new one after it.
+    ///
+    /// ```swift
+    /// let summary = try Ledger.rebuild(path: "/var/lib/shop/customers")
+    /// print(summary.events, summary.changedProjections)
+    /// ```
+    /// - Throws: ``LedgerError/storeInUse(path:)`` when another process (or a `Ledger` still
+    ///   alive in this one) has the store open; ``LedgerError/corruptEvent(seq:reason:)`` for an
+    ///   event that cannot be decoded or applied (the store is then left untouched);
+    ///   ``LedgerError/storage(_:)``.
+    /// Not thread-safe with other users of the store: it must be offline.
+    @discardableResult
+    public static func rebuild(
+        path: String, options: Options = .init(), progress: ((ReplayProgress) -> Void)? = nil
+    ) throws(LedgerError) -> RebuildSummary {
+        let start = Date()
+        let directory = URL(fileURLWithPath: path).standardizedFileURL.path
+        guard FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("data.mdb")) else {
+            throw .invalidInput(reason: "no store at \(path)")
+        }
+        let scratch = directory + ".rebuild-tmp"
+        try ensureOffline(directory)
+        // Whatever is left here is garbage from an interrupted rebuild: a partial new store
+        // (crash before the swap) or the old one (crash after it). `path` is valid either way.
+        try removeTree(scratch)
+
+        let (events, names, before, after) = try rebuildAside(directory, into: scratch, options: options, progress: progress)
+
+        // Both environments are closed now (their last references went with the call
+        // above); one still open would keep serving the old files after the swap.
+        guard !Environment.isOpen(path: directory), !Environment.isOpen(path: scratch) else {
+            throw .storeInUse(path: directory)
+        }
+        try ensureOffline(directory)
+        try StoreFiles.syncDirectory(scratch)
+        try StoreFiles.exchange(scratch, directory)
+        try StoreFiles.syncDirectory((directory as NSString).deletingLastPathComponent)
+        try removeTree(scratch)
+
+        let changed = names.filter { before[$0] != after[$0] }
+        return RebuildSummary(events: events, seconds: Date().timeIntervalSince(start), changedProjections: changed, digests: after)
+    }
+
+    private static func rebuildAside(
+        _ directory: String, into scratch: String, options: Options, progress: ((ReplayProgress) -> Void)?
+    ) throws(LedgerError) -> (UInt64, [String], [String: String], [String: String]) {
+        let live = try Ledger.open(path: directory, options: options)
+        let target = try Ledger.open(path: scratch, options: Options(
+            durability: .noSync, clock: options.clock, initialMapSize: max(options.initialMapSize, live.env.mapSize)
+        ))
+        let (events, before) = try wrap {
+            try live.env.read { txn in
+                (try live.replay(txn, into: target, progress: progress), try live.digests(txn))
+            }
+        }
+        try wrap { try target.env.sync() }
+        return (events, live.db.projections.map(\.name), before, try target.projectionDigests())
+    }
+
+    /// Replays the log into a scratch store and compares every projection with the live
+    /// one, byte for byte, from one snapshot (so it may run while commands are written).
+    ///
+    /// ```swift
+    /// let report = try ledger.verify()
+    /// if let mismatch = report.mismatch { print(mismatch.projection, mismatch.key) }
+    /// ```
+    /// - Parameter scratchPath: where to rebuild (must not exist; removed afterwards);
+    ///   default `<store>.verify-<pid>` beside the store.
+    /// - Throws: ``LedgerError/corruptEvent(seq:reason:)`` naming the first event that cannot be
+    ///   decoded or applied; ``LedgerError/storage(_:)``.
+    public func verify(scratchPath: String? = nil, progress: ((ReplayProgress) -> Void)? = nil) throws(LedgerError) -> VerifyReport {
+        let start = Date()
+        let scratch = scratchPath ?? env.path + ".verify-\(getpid())"
+        guard !FileManager.default.fileExists(atPath: scratch) else {
+            throw .invalidInput(reason: "\(scratch) already exists")
+        }
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        // The scratch store is closed when `compare` returns, before `defer` deletes it.
+        var report = try Self.wrap { try compare(withRebuildAt: scratch, progress: progress) }
+        report.seconds = Date().timeIntervalSince(start)
+        return report
+    }
+
+    private func compare(withRebuildAt scratch: String, progress: ((ReplayProgress) -> Void)?) throws -> VerifyReport {
+        let target = try Ledger.open(path: scratch, options: .init(durability: .noSync, initialMapSize: env.mapSize))
+        return try env.read { txn in
+            let events = try replay(txn, into: target, progress: progress)
+            let live = try digests(txn)
+            let rebuilt = try target.projectionDigests()
+            var report = VerifyReport(events: events, seconds: 0, digests: live, mismatch: nil)
+            for (liveDB, rebuiltDB) in zip(db.projections, target.db.projections) where live[liveDB.name] != rebuilt[rebuiltDB.name] {
+                let key = try target.env.read { rebuiltTxn in try Self.firstDifference(txn, liveDB, rebuiltTxn, rebuiltDB) }
+                report.mismatch = ProjectionMismatch(projection: liveDB.name, key: (key ?? []).map { String(format: "%02x", $0) }.joined())
+                break
+            }
+            return report
+        }
+    }
+
+    // MARK: Replay
+
+    /// Appends every event of the snapshot `source` to `target`'s log and applies it with
+    /// the projector, in batches of one write transaction each.
+    func replay(_ source: ReadTransaction, into target: Ledger, progress: ((ReplayProgress) -> Void)?) throws -> UInt64 {
+        let start = Date()
+        let total = UInt64(try source.count(db.log))
+        var count: UInt64 = 0
+        var batch: [Entry] = []
+        batch.reserveCapacity(Self.replayBatch)
+        let targetDB = target.db
+        func flush() throws {
+            try target.env.write { txn in
+                let projector = Projector(txn: txn, db: targetDB)
+                for entry in batch {
+                    let seq = Keys.readUInt64(entry.key) ?? 0
+                    let event = try Event(seq: seq, bytes: entry.value)
+                    try txn.put(targetDB.log, key: entry.key, value: entry.value, flags: .append)
+                    do {
+                        try projector.apply(event)
+                    } catch let error as LedgerError where error.code == "corruptEvent" {
+                        throw error
+                    } catch let error as LMDBError {
+                        throw error
+                    } catch {
+                        // A decodable event the projections cannot take (a merge of an unknown
+                        // customer, say) is as corrupt as an undecodable one: name its position.
+                        throw LedgerError.corruptEvent(seq: seq, reason: "cannot be applied: \(error)")
+                    }
+                }
+            }
+            count += UInt64(batch.count)
+            batch.removeAll(keepingCapacity: true)
+            progress?(ReplayProgress(events: count, total: total, elapsed: Date().timeIntervalSince(start)))
+        }
+        var expected: UInt64 = 1
+        try source.forEach(db.log, prefix: []) { entry in
+            // The log is dense from 1; a gap or an unreadable key is corruption at that position.
+            guard Keys.readUInt64(entry.key) == expected, entry.key.count == 8 else {
+                throw LedgerError.corruptEvent(seq: expected, reason: "log key \(entry.key) where \(expected) was expected")
+            }
+            expected += 1
+            batch.append(entry)
+            if batch.count == Self.replayBatch { try flush() }
+            return true
+        }
+        try flush()
+        return count
+    }
+
+    private static let replayBatch = 10_000
+
+    /// SHA-256 of every projection in the snapshot `txn` (as ``projectionDigests()``).
+    func digests(_ txn: ReadTransaction) throws -> [String: String] {
+        var digests: [String: String] = [:]
+        for database in db.projections {
+            var hasher = SHA256()
+            try txn.forEach(database, prefix: []) { entry in
+                var w = BinaryWriter()
+                w.write(raw: entry.key)
+                w.write(raw: entry.value)
+                hasher.update(w.bytes)
+                return true
+            }
+            digests[database.name] = hasher.finalize().hexString
+        }
+        return digests
+    }
+
+    /// The first key at which two databases differ (in key order): a key only one side
+    /// has, or the same key with different values.
+    static func firstDifference(_ a: ReadTransaction, _ dbA: Database, _ b: ReadTransaction, _ dbB: Database) throws -> [UInt8]? {
+        let left = try a.cursor(dbA)
+        let right = try b.cursor(dbB)
+        defer { left.close(); right.close() }
+        var l = try left.first()
+        var r = try right.first()
+        while l != nil || r != nil {
+            guard let x = l else { return r!.key }
+            guard let y = r else { return x.key }
+            if x.key != y.key { return x.key.lexicographicallyPrecedes(y.key) ? x.key : y.key }
+            if x.value != y.value { return x.key }
+            l = try left.next()
+            r = try right.next()
+        }
+        return nil
+    }
+
+    // MARK: Files
+
+    /// Fails when another process has the store's environment open. Every process that opens
+    /// an LMDB environment holds a shared `fcntl` lock on byte 0 of `lock.mdb` until it closes
+    /// it; `F_GETLK` reports another process's lock and ignores this process's own.
+    /// Call it only while this process does not have the store open: closing any descriptor
+    /// of `lock.mdb` would drop this process's own LMDB lock.
+    private static func ensureOffline(_ directory: String) throws(LedgerError) {
+        if Environment.isOpen(path: directory) { throw .storeInUse(path: directory) }
+        if StoreFiles.lockedByAnotherProcess((directory as NSString).appendingPathComponent("lock.mdb")) {
+            throw .storeInUse(path: directory)
+        }
+    }
+
+    private static func removeTree(_ path: String) throws(LedgerError) {
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        try wrap { try FileManager.default.removeItem(atPath: path) }
+    }
+}
+
+/// The few file-system calls rebuild needs beyond Foundation.
+enum StoreFiles {
+    private typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32
+
+    /// glibc declares `renameat2` only under `_GNU_SOURCE`, which the Swift Glibc module does
+    /// not set, so it is looked up at run time (glibc 2.28 and later have it).
+    private static let renameat2: RenameAt2? = {
+        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "renameat2") else { return nil }
+        return unsafeBitCast(symbol, to: RenameAt2.self)
+    }()
+
+    private static let renameExchange: UInt32 = 2 // RENAME_EXCHANGE, <linux/fs.h>
+
+    /// Swaps two directories in one step: a crash sees either both old names or both new.
+    static func exchange(_ a: String, _ b: String) throws(LedgerError) {
+        guard let renameat2 else { throw .invalidInput(reason: "renameat2 is not available; rebuild needs Linux 3.15+ and glibc 2.28+") }
+        guard renameat2(AT_FDCWD, a, AT_FDCWD, b, renameExchange) == 0 else {
+            throw .invalidInput(reason: "cannot swap \(a) and \(b): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Makes a directory's entries (a new file, a rename) durable.
+    static func syncDirectory(_ path: String) throws(LedgerError) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY)
+        guard fd >= 0 else { throw .invalidInput(reason: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw .invalidInput(reason: "cannot sync \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    /// Whether another process holds a lock on byte 0 of `lock.mdb` (LMDB's "environment in use" lock).
+    static func lockedByAnotherProcess(_ lockFile: String) -> Bool {
+        let fd = open(lockFile, O_RDWR)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var lock = flock()
+        lock.l_type = Int16(F_WRLCK)
+        lock.l_whence = Int16(SEEK_SET)
+        lock.l_start = 0
+        lock.l_len = 1
+        guard fcntl(fd, F_GETLK, &lock) == 0 else { return false }
+        return lock.l_type != Int16(F_UNLCK)
+    }
+}

@@ -1,0 +1,22 @@
+/// Entry points for the libFuzzer targets in `Fuzz/` (docs/fuzzing.md): the binary decoders
+/// are internal, and a separate package cannot use `@testable import`, so they are reached
+/// through this SPI instead. Not part of the supported API.
+@_spi(Fuzzing)
+public enum FuzzingEntryPoints {
+    /// Decodes `bytes` as the log event at position `seq`; a throw is fine, a trap is a bug.
+    @discardableResult
+    public static func decodeEvent(seq: UInt64, bytes: [UInt8]) throws(LedgerError) -> Event {
+        try Event(seq: seq, bytes: bytes)
+    }
+
+    /// Re-encodes a decoded event: the encoding must reproduce the bytes it was read from.
+    public static func encode(_ event: Event) -> [UInt8] {
+        event.encoded()
+    }
+
+    /// Decodes `bytes` as a `customers` projection value; returns whether it decoded.
+    @discardableResult
+    public static func decodeCustomerRecord(_ bytes: [UInt8]) -> Bool {
+        (try? CustomerRecord(bytes: bytes)) != nil
+    }
+}

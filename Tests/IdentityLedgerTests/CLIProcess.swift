@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+
+/// Runs the built `idledger` executable for tests that need a second process.
+enum CLIProcess {
+    /// `IDLEDGER_BIN`, else `idledger` beside the test bundle (SwiftPM puts both in the same
+    /// build directory), else `.build/debug/idledger` in the package. Nil when none exists;
+    /// callers fail the test then, since a missing executable must not pass as a skip.
+    static let executable: String? = {
+        var candidates: [String] = []
+        if let explicit = ProcessInfo.processInfo.environment["IDLEDGER_BIN"], !explicit.isEmpty { candidates.append(explicit) }
+        for path in [CommandLine.arguments.first, Bundle.main.executablePath].compactMap({ $0 }) {
+            var directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+            // On macOS the test bundle is a directory: …/debug/X.xctest/Contents/MacOS/X.
+            if directory.path.contains(".xctest/") {
+                while directory.lastPathComponent.hasSuffix(".xctest") == false, directory.path != "/" { directory.deleteLastPathComponent() }
+                directory.deleteLastPathComponent()
+            }
+            candidates.append(directory.appendingPathComponent("idledger").path)
+        }
+        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        candidates.append(package.appendingPathComponent(".build/debug/idledger").path)
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }()
+
+    /// The executable, or a recorded failure saying how to build it.
+    static func require(sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        guard let executable else {
+            Issue.record("idledger executable not found next to the test bundle (\(CommandLine.arguments.first ?? "?")); build it with `swift build --build-tests` or set IDLEDGER_BIN", sourceLocation: sourceLocation)
+            throw CancellationError()
+        }
+        return executable
+    }
+
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs `idledger arguments…` to completion with `input` on stdin.
+    static func run(_ arguments: [String], input: String = "", environment: [String: String] = [:]) throws -> Output {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try require())
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        // Drain both pipes while the child runs, so a chatty child cannot block on a full pipe.
+        let out = Drain(stdout.fileHandleForReading), err = Drain(stderr.fileHandleForReading)
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+        process.waitUntilExit()
+        return Output(status: process.terminationStatus, stdout: out.wait(), stderr: err.wait())
+    }
+
+    /// Reads a pipe to its end on its own thread.
+    final class Drain: @unchecked Sendable {
+        private var data = Data()
+        private let done = DispatchSemaphore(value: 0)
+
+        init(_ handle: FileHandle) {
+            Thread.detachNewThread { [self] in
+                data = handle.readDataToEndOfFile()
+                done.signal()
+            }
+        }
+
+        func wait() -> String {
+            done.wait()
+            return String(decoding: data, as: UTF8.self)
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+@testable import IdentityLedger
+import LMDB
+
+/// Hostile or damaged bytes give typed errors that name the position, never a trap.
+@Suite struct CorruptionTests {
+    @Test func anUndecodableEventIsReportedWithItsPosition() async throws {
+        let path = try await populatedStorePath()
+        try await withStoreAsync(path) { ledger async throws in
+            try await ledger.env.write { txn in try txn.put(ledger.db.log, key: Keys.seq(3), value: [1, 99, 0]) }
+            #expect(throws: LedgerError.corruptEvent(seq: 3, reason: "unknown event kind 99")) { try ledger.events(limit: .max) }
+            let error = await ledgerError { _ = try ledger.verify() }
+            #expect(error == .corruptEvent(seq: 3, reason: "unknown event kind 99"))
+        }
+        let verify = try CLIProcess.run(["verify", "--db", path, "--json"])
+        #expect(verify.status == 1)
+        let error = try JSONSerialization.jsonObject(with: Data(verify.stderr.utf8)) as? [String: [String: String]]
+        #expect(error?["error"]?["code"] == "corruptEvent")
+        #expect(error?["error"]?["message"]?.hasPrefix("event 3 ") == true)
+        // Rebuild refuses too, and leaves the store as it was.
+        let before = try withStore(path) { try $0.projectionDigests() }
+        let rebuildError = await ledgerError { try Ledger.rebuild(path: path) }
+        #expect(rebuildError?.code == "corruptEvent")
+        #expect(try withStore(path) { try $0.projectionDigests() } == before)
+    }
+
+    @Test func anEventTheProjectionsCannotTakeIsReportedWithItsPosition() async throws {
+        let path = try await populatedStorePath()
+        let seq = try withStore(path) { ledger throws in
+            let seq = UInt64(try ledger.events(limit: .max).count) + 1
+            let bogus = Event(
+                seq: seq, commandSeq: seq, recordedAt: 1_800_000_000_000, occurredAt: 1_800_000_000_000,
+                body: .merged(survivor: 1, absorbed: 999, trigger: [], guards: [], forced: true)
+            )
+            try ledger.env.write { txn in try txn.put(ledger.db.log, key: Keys.seq(seq), value: bogus.encoded()) }
+            return seq
+        }
+        try await withStoreAsync(path) { ledger async throws in
+            let error = await ledgerError { _ = try ledger.verify() }
+            #expect(error?.code == "corruptEvent")
+            if case .corruptEvent(let at, _)? = error { #expect(at == seq) }
+        }
+    }
+
+    @Test func aGapInTheLogIsReportedWithTheMissingPosition() async throws {
+        let path = try await populatedStorePath()
+        try await withStoreAsync(path) { ledger async throws in
+            try await ledger.env.write { txn in _ = try txn.delete(ledger.db.log, key: Keys.seq(5)) }
+            let error = await ledgerError { _ = try ledger.verify() }
+            #expect(error?.code == "corruptEvent")
+            if case .corruptEvent(let at, _)? = error { #expect(at == 5) }
+        }
+    }
+
+    @Test func everyTruncationAndByteFlipOfRealEventsIsATypedErrorOrADecode() async throws {
+        let path = try await populatedStorePath()
+        let stored = try withStore(path) { ledger throws in
+            try ledger.env.read { txn in
+                var stored: [(UInt64, [UInt8])] = []
+                try txn.forEach(ledger.db.log, prefix: []) { stored.append((Keys.readUInt64($0.key)!, $0.value)); return true }
+                return stored
+            }
+        }
+        for (seq, bytes) in stored {
+            #expect(try Event(seq: seq, bytes: bytes).encoded() == bytes)
+            for length in 0..<bytes.count {
+                #expect(throws: LedgerError.self) { try Event(seq: seq, bytes: Array(bytes[..<length])) }
+            }
+            for index in bytes.indices {
+                var flipped = bytes
+                flipped[index] ^= 0xFF
+                _ = try? Event(seq: seq, bytes: flipped)
+            }
+        }
+    }
+
+    @Test func deeplyNestedJSONIsRefusedInsteadOfOverflowingTheStack() throws {
+        let depth = 200_000
+        let nested: [UInt8] = [6, 1] // one level: an array (tag 6) of one element
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(depth * 2 + 1)
+        for _ in 0..<depth { bytes += nested }
+        bytes.append(0)
+        var reader = BinaryReader(bytes)
+        #expect(throws: BinaryReader.Failure.self) { try reader.readJSON() }
+
+        // The same in a customer record: one property whose value nests that deep.
+        var record = BinaryWriter()
+        record.write(byte: 1)
+        record.write(UInt64(1)); record.write(UInt64(1)); record.write(signed: 0)
+        record.write(false); record.write(false); record.write(false); record.write(false)
+        record.write(UInt64(0))
+        record.write(UInt64(1)); record.write("deep")
+        #expect(throws: BinaryReader.Failure.self) { try CustomerRecord(bytes: record.bytes + bytes) }
+    }
+
+    @Test func jsonAsDeepAsTheParserAcceptsStillRoundTrips() throws {
+        // JSONDecoder accepts 512 levels; a property value inside a command is one level down.
+        let text = String(repeating: "[", count: 511) + String(repeating: "]", count: 511)
+        let value = try JSONValue.parse(text)
+        var writer = BinaryWriter()
+        writer.write(value)
+        var reader = BinaryReader(writer.bytes)
+        #expect(try reader.readJSON() == value)
+    }
+
+    @Test func aNewerEventFormatIsUnsupportedNotCorrupt() {
+        #expect(throws: LedgerError.unsupportedFormat(found: 2, supported: 1)) { try Event(seq: 1, bytes: [2, 1, 0]) }
+    }
+
+    @Test func aStoreFromANewerFormatIsRefusedWithATypedError() async throws {
+        let path = try await populatedStorePath()
+        try withStore(path) { ledger throws in
+            try ledger.env.write { txn in try txn.put(ledger.db.meta, key: Meta.storeFormat, value: Keys.seq(Ledger.storeFormat + 1)) }
+        }
+        #expect(throws: LedgerError.unsupportedFormat(found: Int(Ledger.storeFormat) + 1, supported: Int(Ledger.storeFormat))) {
+            _ = try Ledger.open(path: path)
+        }
+        let show = try CLIProcess.run(["stats", "--db", path, "--json"])
+        #expect(show.status == 1)
+        #expect(show.stderr.contains(#""code":"unsupportedFormat""#))
+    }
+}

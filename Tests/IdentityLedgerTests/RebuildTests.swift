@@ -1,0 +1,138 @@
+import Foundation
+import Testing
+@testable import IdentityLedger
+import LMDB
+
+/// A store with merges, declines, detaches, updates and an eventId, closed again
+/// (rebuild needs it offline). Returns its path.
+func populatedStorePath() async throws -> String {
+    let ledger = try await makeLedger()
+    let ann = try await ledger.identify("email=ann@example.com", "cookie=c1", access: ["email"], properties: ["name": "Ann"], eventId: "e-1")
+    let guest = try await ledger.identify("phone=+447700900001", "cookie=c2", properties: ["cart": 3])
+    try await ledger.identify("email=ann@example.com", "phone=+447700900001")
+    try await ledger.update("cookie=c1", properties: ["plan": "gold", "cart": nil])
+    try await ledger.identify("email=bob@example.com", "phone=+447700900001", access: ["email"])
+    _ = try await ledger.detach(DetachCommand(customer: .id(ann.customer), identifier: Identifier(type: "cookie", value: "c2"), actor: "ops"))
+    let bob = try await ledger.identify("external_id=X-1", "email=bob@example.com")
+    let carl = try await ledger.identify("external_id=X-2", "email=carl@example.com")
+    _ = try await ledger.merge(MergeCommand(into: .id(bob.customer), from: .id(carl.customer), actor: "ops"))
+    #expect(guest.customer != ann.customer)
+    return ledger.env.path
+}
+
+/// Runs `body` on the store at `path` and closes it again.
+func withStore<T>(_ path: String, _ body: (Ledger) throws -> T) throws -> T {
+    try body(try Ledger.open(path: path))
+}
+
+func withStoreAsync<T>(_ path: String, _ body: (Ledger) async throws -> T) async throws -> T {
+    try await body(try Ledger.open(path: path))
+}
+
+@Suite struct RebuildTests {
+    @Test func rebuildReproducesEveryProjectionAndSwapsItIn() async throws {
+        let path = try await populatedStorePath()
+        let (before, events) = try withStore(path) { (try $0.projectionDigests(), try $0.events(limit: .max)) }
+        let summary = try Ledger.rebuild(path: path)
+        #expect(summary.events == UInt64(events.count))
+        #expect(summary.changedProjections == [])
+        #expect(summary.digests == before)
+        #expect(!FileManager.default.fileExists(atPath: path + ".rebuild-tmp"))
+        try withStore(path) { ledger throws in
+            #expect(try ledger.projectionDigests() == before)
+            #expect(try ledger.events(limit: .max) == events)
+            #expect(try ledger.verify().isValid)
+        }
+    }
+
+    @Test func verifyNamesTheFirstDamagedProjectionAndKeyAndRebuildRepairsIt() async throws {
+        let path = try await populatedStorePath()
+        // An entry no event explains, sorting after every real key of the projection.
+        let damagedKey: [UInt8] = [0xFF, 0xFF, 0x01]
+        try withStore(path) { ledger throws in
+            try ledger.env.write { txn in try txn.put(ledger.db.customers, key: damagedKey, value: [1]) }
+            let report = try ledger.verify()
+            #expect(report.mismatch == Ledger.ProjectionMismatch(projection: "customers", key: "ffff01"))
+        }
+        let summary = try Ledger.rebuild(path: path)
+        #expect(summary.changedProjections == ["customers"])
+        try withStore(path) { ledger throws in
+            #expect(try ledger.verify().isValid)
+            try checkInvariants(ledger)
+        }
+    }
+
+    @Test func rebuildClearsWhatAnInterruptedRebuildLeftBehind() async throws {
+        let path = try await populatedStorePath()
+        // A crash after the swap leaves the old store here; before it, a partial new one.
+        try FileManager.default.createDirectory(atPath: path + ".rebuild-tmp", withIntermediateDirectories: true)
+        try Data("partial".utf8).write(to: URL(fileURLWithPath: path + ".rebuild-tmp/data.mdb"))
+        let before = try withStore(path) { try $0.projectionDigests() }
+        #expect(try Ledger.rebuild(path: path).digests == before)
+        #expect(!FileManager.default.fileExists(atPath: path + ".rebuild-tmp"))
+    }
+
+    @Test func rebuildRefusesAStoreThisProcessHasOpen() async throws {
+        let path = try await populatedStorePath()
+        let open = try Ledger.open(path: path)
+        let error = await ledgerError { try Ledger.rebuild(path: path) }
+        #expect(error == .storeInUse(path: open.env.path))
+        #expect(!FileManager.default.fileExists(atPath: path + ".rebuild-tmp"))
+    }
+
+    @Test func rebuildRefusesAStoreAnotherProcessHasOpen() async throws {
+        let path = try await populatedStorePath()
+        // `ingest -` opens the store, then waits for lines on stdin.
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: try CLIProcess.require())
+        child.arguments = ["ingest", "-", "--db", path]
+        let stdin = Pipe()
+        child.standardInput = stdin
+        child.standardOutput = FileHandle.nullDevice
+        try child.run()
+        defer {
+            try? stdin.fileHandleForWriting.close()
+            child.waitUntilExit()
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while !StoreFiles.lockedByAnotherProcess(path + "/lock.mdb"), Date() < deadline { usleep(10_000) }
+        let error = await ledgerError { try Ledger.rebuild(path: path) }
+        #expect(error?.code == "storeInUse")
+    }
+
+    @Test func cliRebuildAndVerifyPrintOneSummaryWhenNotOnATerminal() async throws {
+        let path = try await populatedStorePath()
+        let rebuild = try CLIProcess.run(["rebuild", "--db", path, "--json"])
+        #expect(rebuild.status == 0, "\(rebuild.stderr)")
+        let summary = try JSONSerialization.jsonObject(with: Data(rebuild.stdout.utf8)) as? [String: Any]
+        #expect(summary?["events"] as? Int == 12)
+        #expect(summary?["changedProjections"] as? [String] == [])
+        #expect(rebuild.stderr.isEmpty)
+
+        let plain = try CLIProcess.run(["rebuild", "--db", path])
+        #expect(plain.status == 0)
+        #expect(plain.stdout.split(separator: "\n").count == 1)
+        #expect(plain.stdout.hasPrefix("rebuilt 12 events"))
+        #expect(plain.stderr.isEmpty, "no progress when stderr is not a terminal")
+
+        let verify = try CLIProcess.run(["verify", "--db", path, "--json"])
+        #expect(verify.status == 0, "\(verify.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(verify.stdout.utf8)) as? [String: Any]
+        #expect(report?["ok"] as? Bool == true)
+        #expect(report?["mismatch"] is NSNull)
+    }
+
+    @Test func cliVerifyExitsOneOnAMismatch() async throws {
+        let path = try await populatedStorePath()
+        try withStore(path) { ledger throws in
+            try ledger.env.write { txn in try txn.put(ledger.db.values, key: [0xFE], value: [0]) }
+        }
+        let verify = try CLIProcess.run(["verify", "--db", path, "--json"])
+        #expect(verify.status == 1)
+        let report = try JSONSerialization.jsonObject(with: Data(verify.stdout.utf8)) as? [String: Any]
+        #expect(report?["ok"] as? Bool == false)
+        #expect((report?["mismatch"] as? [String: String]) == ["projection": "values", "key": "fe"])
+        let error = try JSONSerialization.jsonObject(with: Data(verify.stderr.utf8)) as? [String: [String: String]]
+        #expect(error?["error"]?["code"] == "projectionMismatch")
+    }
+}
