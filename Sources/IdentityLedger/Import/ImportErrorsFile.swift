@@ -1,0 +1,93 @@
+import Foundation
+
+/// The JSON Lines file that receives rejected rows, one
+/// `{"row":…,"line":…,"column":…,"code":…,"message":…}` per line, `row` first.
+///
+/// Rejections of a batch are written after the batch commits. A resumed import first
+/// drops the lines after its resume point (rows it is about to read again), so the
+/// file ends up as an uninterrupted run would have written it.
+final class ImportErrorsFile {
+    let path: String?
+    private var handle: FileHandle?
+
+    /// - Parameter keepingRowsUpTo: `nil` for a new import (the file is emptied), else
+    ///   the last committed row of the import being resumed.
+    init(path: String?, keepingRowsUpTo lastRow: UInt64?) throws(LedgerError) {
+        self.path = path
+        guard let path else { return }
+        let manager = FileManager.default
+        if !manager.fileExists(atPath: path) {
+            guard manager.createFile(atPath: path, contents: nil) else {
+                throw .invalidInput(reason: "cannot create the errors file \(path)")
+            }
+        }
+        guard let handle = FileHandle(forUpdatingAtPath: path) else {
+            throw .invalidInput(reason: "cannot write the errors file \(path)")
+        }
+        self.handle = handle
+        do {
+            let keep = try lastRow.map { try Self.length(ofLinesUpToRow: $0, path: path) } ?? 0
+            try handle.truncate(atOffset: keep)
+            try handle.seekToEnd()
+        } catch {
+            throw .invalidInput(reason: "cannot write the errors file \(path): \(error)")
+        }
+    }
+
+    deinit { try? handle?.close() }
+
+    func append(_ rejections: [ImportRejection]) throws(LedgerError) {
+        guard let handle, !rejections.isEmpty else { return }
+        var text = ""
+        for rejection in rejections { text += Self.line(rejection) + "\n" }
+        do {
+            try handle.write(contentsOf: Data(text.utf8))
+        } catch {
+            throw .invalidInput(reason: "cannot write the errors file \(path ?? ""): \(error)")
+        }
+    }
+
+    static func line(_ rejection: ImportRejection) -> String {
+        var line = #"{"row":\#(rejection.row),"line":\#(rejection.line),"column":"#
+        line += rejection.column.map(quoted) ?? "null"
+        line += #","code":"# + quoted(rejection.code) + #","message":"# + quoted(rejection.message)
+        if let customer = rejection.customer { line += #","customer":\#(customer)"# }
+        return line + "}"
+    }
+
+    /// Bytes of the leading lines whose row is at most `lastRow` (rows only grow along the file).
+    private static func length(ofLinesUpToRow lastRow: UInt64, path: String) throws -> UInt64 {
+        var chunks = try ByteChunks(path: path)
+        defer { chunks.close() }
+        var kept: UInt64 = 0
+        var line: [UInt8] = []
+        let prefix = Array(#"{"row":"#.utf8)
+        while let byte = chunks.next() {
+            guard byte == 0x0A else {
+                if line.count < 64 { line.append(byte) }
+                continue
+            }
+            let digits = line.starts(with: prefix) ? line.dropFirst(prefix.count).prefix { (0x30...0x39).contains($0) } : []
+            guard let row = UInt64(String(decoding: digits, as: UTF8.self)), row <= lastRow else { break }
+            kept = chunks.consumed
+            line.removeAll(keepingCapacity: true)
+        }
+        return kept
+    }
+
+    private static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,267 @@
+import Foundation
+
+/// The input format of an import.
+public enum ImportFormat: String, Sendable, Hashable, Codable, CaseIterable {
+    /// RFC 4180 with a header row.
+    case csv
+    /// One `{"ids":{…},"access":[…],"properties":{…},"at":"…"}` object per line.
+    case jsonl
+
+    /// `.csv` → csv, `.jsonl` / `.ndjson` → jsonl, anything else `nil`.
+    public init?(pathExtension path: String) {
+        switch (path as NSString).pathExtension.lowercased() {
+        case "csv": self = .csv
+        case "jsonl", "ndjson": self = .jsonl
+        default: return nil
+        }
+    }
+}
+
+/// One rejected row of an import, as written to the errors file.
+public struct ImportRejection: Sendable, Hashable, Codable {
+    /// The row's number: its position among the file's records (the CSV header and
+    /// empty lines are not rows), from 1. The log tags a row's event with it.
+    public var row: UInt64
+    /// The line of the file on which the row starts (the CSV header is line 1).
+    public var line: Int
+    /// The column (CSV) or field (`ids.email`, `access`, `at`) at fault, if one is.
+    public var column: String?
+    /// A ``LedgerError/code`` or one of the reader's codes: `wrongColumnCount`,
+    /// `malformedQuoting`, `invalidUTF8`, `fieldTooLong`, `invalidJSON`.
+    public var code: String
+    public var message: String
+    /// The customer that owns the value or that the row matched, when there is one.
+    public var customer: CustomerID?
+}
+
+/// A row read from the file and mapped to identifiers, access, properties and time;
+/// not yet checked against the store.
+struct ImportRow: Sendable {
+    struct Value: Sendable {
+        var column: String
+        var identifier: Identifier
+    }
+
+    var row: UInt64
+    var line: Int
+    var identifiers: [Value] = []
+    /// Declared access types, with the column that declared them.
+    var access: [(column: String, type: String)] = []
+    var properties: [String: JSONValue] = [:]
+    var at: String?
+    var source: String?
+    /// Set when the row cannot be read or mapped; it is rejected without looking at the store.
+    var rejection: ImportRejection?
+
+    mutating func reject(column: String?, code: String, _ message: String) {
+        if rejection == nil {
+            rejection = ImportRejection(row: row, line: line, column: column, code: code, message: message)
+        }
+    }
+}
+
+/// Column names that identify customers in common customer-data platforms. When such a
+/// column is not an identifier type of the schema, its values are refused instead of
+/// being stored as properties, so that identifiers are never silently demoted to data.
+let commonIdentifierColumns: Set<String> = [
+    "email", "email_address", "phone", "phone_number", "mobile", "mobile_phone", "msisdn",
+    "customer_id", "user_id", "userid", "external_id", "crm_id", "technical_id", "client_id",
+    "loyalty_card", "loyalty_id", "discount_card", "card_number", "cookie", "device_id",
+    "anonymous_id", "idfa", "gaid", "advertising_id",
+]
+
+/// What a CSV column holds (SPEC 5.6).
+enum ColumnRole: Sendable {
+    case identifier(type: String)
+    case access(type: String)
+    case at
+    case property(key: String)
+    /// Values in this column are refused with `code` (an identifier-looking column
+    /// the schema does not know).
+    case refused(code: String, message: String)
+
+    init(name: String, schema: Schema) {
+        if name == "at" {
+            self = .at
+        } else if let type = schema.type(named: name) {
+            self = .identifier(type: type.name)
+        } else if name.hasPrefix("access:") {
+            let typeName = String(name.dropFirst("access:".count))
+            if let type = schema.type(named: typeName) {
+                self = type.canGrantAccess && type.kind != .soft
+                    ? .access(type: type.name)
+                    : .refused(code: "accessNotAllowedForType", message: LedgerError.accessNotAllowedForType(type: typeName).description)
+            } else {
+                self = .refused(code: "unknownIdentifierType", message: "column \"\(name)\" declares access for unknown identifier type \"\(typeName)\"")
+            }
+        } else if commonIdentifierColumns.contains(name.lowercased()) || name.hasPrefix("id:") {
+            self = .refused(
+                code: "unknownIdentifierType",
+                message: "column \"\(name)\" looks like an identifier but the schema has no such type; rename it to import it as a property"
+            )
+        } else {
+            self = .property(key: name)
+        }
+    }
+}
+
+/// Reads rows from a CSV or JSON Lines file, one at a time.
+struct ImportSource {
+    private var csv: CSVParser?
+    private var jsonl: ByteChunks?
+    /// The CSV header (empty for JSON Lines).
+    private(set) var columns: [String] = []
+    private var roles: [ColumnRole] = []
+    private var line = 0
+    private(set) var rowsRead: UInt64 = 0
+
+    /// Opens the file and, for CSV, reads and checks the header row.
+    /// - Throws: ``LedgerError/invalidInput(reason:)`` for an unreadable file or a bad header.
+    init(path: String, format: ImportFormat, schema: Schema) throws(LedgerError) {
+        switch format {
+        case .csv:
+            var parser = try CSVParser(path: path)
+            guard let record = parser.next() else { throw .invalidInput(reason: "\(path) is empty: a CSV import needs a header row") }
+            if let problem = record.problem { throw .invalidInput(reason: "header row: \(problem.message)") }
+            for (index, bytes) in record.fields.enumerated() {
+                guard let name = String(validating: bytes, as: UTF8.self) else {
+                    throw .invalidInput(reason: "header row: column \(index + 1) is not valid UTF-8")
+                }
+                let trimmed = name.trimmingCharacters(in: .whitespaces)
+                guard !trimmed.isEmpty else { throw .invalidInput(reason: "header row: column \(index + 1) has no name") }
+                guard !columns.contains(trimmed) else { throw .invalidInput(reason: "header row: column \"\(trimmed)\" appears twice") }
+                columns.append(trimmed)
+            }
+            roles = columns.map { ColumnRole(name: $0, schema: schema) }
+            csv = parser
+        case .jsonl:
+            jsonl = try ByteChunks(path: path)
+        }
+    }
+
+    var bytesRead: UInt64 { csv?.bytesRead ?? jsonl?.consumed ?? 0 }
+
+    func close() {
+        csv?.close()
+        jsonl?.close()
+    }
+
+    /// The next row, or `nil` at the end. With `mapping: false` the row is only counted
+    /// (for rows a resumed import already committed).
+    mutating func next(mapping: Bool = true) -> ImportRow? {
+        if csv != nil {
+            guard let record = csv!.next() else { return nil }
+            rowsRead += 1
+            var row = ImportRow(row: rowsRead, line: record.line)
+            if mapping { Self.map(record, header: columns, roles: roles, into: &row) }
+            return row
+        }
+        while true {
+            guard let (bytes, tooLong) = Self.nextLine(&jsonl!) else { return nil }
+            line += 1
+            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }), !tooLong { continue }
+            rowsRead += 1
+            var row = ImportRow(row: rowsRead, line: line)
+            if tooLong {
+                row.reject(column: nil, code: "fieldTooLong", "line longer than \(CSVParser.maxFieldBytes) bytes")
+            } else if mapping {
+                Self.map(jsonLine: bytes, into: &row)
+            }
+            return row
+        }
+    }
+
+    // MARK: CSV
+
+    private static func map(_ record: CSVParser.Record, header: [String], roles: [ColumnRole], into row: inout ImportRow) {
+        if let problem = record.problem {
+            let column = problem.field < header.count ? header[problem.field] : nil
+            row.reject(column: column, code: problem.code, problem.message)
+            return
+        }
+        guard record.fields.count == header.count else {
+            row.reject(column: nil, code: "wrongColumnCount", "\(record.fields.count) fields; the header has \(header.count) columns")
+            return
+        }
+        for (index, bytes) in record.fields.enumerated() where !bytes.isEmpty {
+            let column = header[index]
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                row.reject(column: column, code: "invalidUTF8", "the value is not valid UTF-8")
+                return
+            }
+            switch roles[index] {
+            case .identifier(let type):
+                row.identifiers.append(.init(column: column, identifier: Identifier(type: type, value: text)))
+            case .access(let type):
+                switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+                case "true": row.access.append((column, type))
+                case "false", "": break
+                default:
+                    row.reject(column: column, code: "invalidInput", "\"\(text)\" is not true or false")
+                    return
+                }
+            case .at:
+                row.at = text
+            case .property(let key):
+                row.properties[key] = .string(text)
+            case .refused(let code, let message):
+                row.reject(column: column, code: code, message)
+                return
+            }
+        }
+    }
+
+    // MARK: JSON Lines
+
+    /// The next line without its `\n`; `tooLong` when it was cut at the size limit.
+    private static func nextLine(_ chunks: inout ByteChunks) -> (bytes: [UInt8], tooLong: Bool)? {
+        var bytes: [UInt8] = []
+        var tooLong = false
+        guard chunks.peek() != nil else { return nil }
+        while let byte = chunks.next(), byte != 0x0A {
+            if bytes.count < CSVParser.maxFieldBytes { bytes.append(byte) } else { tooLong = true }
+        }
+        if bytes.last == 0x0D { bytes.removeLast() }
+        return (bytes, tooLong)
+    }
+
+    private static func map(jsonLine bytes: [UInt8], into row: inout ImportRow) {
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            row.reject(column: nil, code: "invalidUTF8", "the line is not valid UTF-8")
+            return
+        }
+        guard case .object(let object)? = try? JSONValue.parse(text) else {
+            row.reject(column: nil, code: "invalidJSON", "the line is not a JSON object")
+            return
+        }
+        for key in object.keys.sorted() where !["ids", "access", "properties", "at", "source"].contains(key) {
+            row.reject(column: key, code: "invalidInput", "unknown field \"\(key)\" (expected ids, access, properties, at, source)")
+            return
+        }
+        let fields = JSONFields(object)
+        do throws(LedgerError) {
+            if case .object(let ids)? = object["ids"] {
+                for (type, value) in ids.sorted(by: { $0.key < $1.key }) {
+                    let values: [JSONValue] = if case .array(let list) = value { list } else { [value] }
+                    for value in values {
+                        guard let string = value.stringValue else {
+                            row.reject(column: "ids.\(type)", code: "invalidInput", "ids.\(type) must be a string or an array of strings")
+                            return
+                        }
+                        row.identifiers.append(.init(column: "ids.\(type)", identifier: Identifier(type: type, value: string)))
+                    }
+                }
+            } else if object["ids"] != nil, object["ids"] != .null {
+                row.reject(column: "ids", code: "invalidInput", "field \"ids\" must be an object")
+                return
+            }
+            for type in try fields.stringArray("access") ?? [] { row.access.append(("access", type)) }
+            row.properties = try fields.object("properties") ?? [:]
+            row.at = try fields.optionalString("at")
+            row.source = try fields.optionalString("source")
+        } catch {
+            let column = ["access", "properties", "at", "source"].first { error.description.contains("\"\($0)\"") }
+            row.reject(column: column, code: error.code, error.description)
+        }
+    }
+}

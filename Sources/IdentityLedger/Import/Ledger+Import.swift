@@ -1,0 +1,263 @@
+import Foundation
+import LMDB
+
+/// What an import did, over all its runs.
+public struct ImportSummary: Sendable, Hashable, Codable {
+    public var importId: String
+    /// Rows read (the CSV header and empty lines are not rows).
+    public var rows: UInt64
+    public var created: UInt64
+    public var updated: UInt64
+    public var rejected: UInt64
+    /// Where the rejected rows were written (JSON Lines), if anywhere.
+    public var errorsFile: String?
+    /// Set when this run resumed an interrupted import: the last row committed before.
+    public var resumedAfterRow: UInt64?
+    /// The import had already finished; this run changed nothing.
+    public var alreadyFinished: Bool
+
+    private enum CodingKeys: String, CodingKey {
+        case importId, rows, created, updated, rejected, errorsFile, resumedAfterRow, alreadyFinished
+    }
+
+    /// Every key is written, absent values as `null`, so the document's shape is fixed.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(importId, forKey: .importId)
+        try c.encode(rows, forKey: .rows)
+        try c.encode(created, forKey: .created)
+        try c.encode(updated, forKey: .updated)
+        try c.encode(rejected, forKey: .rejected)
+        try c.encode(errorsFile, forKey: .errorsFile)
+        try c.encode(resumedAfterRow, forKey: .resumedAfterRow)
+        try c.encode(alreadyFinished, forKey: .alreadyFinished)
+    }
+}
+
+/// Reported after every committed batch.
+public struct ImportProgress: Sendable, Hashable {
+    public var importId: String
+    /// Rows read so far (resumed runs count the rows committed before).
+    public var rows: UInt64
+    /// Rows this run read itself (for a rate).
+    public var rowsThisRun: UInt64
+    public var created: UInt64
+    public var updated: UInt64
+    public var rejected: UInt64
+    public var bytesRead: UInt64
+    public var totalBytes: UInt64
+}
+
+/// Knobs for tests: the batch size, and a simulated crash after some batches.
+struct ImportTuning: Sendable {
+    var batchSize = 1000
+    /// Stop (throwing) right after committing this many batches, as a crash would.
+    var stopAfterBatches: Int?
+}
+
+extension Ledger {
+    /// Bulk upsert from a CSV or JSON Lines file (SPEC 5.6), streaming: memory does not
+    /// grow with the file.
+    ///
+    /// ```swift
+    /// let summary = try await ledger.importFile(at: "customers.csv", matchBy: "external_id",
+    ///                                           errors: "customers.errors.jsonl")
+    /// print(summary.created, summary.updated, summary.rejected)
+    /// ```
+    ///
+    /// Each row is matched only by its `matchBy` value; it updates the customer found
+    /// (if the guards allow) or creates one, and never merges. A row that cannot be
+    /// applied is rejected and written to `errors`; the import goes on. Rows commit in
+    /// batches; running again with the same `importId` resumes after the last committed
+    /// row, and over a finished import changes nothing.
+    ///
+    /// - Parameters:
+    ///   - path: the file; its extension (`.csv`, `.jsonl`, `.ndjson`) gives the format unless `format` does.
+    ///   - matchBy: the identifier type that finds existing customers.
+    ///   - importId: names the import for resuming; by default derived from the file's SHA-256,
+    ///     so re-running the same file resumes or does nothing.
+    ///   - errors: a JSON Lines file for rejected rows (`{"row","line","column","code","message"}`);
+    ///     replaced when the import starts, kept up to the resume point when it resumes.
+    ///   - progress: called after every committed batch, on the calling task.
+    /// - Throws: ``LedgerError/importSourceChanged(importId:startedWith:found:)`` when `importId`
+    ///   was started on other contents; `unknownIdentifierType` for `matchBy`; `invalidInput`
+    ///   for an unreadable file or CSV header. Rejected rows do not throw.
+    public func importFile(
+        at path: String,
+        format: ImportFormat? = nil,
+        matchBy: String,
+        importId: String? = nil,
+        errors: String? = nil,
+        progress: ((ImportProgress) -> Void)? = nil
+    ) async throws(LedgerError) -> ImportSummary {
+        try await importFile(at: path, format: format, matchBy: matchBy, importId: importId, errors: errors, progress: progress, tuning: ImportTuning())
+    }
+
+    func importFile(
+        at path: String, format: ImportFormat?, matchBy: String, importId: String?, errors: String?,
+        progress: ((ImportProgress) -> Void)?, tuning: ImportTuning
+    ) async throws(LedgerError) -> ImportSummary {
+        guard let format = format ?? ImportFormat(pathExtension: path) else {
+            throw .invalidInput(reason: "cannot tell the format of \(path) from its extension: pass a format (csv or jsonl)")
+        }
+        let schema = try schema()
+        guard schema.type(named: matchBy) != nil else { throw .unknownIdentifierType(type: matchBy) }
+
+        var hasher = SHA256()
+        var totalBytes: UInt64 = 0
+        try ByteChunks.forEachChunk(path: path) { chunk in
+            hasher.update(chunk)
+            totalBytes += UInt64(chunk.count)
+        }
+        let digest = hasher.finalize()
+        let importId = importId ?? "imp-" + String(digest.hexString.prefix(16))
+        guard !importId.isEmpty, importId.utf8.count <= 200, !importId.contains(where: { $0.isWhitespace || $0.isNewline }) else {
+            throw .invalidInput(reason: "an import ID is 1 to 200 bytes without white space")
+        }
+        let sourceName = (path as NSString).lastPathComponent
+
+        var state = try snapshot { try $0.importState(importId) }
+        if let state {
+            guard state.start.contentDigest == digest else {
+                throw .importSourceChanged(importId: importId, startedWith: state.start.contentDigest.hexString, found: digest.hexString)
+            }
+            guard state.start.matchBy == matchBy, state.start.format == format.rawValue else {
+                throw .invalidInput(reason: "import \(importId) was started with match by \(state.start.matchBy) and format \(state.start.format)")
+            }
+            if let counts = state.finished {
+                return ImportSummary(
+                    importId: importId, rows: counts.read, created: counts.created, updated: counts.updated,
+                    rejected: counts.rejected, errorsFile: errors, resumedAfterRow: nil, alreadyFinished: true
+                )
+            }
+        }
+        // Read the header before anything is written, so that a bad one starts nothing.
+        var source = try ImportSource(path: path, format: format, schema: schema)
+        defer { source.close() }
+        if format == .csv, !source.columns.contains(matchBy) {
+            throw .invalidInput(reason: "\(sourceName) has no column \"\(matchBy)\" to match by (columns: \(source.columns.joined(separator: ", ")))")
+        }
+
+        let resumedAfterRow = state?.lastRow
+        let errorsFile = try ImportErrorsFile(path: errors, keepingRowsUpTo: resumedAfterRow)
+        if state == nil {
+            let start = ImportStart(importId: importId, sourceName: sourceName, contentDigest: digest, matchBy: matchBy, format: format.rawValue)
+            state = try await startImport(start)
+        }
+        let committed = state!.lastRow
+
+        var created = state!.created
+        var updated = state!.updated
+        var rejected = state!.rejectedUpToLastRow
+        var batches = 0
+        var batch: [ImportRow] = []
+        batch.reserveCapacity(tuning.batchSize)
+        func report() {
+            progress?(ImportProgress(
+                importId: importId, rows: source.rowsRead, rowsThisRun: source.rowsRead - committed, created: created, updated: updated, rejected: rejected,
+                bytesRead: source.bytesRead, totalBytes: totalBytes
+            ))
+        }
+        func flush() async throws(LedgerError) {
+            guard !batch.isEmpty else { return }
+            let result = try await commitBatch(batch, importId: importId)
+            batch.removeAll(keepingCapacity: true)
+            created += result.created
+            updated += result.updated
+            rejected += UInt64(result.rejections.count)
+            try errorsFile.append(result.rejections)
+            batches += 1
+            report()
+            if let stop = tuning.stopAfterBatches, batches >= stop {
+                throw .invalidInput(reason: "import \(importId) stopped after \(batches) batches (test hook)")
+            }
+        }
+        // Rows up to the resume point are only counted, not mapped.
+        while let row = source.next(mapping: source.rowsRead >= committed) {
+            guard row.row > committed else { continue }
+            batch.append(row)
+            // Batches end at fixed row numbers, so a resumed import commits the rest of
+            // the file in the same batches as an uninterrupted one.
+            if row.row % UInt64(tuning.batchSize) == 0 { try await flush() }
+        }
+        try await flush()
+
+        var counts = ImportCounts()
+        counts.read = source.rowsRead
+        counts.created = created
+        counts.updated = updated
+        counts.rejected = rejected
+        try await finishImport(importId, counts: counts)
+        return ImportSummary(
+            importId: importId, rows: counts.read, created: created, updated: updated, rejected: rejected,
+            errorsFile: errorsFile.path, resumedAfterRow: resumedAfterRow, alreadyFinished: false
+        )
+    }
+
+    private func startImport(_ start: ImportStart) async throws(LedgerError) -> ImportState {
+        let db = self.db
+        let now = self.now
+        return try await Self.wrap {
+            try await env.write { txn in
+                let reader = ProjectionReader(txn: txn, db: db)
+                // Another process may have started it since the check above.
+                if let state = try reader.importState(start.importId) { return state }
+                var log = try CommandExecutor(txn: txn, db: db).appender(now: now)
+                log.header.importId = start.importId
+                try log.append(.importStarted(start))
+                return try reader.importState(start.importId)!
+            }
+        }
+    }
+
+    private struct BatchResult: Sendable {
+        var created: UInt64 = 0
+        var updated: UInt64 = 0
+        var rejections: [ImportRejection] = []
+    }
+
+    private func commitBatch(_ rows: [ImportRow], importId: String) async throws(LedgerError) -> BatchResult {
+        let db = self.db
+        return try await Self.wrap {
+            try await env.write { txn in
+                let reader = ProjectionReader(txn: txn, db: db)
+                guard let state = try reader.importState(importId) else {
+                    throw LedgerError.invalidInput(reason: "import \(importId) has no start in the log")
+                }
+                // The clock is read only when a row is applied: a batch that rejects every
+                // row (as the re-checked tail of a resumed batch does) leaves no trace, so a
+                // resumed import writes the same log as an uninterrupted one.
+                var log: EventAppender?
+                let applier = ImportRowApplier(
+                    reader: reader, schema: try reader.schema(), importId: importId, matchBy: state.start.matchBy,
+                    startedAt: state.startedAt
+                )
+                var result = BatchResult()
+                // A row at or before the last committed one was applied by an earlier run.
+                for row in rows where row.row > state.lastRow {
+                    let outcome = try applier.apply(row, to: &log) {
+                        try CommandExecutor(txn: txn, db: db).appender(now: self.now)
+                    }
+                    switch outcome {
+                    case .applied(let created): if created { result.created += 1 } else { result.updated += 1 }
+                    case .rejected(let rejection): result.rejections.append(rejection)
+                    }
+                }
+                return result
+            }
+        }
+    }
+
+    private func finishImport(_ importId: String, counts: ImportCounts) async throws(LedgerError) {
+        let db = self.db
+        let now = self.now
+        try await Self.wrap {
+            try await env.write { txn in
+                guard try ProjectionReader(txn: txn, db: db).importState(importId)?.finished == nil else { return }
+                var log = try CommandExecutor(txn: txn, db: db).appender(now: now)
+                log.header.importId = importId
+                try log.append(.importFinished(importId: importId, counts: counts))
+            }
+        }
+    }
+}
