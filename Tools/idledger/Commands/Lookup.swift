@@ -10,6 +10,8 @@ struct Lookup: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The value to look up.", valueName: "type=value"))
     var identifier: String
 
+    @OptionGroup var asOf: AsOfOption
+
     func validate() throws {
         try global.validateStore()
         _ = try ArgumentParsing.identifier(identifier, option: "TYPE=VALUE")
@@ -18,7 +20,7 @@ struct Lookup: AsyncParsableCommand {
     func run() async throws {
         try await global.run {
             let identifier = try ArgumentParsing.identifier(identifier, option: "TYPE=VALUE")
-            let holders = try global.openLedger(create: false).lookup(identifier)
+            let holders = try global.openLedger(create: false).lookup(identifier, asOf: asOf.value)
             if global.json {
                 print(Output.json(LookupOutput(
                     type: identifier.type, value: identifier.value,

@@ -14,6 +14,8 @@ struct Show: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("A customer ID or TYPE=VALUE.", valueName: "customer"))
     var customer: String
 
+    @OptionGroup var asOf: AsOfOption
+
     func validate() throws {
         try global.validateStore()
         _ = try ArgumentParsing.customer(customer, argument: "CUSTOMER")
@@ -22,7 +24,7 @@ struct Show: AsyncParsableCommand {
     func run() async throws {
         try await global.run {
             let ref = try ArgumentParsing.customer(customer, argument: "CUSTOMER")
-            let profile = try global.openLedger(create: false).customer(ref)
+            let profile = try global.openLedger(create: false).customer(ref, asOf: asOf.value)
             print(global.json ? Output.json(CustomerOutput(profile)) : Rendering.customer(profile))
         }
     }
