@@ -27,6 +27,7 @@ let package = Package(
             path: "Tools/idledger"
         ),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
-        .testTarget(name: "IdentityLedgerTests", dependencies: ["IdentityLedger", "LMDB"]),
+        // Fixtures are read from the source tree (FormatFixtureTests), not bundled.
+        .testTarget(name: "IdentityLedgerTests", dependencies: ["IdentityLedger", "LMDB"], exclude: ["Fixtures"]),
     ]
 )

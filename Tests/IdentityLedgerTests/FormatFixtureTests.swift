@@ -1,0 +1,127 @@
+import Foundation
+import Testing
+@testable import IdentityLedger
+import LMDB
+
+/// A store written by store format 1 / event format 1, committed under
+/// `Fixtures/store-format-1/data.mdb`. Every later version must open a copy of it and
+/// read the same customers, lookups and events (SPEC section 7: a store written by an
+/// older version stays readable). Regenerate with `Tools/make-fixture.sh` — only when
+/// the format version is bumped, as a new directory beside this one, never over it.
+@Suite struct FormatFixtureTests {
+    static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/store-format-1/data.mdb").path
+
+    /// The commands the fixture holds: identifies, an update, a merge, a decline, a detach.
+    static func writeFixtureStore(at path: String) async throws {
+        final class FixedClock: @unchecked Sendable {
+            var ms: Int64 = 1_793_527_200_000 // 2026-11-01T10:00:00Z
+            func tick() -> Date { ms += 1000; return Date(millisecondsSince1970: ms) }
+        }
+        let clock = FixedClock()
+        let ledger = try Ledger.open(path: path, options: .init(durability: .full, clock: { clock.tick() }))
+        // 1: Ann's account; 2: a guest at the till with a phone.
+        try await ledger.identify("email=Ann@Example.com", "cookie=c-ann", access: ["email"], properties: ["name": "Ann"], eventId: "fx-1")
+        try await ledger.identify("phone=+44 7700 900001", "cookie=c-guest", properties: ["cart": 3])
+        try await ledger.update("cookie=c-ann", properties: ["plan": "gold", "cart": nil])
+        // An operator confirms the guest is Ann.
+        _ = try await ledger.merge(MergeCommand(into: .id(1), from: .id(2), actor: "ops@shop", note: "same person, confirmed"))
+        // 3: Bob logs in with his own email and Ann's phone: declined (accessContactsDiffer).
+        try await ledger.identify("email=bob@example.com", "phone=+447700900001", access: ["email"])
+        _ = try await ledger.detach(DetachCommand(customer: .id(1), identifier: Identifier(type: "cookie", value: "c-guest"), actor: "ops@shop", note: "shared device"))
+        try await ledger.identify(IdentifyCommand(
+            identifiers: ids("external_id=M-1", "email=ann@example.com"), context: CommandContext(source: "pos", eventId: "fx-7")))
+    }
+
+    @Test func aCopyOfTheFormat1StoreReadsTheSameCustomersLookupsAndEvents() async throws {
+        if ProcessInfo.processInfo.environment["IDLEDGER_WRITE_FIXTURE"] == "1" { try await Self.regenerate() }
+        let path = temporaryPath("fixture")
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.fixture, toPath: path + "/data.mdb")
+        let ledger = try Ledger.open(path: path)
+
+        // The versions are in the store: the store format in meta, the event format in each event.
+        try ledger.env.read { txn in
+            #expect(try txn.get(ledger.db.meta, key: Meta.storeFormat) == Keys.seq(1))
+            try txn.forEach(ledger.db.log, prefix: []) { entry in
+                #expect(entry.value.first == 1, "event \(entry.key) has format \(entry.value.first ?? 0)")
+                return true
+            }
+        }
+
+        let events = try ledger.events(limit: .max)
+        #expect(events.map(\.kind) == [
+            "schemaChanged", "identified", "identified", "updated", "merged", "identified", "mergeDeclined", "detached", "identified",
+        ])
+        #expect(events.map(\.commandSeq) == [1, 2, 3, 4, 5, 6, 6, 8, 9])
+        #expect(events[0].recordedAt == 1_793_527_201_000)
+        #expect(events[1].eventId == "fx-1")
+        #expect(events[4].body == .merged(survivor: 1, absorbed: 2, trigger: [], guards: events[4].mergeGuards, forced: true))
+        #expect(events[4].actor == "ops@shop" && events[4].note == "same person, confirmed")
+        #expect(events[4].mergeGuards.map(\.guard) == GuardName.allCases)
+        if case .mergeDeclined(let customer, let candidate, let guards) = events[6].body {
+            #expect(customer == 3 && candidate == 1 && guards.failing == [.accessContactsDiffer])
+        } else {
+            Issue.record("event 7 is \(events[6].kind)")
+        }
+        #expect(events[7].body == .detached(customer: 1, identifier: Identifier(type: "cookie", value: "c-guest"), accessOnly: false))
+        #expect(events[8].source == "pos" && events[8].eventId == "fx-7")
+
+        let ann = try ledger.customer(.id(1))
+        #expect(ann.status == .active && ann.mergedFrom == [2])
+        #expect(ann.identifiers.map { "\($0.type)=\($0.value)\($0.access ? "*" : "")" }
+            == ["cookie=c-ann", "email=ann@example.com*", "external_id=M-1", "phone=+447700900001"])
+        // The guest's cart was written before Ann's tombstone for it, so it stays hidden.
+        #expect(ann.properties == ["name": "Ann", "plan": "gold"])
+        let guest = try ledger.customer(.id(2))
+        #expect(guest.id == 1 && guest.resolvedFrom?.mergedInto == 1 && guest.resolvedFrom?.mergeSeq == 5)
+        let bob = try ledger.customer(.identifier(Identifier(type: "email", value: "Bob@Example.com")))
+        #expect(bob.id == 3 && bob.identifiers.map(\.value) == ["bob@example.com", "+447700900001"])
+
+        #expect(try ledger.lookup(Identifier(type: "phone", value: "+44 7700 900001")).map { "\($0.customer)\($0.access)" } == ["1false", "3false"])
+        #expect(try ledger.lookup(Identifier(type: "email", value: "ANN@example.com")).map { "\($0.customer)\($0.access)" } == ["1true"])
+        #expect(try ledger.lookup(Identifier(type: "cookie", value: "c-guest")).isEmpty)
+        #expect(try ledger.verify().isValid)
+
+        // The generator still writes the same log (so the fixture can be regenerated when needed).
+        let fresh = temporaryPath("fixture-fresh")
+        try await Self.writeFixtureStore(at: fresh)
+        #expect(try Ledger.open(path: fresh).events(limit: .max) == events)
+    }
+
+    @Test func aStoreFromANewerStoreFormatIsRefused() async throws {
+        let path = temporaryPath("fixture-newer")
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.fixture, toPath: path + "/data.mdb")
+        try await withStoreAsync(path) { ledger async throws in
+            try await ledger.env.write { txn in try txn.put(ledger.db.meta, key: Meta.storeFormat, value: Keys.seq(Ledger.storeFormat + 1)) }
+        }
+        #expect(throws: LedgerError.unsupportedFormat(found: Int(Ledger.storeFormat) + 1, supported: Int(Ledger.storeFormat))) {
+            _ = try Ledger.open(path: path)
+        }
+    }
+
+    static func regenerate() async throws {
+        let path = temporaryPath("fixture-source")
+        try await writeFixtureStore(at: path)
+        // The environment is closed once `writeFixtureStore` returns; compact while copying.
+        let copy = temporaryPath("fixture-compact")
+        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+        let mdbCopy = Process()
+        mdbCopy.executableURL = URL(fileURLWithPath: "/usr/bin/mdb_copy")
+        mdbCopy.arguments = ["-c", path, copy]
+        try mdbCopy.run()
+        mdbCopy.waitUntilExit()
+        #expect(mdbCopy.terminationStatus == 0)
+        try? FileManager.default.removeItem(atPath: fixture)
+        try FileManager.default.copyItem(atPath: copy + "/data.mdb", toPath: fixture)
+    }
+}
+
+extension Event {
+    /// The guard results of a `merged` event (empty for other kinds).
+    var mergeGuards: [GuardResult] {
+        if case .merged(_, _, _, let guards, _) = body { return guards }
+        return []
+    }
+}
