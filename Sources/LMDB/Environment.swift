@@ -72,6 +72,9 @@ public final class Environment: @unchecked Sendable {
 
     private static let registry = Mutex<[String: WeakEnvironment]>([:])
 
+    /// Grouped writes waiting for the writer, and whether a drain is already queued.
+    private let pendingGroup = Mutex<(jobs: [GroupedJob], drainScheduled: Bool)>(([], false))
+
     /// Whether this process still holds an environment open in directory `path`
     /// (code that replaces the directory must not leave one behind pointing at the old files).
     public static func isOpen(path: String) -> Bool {
@@ -235,6 +238,56 @@ public final class Environment: @unchecked Sendable {
         }
     }
 
+    /// Like the async ``write(_:)-3k1wq``, but commands submitted while the writer is busy
+    /// are coalesced: each runs in its own child transaction of one shared write
+    /// transaction, so a failing one leaves the others intact, and the whole group costs
+    /// one commit and one sync. `body` returns (or throws) its own outcome; the caller
+    /// resumes only after the group's commit is durable.
+    public func groupedWrite<T: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let outcome = UncheckedBox<Result<T, any Error>?>(nil)
+            let job = GroupedJob(
+                attempt: { txn in
+                    outcome.value = Result { try txn.nested(body) }
+                },
+                finish: { error in
+                    continuation.resume(with: error.map { .failure($0) } ?? outcome.value!)
+                }
+            )
+            let scheduleDrain = pendingGroup.withLock { pending in
+                pending.jobs.append(job)
+                defer { pending.drainScheduled = true }
+                return !pending.drainScheduled
+            }
+            if scheduleDrain {
+                writer.submit { [unowned self] in drainGroup() }
+            }
+        }
+    }
+
+    /// Runs every grouped job submitted so far in one write transaction (writer thread only).
+    private func drainGroup() {
+        let jobs = pendingGroup.withLock { pending in
+            defer {
+                pending.jobs = []
+                pending.drainScheduled = false
+            }
+            return pending.jobs
+        }
+        do {
+            try performWrite { txn in
+                for job in jobs {
+                    job.attempt(txn)
+                    // A full map invalidates the whole group: abort, grow, run every job again.
+                    if txn.mapFull { throw LMDBError.mapFull }
+                }
+            }
+            for job in jobs { job.finish(nil) }
+        } catch {
+            for job in jobs { job.finish(error) }
+        }
+    }
+
     /// Runs on the writer thread only.
     private func performWrite<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
         while true {
@@ -300,6 +353,13 @@ public struct Database: Hashable, Sendable {
     let handle: MDB_dbi
     /// Whether a key may hold several sorted values (`MDB_DUPSORT`).
     public let isDupSort: Bool
+}
+
+/// One command of a group commit: `attempt` runs it in a child transaction and keeps
+/// its outcome; `finish` delivers it once the group committed (or the group's error).
+private struct GroupedJob: @unchecked Sendable {
+    let attempt: (WriteTransaction) -> Void
+    let finish: ((any Error)?) -> Void
 }
 
 private struct WeakEnvironment {

@@ -23,8 +23,12 @@ public class ReadTransaction {
         self.pointer = pointer
     }
 
+    /// Set while a child transaction is open: LMDB forbids using the parent meanwhile.
+    var suspended = false
+
     func live() throws(LMDBError) -> OpaquePointer {
         guard let pointer else { throw .transactionEnded }
+        guard !suspended else { throw .badTransaction }
         return pointer
     }
 
@@ -161,6 +165,41 @@ public struct PutFlags: OptionSet, Sendable {
 public final class WriteTransaction: ReadTransaction {
     /// Set when LMDB reported `MDB_MAP_FULL`; the environment then grows the map and retries.
     private(set) var mapFull = false
+
+    /// Runs `body` in a child transaction (`mdb_txn_begin` with this one as parent):
+    /// its writes join this transaction if `body` returns and vanish if it throws, while
+    /// this transaction goes on either way. This is how several commands share one
+    /// commit (and one sync) and still each stay atomic.
+    /// - Throws: what `body` throws, or ``LMDBError``.
+    public func nested<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
+        let parent = try live()
+        var child: OpaquePointer?
+        let begin = mdb_txn_begin(mdb_txn_env(parent), parent, 0, &child)
+        if begin == MDB_MAP_FULL { mapFull = true }
+        try check(begin)
+        let transaction = WriteTransaction(pointer: child!)
+        suspended = true
+        defer { suspended = false }
+        let result: T
+        do {
+            result = try body(transaction)
+        } catch {
+            transaction.end()
+            mdb_txn_abort(child)
+            if transaction.mapFull { mapFull = true }
+            throw error
+        }
+        transaction.end()
+        if transaction.mapFull {
+            mdb_txn_abort(child)
+            mapFull = true
+            throw LMDBError.mapFull
+        }
+        let commit = mdb_txn_commit(child)
+        if commit == MDB_MAP_FULL { mapFull = true }
+        try check(commit)
+        return result
+    }
 
     /// Stores `value` under `key`.
     /// - Throws: ``LMDBError/keyExists`` under ``PutFlags/noOverwrite``, ``LMDBError/badValueSize``

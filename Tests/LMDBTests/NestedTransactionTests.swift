@@ -1,0 +1,65 @@
+import Foundation
+import Testing
+@testable import LMDB
+
+/// Child transactions: a child's writes join the parent iff its closure returns.
+struct NestedTransactionTests {
+    @Test func childCommitsIntoParentOrVanishes() throws {
+        try withTempDir("nested") { dir in
+            let env = try openEnv(dir, [.init("kv")])
+            let kv = try env.database("kv")
+            struct Refused: Error {}
+            try syncWrite(env) { txn in
+                try txn.put(kv, key: [1], value: [1])
+                try txn.nested { child in try child.put(kv, key: [2], value: [2]) }
+                #expect(throws: Refused.self) {
+                    try txn.nested { child in
+                        try child.put(kv, key: [3], value: [3])
+                        throw Refused()
+                    }
+                }
+                // The parent cannot be used while a child is open.
+                try txn.nested { _ in #expect(throws: LMDBError.badTransaction) { try txn.put(kv, key: [4], value: [4]) } }
+                #expect(try txn.get(kv, key: [2]) == [2])
+                #expect(try txn.get(kv, key: [3]) == nil)
+            }
+            try env.read { (txn: ReadTransaction) throws -> Void in
+                #expect(try txn.get(kv, key: [1]) == [1])
+                #expect(try txn.get(kv, key: [2]) == [2])
+                #expect(try txn.get(kv, key: [3]) == nil)
+                #expect(try txn.get(kv, key: [4]) == nil)
+            }
+        }
+    }
+
+    @Test func groupedWritesStayAtomicEach() async throws {
+        try await withTempDir("grouped") { dir in
+            let env = try openEnv(dir, [.init("kv")], initialMapSize: 64 * 1024)
+            let kv = try env.database("kv")
+            struct Refused: Error {}
+            let outcomes = await withTaskGroup(of: Bool.self) { group in
+                for n in 0..<100 {
+                    group.addTask {
+                        do {
+                            try await env.groupedWrite { txn in
+                                // 4 KB values: the tiny map must grow while groups are in flight.
+                                try txn.put(kv, key: [UInt8(n)], value: [UInt8](repeating: UInt8(n), count: 4096))
+                                if n % 10 == 0 { throw Refused() }
+                            }
+                            return true
+                        } catch {
+                            return false
+                        }
+                    }
+                }
+                return await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 }.count == 90)
+            try env.read { (txn: ReadTransaction) throws -> Void in
+                #expect(try txn.count(kv) == 90)
+                #expect(try txn.get(kv, key: [10]) == nil)
+                #expect(try txn.get(kv, key: [11])?.count == 4096)
+            }
+        }
+    }
+}
