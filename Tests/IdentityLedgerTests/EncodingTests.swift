@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+@testable import IdentityLedger
+
+/// SHA-256 against FIPS 180-4 vectors, and the event encoding round trip.
+struct EncodingTests {
+    @Test(arguments: [
+        ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+        ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+        ("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
+    ])
+    func sha256KnownVectors(input: String, digest: String) {
+        #expect(SHA256.hash(Array(input.utf8)).hexString == digest)
+    }
+
+    @Test func sha256OfAMillionAs() {
+        var hasher = SHA256()
+        for _ in 0..<1000 { hasher.update([UInt8](repeating: UInt8(ascii: "a"), count: 1000)) }
+        #expect(hasher.finalize().hexString == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    static let guards = [
+        GuardResult(guard: .uniqueIdConflict, passed: false, detail: "differs", evidence: ids("external_id=A", "external_id=B")),
+        GuardResult(guard: .accessContactsDiffer, passed: true, detail: "ok"),
+        GuardResult(guard: .softIdOnly, passed: true, detail: "ok"),
+    ]
+
+    static let bodies: [EventBody] = [
+        .schemaChanged(.default),
+        .identified(customer: 7, created: true, identifiers: [PresentedIdentifier(identifier: Identifier(type: "email", value: "ä@b.com"), access: true)],
+                    properties: [PropertyWrite(key: "n", value: ["a": [1, 2.5, "x", nil, true], "b": -3])], declined: [DeclinedCandidate(customer: 9, failingMask: 3)]),
+        .updated(customer: 7, created: false, identifiers: ids("cookie=c"), properties: [PropertyWrite(key: "gone", value: nil)]),
+        .detached(customer: 7, identifier: Identifier(type: "phone", value: "+447700900000"), accessOnly: true),
+        .merged(survivor: 3, absorbed: 7, trigger: ids("phone=+447700900000"), guards: guards, forced: true),
+        .mergeDeclined(customer: 3, candidate: 9, guards: guards),
+        .importStarted(ImportStart(importId: "i1", sourceName: "a.csv", contentDigest: [1, 2, 3], matchBy: "email", format: "csv")),
+    ]
+
+    @Test func everyEventKindRoundTrips() throws {
+        for (index, body) in Self.bodies.enumerated() {
+            let seq = UInt64(index + 10)
+            let event = Event(seq: seq, commandSeq: seq - 1, recordedAt: 1_793_000_000_123, occurredAt: 1_790_000_000_000,
+                              source: "pos", eventId: "e-\(index)", payloadDigest: [9, 9], actor: "ops", note: "n",
+                              importId: index.isMultiple(of: 2) ? "imp" : nil, row: index.isMultiple(of: 2) ? 42 : nil, body: body)
+            #expect(try Event(seq: seq, bytes: event.encoded()) == event)
+            #expect(event.encoded() == event.encoded())
+        }
+    }
+
+    @Test func truncatedEventsAreCorruptNotCrashes() {
+        let event = Event(seq: 5, commandSeq: 5, recordedAt: 1, occurredAt: 1, body: Self.bodies[4])
+        let bytes = event.encoded()
+        for length in 0..<bytes.count {
+            #expect(throws: LedgerError.self) { try Event(seq: 5, bytes: Array(bytes.prefix(length))) }
+        }
+        #expect(throws: LedgerError.unsupportedFormat(found: 200, supported: Int(Event.formatVersion))) {
+            try Event(seq: 5, bytes: [200] + bytes.dropFirst())
+        }
+    }
+}
