@@ -25,6 +25,8 @@ final class ImportErrorsFile {
             throw .invalidInput(reason: "cannot write the errors file \(path)")
         }
         self.handle = handle
+        // A device such as /dev/null cannot be cut back; there is nothing to keep anyway.
+        guard (try? manager.attributesOfItem(atPath: path)[.type] as? FileAttributeType) == .typeRegular else { return }
         do {
             let keep = try lastRow.map { try Self.length(ofLinesUpToRow: $0, path: path) } ?? 0
             try handle.truncate(atOffset: keep)

@@ -64,10 +64,10 @@ struct ImportRowApplier {
 
         var occurredAt = startedAt
         if let at = row.at {
-            guard let date = parseTimestamp(at) else {
+            guard let ms = parseImportTimestamp(at) else {
                 return reject("at", "invalidInput", "\"\(at)\" is not an ISO 8601 time")
             }
-            occurredAt = date.millisecondsSince1970
+            occurredAt = ms
         }
 
         // Match by the matchBy values only (SPEC 5.6).
