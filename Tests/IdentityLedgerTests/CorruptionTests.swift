@@ -122,3 +122,18 @@ import LMDB
         #expect(show.stderr.contains(#""code":"unsupportedFormat""#))
     }
 }
+
+/// Inputs the fuzzers found, kept as named tests (docs/fuzzing.md).
+@Suite struct FuzzRegressionTests {
+    /// FuzzEventDecoder crash-c974d152: an event whose property is a NaN double decodes, but
+    /// is not equal to itself; its encoding must still round-trip byte for byte.
+    @Test func anEventWithANaNPropertyRoundTripsAsBytes() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fuzz/Corpus/FuzzEventDecoder/regression-nan-roundtrip.bin").path
+        let input = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let seq = UInt64(input[0]) + 1
+        let event = try Event(seq: seq, bytes: Array(input.dropFirst()))
+        let encoded = event.encoded()
+        #expect(try Event(seq: seq, bytes: encoded).encoded() == encoded)
+    }
+}

@@ -13,8 +13,9 @@ func fuzzEventDecoder(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let seq = UInt64(bytes.first ?? 1) + 1
     if let event = try? FuzzingEntryPoints.decodeEvent(seq: seq, bytes: Array(bytes.dropFirst())) {
         let encoded = FuzzingEntryPoints.encode(event)
+        // Compared as bytes, not as events: a NaN property is not equal to itself.
         let reread = try? FuzzingEntryPoints.decodeEvent(seq: seq, bytes: encoded)
-        precondition(reread == event, "an event does not survive encode → decode")
+        precondition(reread.map(FuzzingEntryPoints.encode) == encoded, "an event does not survive encode → decode")
     }
     FuzzingEntryPoints.decodeCustomerRecord(bytes)
     return 0
