@@ -25,8 +25,10 @@ import Testing
 
         for round in 0..<kills {
             let batch = (next..<next + 300).map(Self.command)
-            let delay = UInt32.random(in: 0...150_000, using: &rng)
-            let run = try Self.runChild(executable, path: path, lines: batch, killAfter: delay, noSync: round % 2 == 1)
+            // Kill after a random number of acknowledgements plus a random instant, so that the
+            // kill lands inside the run however fast or loaded the machine is.
+            let kill = Kill(afterAcks: Int.random(in: 0..<batch.count - 1, using: &rng), delay: UInt32.random(in: 0...3_000, using: &rng))
+            let run = try Self.runChild(executable, path: path, lines: batch, kill: kill, noSync: round % 2 == 1)
             #expect(run.killed, "round \(round): the child exited before the kill (status \(run.status))")
             for (line, ack) in run.acks { acks[next + line - 1] = ack }
             if (1..<batch.count).contains(run.acks.count) { killedMidBatch += 1 }
@@ -35,7 +37,7 @@ import Testing
         }
 
         // A last run to the end: everything acknowledged is there exactly once.
-        let last = try Self.runChild(executable, path: path, lines: (next..<next + 50).map(Self.command), killAfter: nil, noSync: false)
+        let last = try Self.runChild(executable, path: path, lines: (next..<next + 50).map(Self.command), kill: nil, noSync: false)
         #expect(!last.killed && last.acks.count == 50)
         for (line, ack) in last.acks { acks[next + line - 1] = ack }
         try Self.checkStore(path, acks: acks, round: kills, verify: true)
@@ -78,7 +80,52 @@ import Testing
     /// Starts `idledger ingest - --json`, feeds it `lines` (stdin stays open, so the child
     /// waits for more rather than exiting), kills it after `killAfter` µs (or closes stdin
     /// and lets it finish when nil), and returns the complete result lines it printed.
-    static func runChild(_ executable: String, path: String, lines: [String], killAfter: UInt32?, noSync: Bool) throws -> ChildRun {
+    /// When to kill the child: once it has printed `afterAcks` acknowledgements, then `delay` µs later.
+    struct Kill {
+        var afterAcks: Int
+        var delay: UInt32
+    }
+
+    /// Reads the child's stdout on its own thread, counting complete lines as they arrive.
+    final class LineWatcher: @unchecked Sendable {
+        private let condition = NSCondition()
+        private var data = Data()
+        private var lines = 0
+        private var finished = false
+
+        init(_ handle: FileHandle) {
+            Thread.detachNewThread { [self] in
+                while true {
+                    let chunk = handle.availableData
+                    condition.lock()
+                    if chunk.isEmpty { finished = true } else {
+                        data.append(chunk)
+                        lines += chunk.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+                    }
+                    condition.broadcast()
+                    condition.unlock()
+                    if chunk.isEmpty { return }
+                }
+            }
+        }
+
+        /// Waits until `count` lines arrived or the output ended (at most 60 s).
+        func waitForLines(_ count: Int) {
+            condition.lock()
+            defer { condition.unlock() }
+            let deadline = Date().addingTimeInterval(60)
+            while lines < count && !finished && condition.wait(until: deadline) {}
+        }
+
+        func wait() -> String {
+            condition.lock()
+            defer { condition.unlock() }
+            while !finished { condition.wait() }
+            return String(decoding: data, as: UTF8.self)
+        }
+    }
+
+    static func runChild(_ executable: String, path: String, lines: [String], kill plannedKill: Kill?, noSync: Bool) throws -> ChildRun {
         let process = Process()
         // Line-buffered stdout, so that an acknowledgement is printed as soon as it is known.
         let stdbuf = "/usr/bin/stdbuf"
@@ -97,7 +144,7 @@ import Testing
         process.standardOutput = stdout
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let output = CLIProcess.Drain(stdout.fileHandleForReading)
+        let output = LineWatcher(stdout.fileHandleForReading)
         let input = Data(lines.joined(separator: "\n").utf8 + [UInt8(ascii: "\n")])
         let fd = stdin.fileHandleForWriting.fileDescriptor
         let written = DispatchSemaphore(value: 0)
@@ -112,8 +159,9 @@ import Testing
                 }
             }
         }
-        if let killAfter {
-            usleep(killAfter)
+        if let plannedKill {
+            output.waitForLines(plannedKill.afterAcks)
+            usleep(plannedKill.delay)
             kill(process.processIdentifier, SIGKILL)
         } else {
             written.wait() // then closing stdin lets the child run to the end of its input

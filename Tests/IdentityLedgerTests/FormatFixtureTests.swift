@@ -83,10 +83,14 @@ import LMDB
         #expect(try ledger.lookup(Identifier(type: "cookie", value: "c-guest")).isEmpty)
         #expect(try ledger.verify().isValid)
 
-        // The generator still writes the same log (so the fixture can be regenerated when needed).
+        // The generator still makes the same decisions (so the fixture can be regenerated when
+        // needed). Guard details are prose a later version may word better, so they are not compared.
         let fresh = temporaryPath("fixture-fresh")
         try await Self.writeFixtureStore(at: fresh)
-        #expect(try Ledger.open(path: fresh).events(limit: .max) == events)
+        func decisions(_ events: [Event]) -> [String] {
+            events.map { "\($0.seq) \($0.commandSeq) \($0.kind) \($0.customers) \($0.recordedAt)" }
+        }
+        #expect(decisions(try Ledger.open(path: fresh).events(limit: .max)) == decisions(events))
     }
 
     @Test func aStoreFromANewerStoreFormatIsRefused() async throws {

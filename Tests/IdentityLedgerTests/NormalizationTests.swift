@@ -80,6 +80,8 @@ struct NormalizationTests {
 
     static let phone: [Case] = [
         Case(kind: .phone, raw: "+44 (0)20 7946 0958", expected: "+442079460958"),
+        // A "(0)" further inside is part of the number: only its parentheses go.
+        Case(kind: .phone, raw: "+44 20 7946 (0)958", expected: "+442079460958"),
         Case(kind: .phone, raw: "0044 20 7946 0958", expected: "+442079460958"),
         Case(kind: .phone, raw: "0044 (0)20 7946 0958", expected: "+442079460958"),
         Case(kind: .phone, raw: "＋４４ ２０ ７９４６ ０９５８", expected: "+442079460958"),

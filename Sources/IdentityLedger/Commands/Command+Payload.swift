@@ -9,7 +9,10 @@ extension Command {
             w.write(optional: context.source)
         }
         func writeProperties(_ properties: [String: JSONValue]) {
-            w.write(CommandExecutor.propertyWrites(properties)) { $0.write($1) }
+            w.write(properties.keys.sorted()) { w, key in
+                w.write(key)
+                w.write(properties[key]!)
+            }
         }
         switch self {
         case .identify(let command):

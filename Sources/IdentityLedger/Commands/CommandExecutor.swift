@@ -12,6 +12,9 @@ struct CommandExecutor {
     /// Runs one command; `now` is the engine clock in milliseconds.
     func run(_ command: Command, now: Int64, actor: String? = nil) throws -> CommandResult {
         let context = command.context
+        if let eventId = context.eventId, !(1...400).contains(eventId.utf8.count) {
+            throw LedgerError.invalidInput(reason: "eventId must be 1 to 400 UTF-8 bytes, got \(eventId.utf8.count)")
+        }
         let digest = context.eventId.map { _ in SHA256.hash(command.canonicalPayload) }
         if let eventId = context.eventId, let bytes = try txn.get(db.eventIds, key: Array(eventId.utf8)) {
             var r = BinaryReader(bytes)
@@ -56,7 +59,7 @@ struct CommandExecutor {
     private func identify(_ command: IdentifyCommand, _ log: inout EventAppender) throws -> CommandResult {
         let schema = try reader.schema()
         let presented = try normalizeIdentifiers(command.identifiers, access: command.access, schema: schema)
-        let properties = Self.propertyWrites(command.properties)
+        let properties = try Self.propertyWrites(command.properties)
         let candidates = try findCandidates(presented, schema: schema, reader: reader)
 
         var cluster = Cluster(presented: presented, schema: schema)
@@ -64,7 +67,7 @@ struct CommandExecutor {
         var declined: [(candidate: Candidate, guards: [GuardResult])] = []
         for candidate in candidates {
             let record = try reader.existingCustomer(candidate.id)
-            let guards = cluster.evaluate(record, reachedOnlyBySoft: candidate.reachedOnlyBySoft)
+            let guards = cluster.evaluate(record, reachedOnlyBySoft: candidate.reachedOnlyBySoft, reachedBy: candidate.reaches)
             if guards.allPassed {
                 cluster.accept(record)
                 accepted.append((candidate, record, guards))
@@ -126,7 +129,7 @@ struct CommandExecutor {
     private func update(_ command: UpdateCommand, _ log: inout EventAppender) throws -> CommandResult {
         let schema = try reader.schema()
         let presented = try normalizeIdentifiers(command.identifiers, access: [], schema: schema)
-        let properties = Self.propertyWrites(command.properties)
+        let properties = try Self.propertyWrites(command.properties)
         let candidates = try findCandidates(presented, schema: schema, reader: reader)
         let customer: CustomerID
         let created: Bool
@@ -157,7 +160,7 @@ struct CommandExecutor {
         guard into.id != from.id else { throw LedgerError.sameCustomer(customer: into.id) }
         let shared = from.identifiers.filter { into.holds($0.identifier) != nil }.map(\.identifier)
         let onlySoft = !shared.isEmpty && shared.allSatisfy { schema.type(named: $0.type)?.kind == .soft }
-        let guards = Cluster(customer: into, schema: schema).evaluate(from, reachedOnlyBySoft: onlySoft)
+        let guards = Cluster(customer: into, schema: schema).evaluate(from, reachedOnlyBySoft: onlySoft, reachedBy: shared)
         if command.requireGuards, !guards.allPassed { throw LedgerError.mergeBlocked(guards: guards) }
         try log.append(.merged(survivor: into.id, absorbed: from.id, trigger: shared, guards: guards, forced: true))
         return CommandResult(customer: into.id, created: false, merged: [from.id], seq: log.written, declined: [], guards: guards, warnings: [])
@@ -214,7 +217,7 @@ struct CommandExecutor {
                 conflicts.append("type \(old.name) is removed but holds values (e.g. \(example) on customer \(owner))")
                 continue
             }
-            if new.normalize != old.normalize {
+            if new.normalize != old.normalize || new.defaultCallingCode != old.defaultCallingCode {
                 conflicts.append("type \(old.name) changes normalization from \(old.normalize.rawValue) to \(new.normalize.rawValue) but holds values (e.g. \(example))")
             }
             if new.kind != old.kind {
@@ -241,16 +244,25 @@ struct CommandExecutor {
 
     // MARK: helpers
 
-    static func propertyWrites(_ properties: [String: JSONValue]) -> [PropertyWrite] {
-        properties.keys.sorted().map { PropertyWrite(key: $0, value: properties[$0]!) }
+    /// The properties sorted by key, once each is known to be storable.
+    /// - Throws: ``LedgerError/invalidInput(reason:)`` for a value nested too deeply or a
+    ///   non-finite number: both would be written but could never be read back or printed.
+    static func propertyWrites(_ properties: [String: JSONValue]) throws(LedgerError) -> [PropertyWrite] {
+        var writes: [PropertyWrite] = []
+        for key in properties.keys.sorted() {
+            let value = properties[key]!
+            if let problem = value.storageProblem() { throw .invalidInput(reason: "property \"\(key)\": \(problem)") }
+            writes.append(PropertyWrite(key: key, value: value))
+        }
+        return writes
     }
 
     /// `identifierInProperties`: a property named after an identifier type whose value
     /// normalizes as that type (seed 002: `update` used where `identify` was meant).
     static func warnings(for properties: [PropertyWrite], schema: Schema) -> [Warning] {
         properties.compactMap { property in
-            guard let type = schema.type(named: property.key), let value = property.value.stringValue,
-                  (try? type.normalizeValue(value)) != nil else { return nil }
+            guard let type = schema.type(named: property.key),
+                  identifierText(property.value).contains(where: { (try? type.normalizeValue($0)) != nil }) else { return nil }
             return Warning(
                 code: "identifierInProperties",
                 message: "property \"\(property.key)\" holds a value of identifier type \(type.name); it is stored as a property and never merges profiles (send it as an identifier with identify)"
@@ -312,5 +324,16 @@ extension ProjectionReader {
             guard holders.count == 1 else { throw LedgerError.ambiguousCustomer(identifier: identifier, candidates: holders) }
             return try existingCustomer(first)
         }
+    }
+}
+
+/// The texts an integration may have meant as identifier values: a string, a whole
+/// number (numeric IDs are often sent as JSON numbers), or an array of them.
+func identifierText(_ value: JSONValue) -> [String] {
+    switch value {
+    case .string(let text): [text]
+    case .int(let number): [String(number)]
+    case .array(let values): values.flatMap(identifierText)
+    default: []
     }
 }

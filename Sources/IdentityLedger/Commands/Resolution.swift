@@ -126,8 +126,9 @@ struct Cluster {
     }
 
     /// All three guards, each with its evidence; never short-circuited.
-    func evaluate(_ y: CustomerRecord, reachedOnlyBySoft: Bool) -> [GuardResult] {
-        [uniqueIdConflict(y), accessContactsDiffer(y), softIdOnly(y, reachedOnlyBySoft: reachedOnlyBySoft)]
+    /// `reachedBy`: the values linking Y to this side (the evidence of `softIdOnly`).
+    func evaluate(_ y: CustomerRecord, reachedOnlyBySoft: Bool, reachedBy: [Identifier] = []) -> [GuardResult] {
+        [uniqueIdConflict(y), accessContactsDiffer(y), softIdOnly(y, reachedOnlyBySoft: reachedOnlyBySoft, reachedBy: reachedBy)]
     }
 
     private func uniqueIdConflict(_ y: CustomerRecord) -> GuardResult {
@@ -172,13 +173,17 @@ struct Cluster {
         return GuardResult(guard: .accessContactsDiffer, passed: true, detail: "access-granting contacts agree (\(theirList))", evidence: theirs)
     }
 
-    private func softIdOnly(_ y: CustomerRecord, reachedOnlyBySoft: Bool) -> GuardResult {
+    private func softIdOnly(_ y: CustomerRecord, reachedOnlyBySoft: Bool, reachedBy: [Identifier]) -> GuardResult {
+        let via = reachedBy.map(\.description).joined(separator: ", ")
         if reachedOnlyBySoft, known, isKnown(y) {
             return GuardResult(
                 guard: .softIdOnly, passed: false,
-                detail: "customer \(y.id) was reached only through soft identifiers and both sides are known customers"
+                detail: "customer \(y.id) was reached only through soft identifiers (\(via)) and both sides are known customers",
+                evidence: reachedBy
             )
         }
-        return GuardResult(guard: .softIdOnly, passed: true, detail: reachedOnlyBySoft ? "one side is anonymous" : "reached through a unique or contact value")
+        let detail = reachedBy.isEmpty ? "no shared identifier"
+            : reachedOnlyBySoft ? "reached through \(via); one side is anonymous" : "reached through \(via)"
+        return GuardResult(guard: .softIdOnly, passed: true, detail: detail, evidence: reachedBy)
     }
 }

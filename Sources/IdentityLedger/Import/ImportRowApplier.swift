@@ -123,6 +123,12 @@ struct ImportRowApplier {
             }
         }
 
+        let properties: [PropertyWrite]
+        do throws(LedgerError) {
+            properties = try CommandExecutor.propertyWrites(row.properties)
+        } catch {
+            return reject(nil, error.code, error.description)
+        }
         let created = target == nil
         let customer = try target?.id ?? CustomerID(reader.customerCount + 1)
         if log == nil { log = try open() }
@@ -133,7 +139,7 @@ struct ImportRowApplier {
         ))
         try log!.append(.identified(
             customer: customer, created: created, identifiers: presented,
-            properties: CommandExecutor.propertyWrites(row.properties), declined: []
+            properties: properties, declined: []
         ))
         return .applied(created: created)
     }

@@ -77,3 +77,26 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
         self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }
 }
+
+extension JSONValue {
+    /// Deepest nesting a stored property may have: far beyond real profile data, well
+    /// within what the event decoder and the JSON printer accept.
+    static let maxDepth = 64
+
+    /// Why this value cannot be stored (too deep, or a number JSON cannot print), or `nil`.
+    func storageProblem(depth: Int = 1) -> String? {
+        if depth > Self.maxDepth { return "nested deeper than \(Self.maxDepth) levels" }
+        let children: [JSONValue]
+        switch self {
+        case .double(let number) where !number.isFinite: return "\(number) is not a JSON number"
+        case .array(let values): children = values
+        case .object(let members): children = Array(members.values)
+        default: return nil
+        }
+        // A plain loop: each child is checked once (a lazy first-match would check it twice per level).
+        for child in children {
+            if let problem = child.storageProblem(depth: depth + 1) { return problem }
+        }
+        return nil
+    }
+}

@@ -55,7 +55,7 @@ extension Ledger {
                 let b = try reader.existingCustomer(pair.b)
                 let shared = pairs[pair]!.sorted()
                 let onlySoft = shared.allSatisfy { schema.type(named: $0.type)?.kind == .soft }
-                let guards = Cluster(customer: a, schema: schema).evaluate(b, reachedOnlyBySoft: onlySoft)
+                let guards = Cluster(customer: a, schema: schema).evaluate(b, reachedOnlyBySoft: onlySoft, reachedBy: shared)
                 return DuplicatePair(a: pair.a, b: pair.b, shared: shared, guards: guards)
             }
         }
@@ -94,7 +94,7 @@ extension Ledger {
                 for property in properties where !CommandExecutor.warnings(for: [property], schema: schema).isEmpty {
                     audit.identifierInProperties.append(.init(
                         seq: event.seq, customer: customer, key: property.key,
-                        value: property.value.stringValue ?? "", source: event.source
+                        value: identifierText(property.value).joined(separator: ", "), source: event.source
                     ))
                     audit.findingsBySource[event.source ?? "", default: 0] += 1
                 }

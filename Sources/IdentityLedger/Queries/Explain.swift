@@ -46,7 +46,7 @@ extension Ledger {
             let shared = b.identifiers.filter { a.holds($0.identifier) != nil }.map(\.identifier)
             let onlySoft = !shared.isEmpty && shared.allSatisfy { schema.type(named: $0.type)?.kind == .soft }
             // One profile has nothing left to guard: the decisions below say how it became one.
-            let guards = a.id == b.id ? [] : Cluster(customer: a, schema: schema).evaluate(b, reachedOnlyBySoft: onlySoft)
+            let guards = a.id == b.id ? [] : Cluster(customer: a, schema: schema).evaluate(b, reachedOnlyBySoft: onlySoft, reachedBy: shared)
             let verdict: Explanation.Verdict =
                 a.id == b.id ? .sameCustomer : !guards.allPassed ? .keptApart : shared.isEmpty ? .notLinked : .wouldMerge
 

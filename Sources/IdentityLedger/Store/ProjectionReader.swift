@@ -1,4 +1,8 @@
 import LMDB
+import Synchronization
+
+/// The last schema decoded, with its encoded bytes (see `ProjectionReader.schema()`).
+private let decodedSchema = Mutex<(bytes: [UInt8], schema: Schema)?>(nil)
 
 /// Reads the projections inside one transaction (a snapshot, or the write
 /// transaction a command runs in, so it sees the command's own earlier effects).
@@ -14,8 +18,13 @@ struct ProjectionReader {
     /// The schema in force; a store whose log is empty has the default schema.
     func schema() throws -> Schema {
         guard let entry = try lastVersion(in: db.schemas, prefix: [], upTo: asOf) else { return .default }
+        // Every command reads the schema at least twice; decoding it was a measurable share
+        // of an identify (BENCHMARKS.md), so the last one decoded is reused for equal bytes.
+        if let cached = decodedSchema.withLock({ $0 }), cached.bytes == entry.value { return cached.schema }
         var reader = BinaryReader(entry.value)
-        return try reader.readSchema()
+        let schema = try reader.readSchema()
+        decodedSchema.withLock { $0 = (entry.value, schema) }
+        return schema
     }
 
     func customer(_ id: CustomerID) throws -> CustomerRecord? {

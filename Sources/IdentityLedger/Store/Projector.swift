@@ -29,8 +29,9 @@ struct Projector {
         case .identified(let customer, let created, let identifiers, let properties, _):
             var record = created ? try create(customer, event) : try reader.existingCustomer(customer)
             let schema = try reader.schema()
-            // Soft values presented with a known value make this customer their current holder.
-            let known = identifiers.contains { schema.type(named: $0.identifier.type)?.kind != .soft }
+            // Soft values presented with a known value make this customer their current holder;
+            // an import row is no one logging in, so it claims nothing.
+            let known = event.importId == nil && identifiers.contains { schema.type(named: $0.identifier.type)?.kind != .soft }
             for presented in identifiers {
                 let claim = known && schema.type(named: presented.identifier.type)?.kind == .soft
                 try hold(presented.identifier, access: presented.access, claim: claim, on: &record, event)
