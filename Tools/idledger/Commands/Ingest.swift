@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import IdentityLedger
 
@@ -49,6 +50,8 @@ struct Ingest: AsyncParsableCommand {
                         print("line \(number): error \(error.code): \(error.description)")
                     }
                 }
+                // Each result line is an acknowledgement: it must not wait in a pipe buffer.
+                fflush(nil) // nil: every output stream (stdout is not concurrency-safe to name)
             }
         }
         if !global.json {
