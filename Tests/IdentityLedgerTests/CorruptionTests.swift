@@ -136,4 +136,15 @@ import LMDB
         let encoded = event.encoded()
         #expect(try Event(seq: seq, bytes: encoded).encoded() == encoded)
     }
+
+    /// FuzzEventDecoder crash-d4b15c31: recordedAt and occurredAt so far apart that their
+    /// difference overflows Int64 trapped the encoder; both sides now wrap the same way.
+    @Test func extremeTimestampsRoundTripWithoutOverflow() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fuzz/Corpus/FuzzEventDecoder/regression-time-overflow.bin").path
+        let input = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let seq = UInt64(input[0]) + 1
+        let event = try Event(seq: seq, bytes: Array(input.dropFirst()))
+        #expect(try Event(seq: seq, bytes: event.encoded()).encoded() == event.encoded())
+    }
 }

@@ -27,7 +27,7 @@ extension Event {
         w.write(byte: kindByte.rawValue)
         w.write(seq - commandSeq)
         w.write(signed: recordedAt)
-        w.write(signed: recordedAt - occurredAt)
+        w.write(signed: recordedAt &- occurredAt) // wrapping, as decoding: any Int64 pair round-trips
         var present: Optionals = []
         if source != nil { present.insert(.source) }
         if eventId != nil { present.insert(.eventId) }
