@@ -1,5 +1,8 @@
 import CLMDB
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// An open LMDB environment: one directory holding named databases.
@@ -162,6 +165,25 @@ public final class Environment: @unchecked Sendable {
         var info = MDB_envinfo()
         mdb_env_info(handle, &info)
         return info.me_last_txnid
+    }
+
+    /// Drops this process's resident copies of the memory map's pages (`madvise(MADV_DONTNEED)`).
+    ///
+    /// LMDB maps the data file read-only and writes with `pwrite`, so the pages are clean
+    /// file pages: dropping them loses nothing, and the next read faults them back in from
+    /// the page cache. A long bulk load calls this now and then so that its resident memory
+    /// stays flat instead of growing with the size of the store it touched.
+    public func releaseMappedPages() {
+        // liblmdb does not expose the map's address (`me_mapaddr` is set only with
+        // MDB_FIXEDMAP), so find the mapping of data.mdb in /proc/self/maps (Linux).
+        guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return }
+        let dataFile = path + "/data.mdb"
+        for line in maps.split(separator: "\n") where line.hasSuffix(dataFile) {
+            let range = line.prefix { $0 != " " }.split(separator: "-")
+            guard range.count == 2, let start = UInt(range[0], radix: 16), let end = UInt(range[1], radix: 16),
+                  let address = UnsafeMutableRawPointer(bitPattern: start) else { continue }
+            _ = madvise(address, Int(end - start), MADV_DONTNEED)
+        }
     }
 
     /// Flushes the data buffers to disk (useful after writes in ``Durability/noSync`` mode).

@@ -167,6 +167,9 @@ extension Ledger {
             rejected += UInt64(result.rejections.count)
             try errorsFile.append(result.rejections)
             batches += 1
+            // Keep resident memory flat: the pages this batch touched stay in the page cache,
+            // not in the process (docs/import.md).
+            env.releaseMappedPages()
             report()
             if let stop = tuning.stopAfterBatches, batches >= stop {
                 throw .invalidInput(reason: "import \(importId) stopped after \(batches) batches (test hook)")
