@@ -80,7 +80,7 @@ public struct WorkloadConfig: Sendable {
 /// - web: anonymous browsing with a cookie (an anonymous profile), later a login with the
 ///   email and that cookie (the cookie becomes known: the anonymous profile merges in);
 ///   cookies churn (cleared browser, new laptop);
-/// - app: login with email and the device ID;
+/// - app: login with email and the device ID, often with the loyalty card;
 /// - till: loyalty card scans, often with the household phone; couples hold separate cards
 ///   and share the phone, so a phone-only scan is ambiguous; 15% arrive late from offline
 ///   tills with `at` hours to days in the past;
@@ -160,11 +160,13 @@ public struct Workload: Sequence, IteratorProtocol, Sendable {
                                  properties: [("lastPage", .string("/p/\(rng.below(500))"))], at: clock, source: "web")
         }
         if roll < 0.55 {
-            // App: the device ID is soft like a cookie.
+            // App: the device ID is soft like a cookie; the app shows the loyalty card, so
+            // logins often carry it (which puts each partner's card on their own account).
             let device = Identifier(type: "cookie", value: "dev-\(p)")
             if hasEmail[p] {
                 loggedIn[p] = true
-                return WorkloadEvent(op: .identify, ids: [email, device], access: ["email"],
+                let ids = hasCard[p] && rng.chance(0.5) ? [email, device, card] : [email, device]
+                return WorkloadEvent(op: .identify, ids: ids, access: ["email"],
                                      properties: [("lastChannel", "app"), ("appVersion", .string("5.\(rng.below(4))"))], at: clock, source: "app")
             }
             return WorkloadEvent(op: .identify, ids: [device], access: [], properties: [("lastChannel", "app")], at: clock, source: "app")

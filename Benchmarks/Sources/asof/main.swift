@@ -40,7 +40,8 @@ var results: [Result] = []
 var workload = Workload(config)
 var consumed = 0
 var working: String? = nil
-let cacheKey = "asof-s\(seed)-c\(config.customers)"
+// Bump the version when the workload changes: a cached store holds an older stream.
+let cacheKey = "asof-v2-s\(seed)-c\(config.customers)"
 
 func markerPath(_ dir: String) -> String { (dir as NSString).appendingPathComponent("commands-consumed") }
 
