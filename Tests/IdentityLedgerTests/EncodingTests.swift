@@ -19,6 +19,28 @@ struct EncodingTests {
         #expect(hasher.finalize().hexString == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
+    /// Blocks are compressed straight from the input and partial blocks buffered: any split
+    /// of the input, contiguous or not, must give the one-shot digest.
+    @Test func sha256IsIndependentOfHowTheInputIsSplit() {
+        let input = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        let whole = SHA256.hash(input)
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20 {
+            var hasher = SHA256()
+            var start = 0
+            while start < input.count {
+                let end = min(input.count, start + Int.random(in: 0...130, using: &generator))
+                if Bool.random(using: &generator) {
+                    hasher.update(input[start..<end])
+                } else {
+                    hasher.update(input[start..<end].lazy.map { $0 })  // not contiguous
+                }
+                start = end
+            }
+            #expect(hasher.finalize() == whole)
+        }
+    }
+
     static let guards = [
         GuardResult(guard: .uniqueIdConflict, passed: false, detail: "differs", evidence: ids("external_id=A", "external_id=B")),
         GuardResult(guard: .accessContactsDiffer, passed: true, detail: "ok"),
