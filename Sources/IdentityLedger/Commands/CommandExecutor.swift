@@ -43,7 +43,7 @@ struct CommandExecutor {
     /// An appender positioned after the last event, with a clock that never goes back.
     /// A store's first write records the default schema first.
     func appender(now: Int64, seedDefaultSchema: Bool = true) throws -> EventAppender {
-        let last = try reader.lastEvent()
+        let last = try reader.lastPosition()
         let recordedAt = max(now, last?.recordedAt ?? now)
         let header = EventAppender.Header(recordedAt: recordedAt, occurredAt: recordedAt)
         var log = EventAppender(txn: txn, db: db, nextSeq: (last?.seq ?? 0) + 1, header: header)

@@ -156,6 +156,29 @@ extension Event {
         }
     }
 
+    /// The `recordedAt` of the event stored at `seq`, read from its header alone: every
+    /// command reads the last event's clock, and decoding the whole event was a measurable
+    /// share of a command (BENCHMARKS.md).
+    static func recordedAt(seq: UInt64, bytes: [UInt8]) throws(LedgerError) -> Int64 {
+        var r = BinaryReader(bytes)
+        do {
+            let version = try r.readByte()
+            guard version >= 1 else { throw BinaryReader.Failure(reason: "format version 0") }
+            guard version <= Self.formatVersion else {
+                throw LedgerError.unsupportedFormat(found: Int(version), supported: Int(Self.formatVersion))
+            }
+            _ = try r.readByte()  // kind
+            _ = try r.readUInt64()  // command delta
+            return try r.readSigned()
+        } catch let failure as BinaryReader.Failure {
+            throw .corruptEvent(seq: seq, reason: failure.reason)
+        } catch let error as LedgerError {
+            throw error
+        } catch {
+            throw .corruptEvent(seq: seq, reason: "\(error)")
+        }
+    }
+
     private static func decodeBody(_ kind: Kind, _ r: inout BinaryReader) throws -> EventBody {
         typealias R = BinaryReader
         switch kind {

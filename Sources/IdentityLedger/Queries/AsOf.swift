@@ -28,13 +28,13 @@ extension ProjectionReader {
             return seq
         case .time(let date):
             let target = date.millisecondsSince1970
-            guard let last = try lastEvent() else { return 0 }
+            guard let last = try lastPosition() else { return 0 }
             var low: UInt64 = 0 // invariant: event `low` (if any) has recordedAt ≤ target
             var high = last.seq + 1 // invariant: event `high` (if any) has recordedAt > target
             while high - low > 1 {
                 let middle = low + (high - low) / 2
-                guard let event = try event(middle) else { throw LedgerError.corruptEvent(seq: middle, reason: "missing from the log") }
-                if event.recordedAt <= target { low = middle } else { high = middle }
+                guard let recordedAt = try recordedAt(middle) else { throw LedgerError.corruptEvent(seq: middle, reason: "missing from the log") }
+                if recordedAt <= target { low = middle } else { high = middle }
             }
             return low
         }

@@ -117,12 +117,18 @@ struct ProjectionReader {
         return try Event(seq: seq, bytes: bytes)
     }
 
-    /// The last event of the log, or `nil` when it is empty.
-    func lastEvent() throws -> Event? {
+    /// The position and clock of the last event, or `nil` when the log is empty.
+    func lastPosition() throws -> (seq: UInt64, recordedAt: Int64)? {
         let cursor = try txn.cursor(db.log)
         defer { cursor.close() }
         guard let entry = try cursor.last(), let seq = Keys.readUInt64(entry.key) else { return nil }
-        return try Event(seq: seq, bytes: entry.value)
+        return (seq, try Event.recordedAt(seq: seq, bytes: entry.value))
+    }
+
+    /// The `recordedAt` of the event at `seq`, or `nil` when there is none.
+    func recordedAt(_ seq: UInt64) throws -> Int64? {
+        guard let bytes = try txn.get(db.log, key: Keys.seq(seq)) else { return nil }
+        return try Event.recordedAt(seq: seq, bytes: bytes)
     }
 
     /// The last entry under `prefix` whose trailing log position is ≤ `seq`.
