@@ -68,7 +68,10 @@ extension Normalization {
         guard !domain.split(separator: ".", omittingEmptySubsequences: false).contains(where: \.isEmpty) else {
             throw NormalizationError(reason: "email domain has an empty label (leading, trailing or double dot)")
         }
-        guard email.count <= maxEmailCharacters else {
+        // Counting characters walks grapheme clusters; an ASCII address (no CR LF, refused
+        // above) has one per byte.
+        let characters = email.utf8.allSatisfy { $0 < 0x80 } ? email.utf8.count : email.count
+        guard characters <= maxEmailCharacters else {
             throw NormalizationError(reason: "email is longer than \(maxEmailCharacters) characters")
         }
         return email
@@ -81,7 +84,9 @@ extension Normalization {
         let international = number.hasPrefix("+") || number.hasPrefix("00")
         // "+44 (0)20 ..." : the (0) is the national trunk prefix, not part of the number.
         // It must go before parentheses are stripped, or its 0 would survive as a digit.
-        if international, let trunk = number.range(of: #"^(\+|00)[ .-]*[0-9]{1,3}[ .-]*(\(0\))"#, options: .regularExpression) {
+        // The regular expression is only compiled and run for numbers that contain "(0)" at all.
+        if international, number.contains("(0)"),
+           let trunk = number.range(of: #"^(\+|00)[ .-]*[0-9]{1,3}[ .-]*(\(0\))"#, options: .regularExpression) {
             // Only the "(0)" right after the country code: one further inside is part of the number.
             let parenthesis = number[trunk].range(of: "(0)", options: .backwards)!
             number.removeSubrange(parenthesis)
