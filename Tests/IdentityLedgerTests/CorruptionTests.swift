@@ -25,6 +25,22 @@ import LMDB
         #expect(try withStore(path) { try $0.projectionDigests() } == before)
     }
 
+    /// Commands read only the last event's header (for its clock); a damaged header still
+    /// refuses the command, with the same reason a full decode gives, and writes nothing.
+    @Test func aCommandAfterALastEventWithADamagedHeaderIsRefused() async throws {
+        let path = try await populatedStorePath()
+        try await withStoreAsync(path) { ledger async throws in
+            let last = UInt64(try ledger.events(limit: .max).count)
+            for (bytes, reason) in [([UInt8]([1, 99, 0, 0]), "unknown event kind 99"), ([1, 2, 0xFF, 0xFF, 0xFF, 0x7F, 0], "command position out of range")] {
+                try await ledger.env.write { txn in try txn.put(ledger.db.log, key: Keys.seq(last), value: bytes) }
+                let txnBefore = ledger.env.lastTransactionID
+                let error = await ledgerError { _ = try await ledger.identify(IdentifyCommand(identifiers: [Identifier(type: "email", value: "new@example.com")])) }
+                #expect(error == .corruptEvent(seq: last, reason: reason))
+                #expect(ledger.env.lastTransactionID == txnBefore)
+            }
+        }
+    }
+
     @Test func anEventTheProjectionsCannotTakeIsReportedWithItsPosition() async throws {
         let path = try await populatedStorePath()
         let seq = try withStore(path) { ledger throws in

@@ -158,7 +158,8 @@ extension Event {
 
     /// The `recordedAt` of the event stored at `seq`, read from its header alone: every
     /// command reads the last event's clock, and decoding the whole event was a measurable
-    /// share of a command (BENCHMARKS.md).
+    /// share of a command (BENCHMARKS.md). A damaged body is not noticed here (`verify` and
+    /// every read of the event are).
     static func recordedAt(seq: UInt64, bytes: [UInt8]) throws(LedgerError) -> Int64 {
         var r = BinaryReader(bytes)
         do {
@@ -167,8 +168,10 @@ extension Event {
             guard version <= Self.formatVersion else {
                 throw LedgerError.unsupportedFormat(found: Int(version), supported: Int(Self.formatVersion))
             }
-            _ = try r.readByte()  // kind
-            _ = try r.readUInt64()  // command delta
+            // The same header checks as a full decode; the body is left to `verify`.
+            let kindRaw = try r.readByte()
+            guard Kind(rawValue: kindRaw) != nil else { throw BinaryReader.Failure(reason: "unknown event kind \(kindRaw)") }
+            guard try r.readUInt64() < seq else { throw BinaryReader.Failure(reason: "command position out of range") }
             return try r.readSigned()
         } catch let failure as BinaryReader.Failure {
             throw .corruptEvent(seq: seq, reason: failure.reason)
