@@ -115,19 +115,9 @@ extension Event {
     /// Decodes the event stored at `seq`.
     /// - Throws: ``LedgerError/corruptEvent(seq:reason:)`` or ``LedgerError/unsupportedFormat(found:supported:)``.
     init(seq: UInt64, bytes: [UInt8]) throws(LedgerError) {
-        var r = BinaryReader(bytes)
-        do {
-            let version = try r.readByte()
-            guard version >= 1 else { throw BinaryReader.Failure(reason: "format version 0") }
-            guard version <= Self.formatVersion else {
-                throw LedgerError.unsupportedFormat(found: Int(version), supported: Int(Self.formatVersion))
-            }
-            let kindRaw = try r.readByte()
-            guard let kind = Kind(rawValue: kindRaw) else { throw BinaryReader.Failure(reason: "unknown event kind \(kindRaw)") }
-            let commandDelta = try r.readUInt64()
-            guard commandDelta < seq else { throw BinaryReader.Failure(reason: "command position out of range") }
-            let recordedAt = try r.readSigned()
-            let occurredAt = recordedAt &- (try r.readSigned())
+        self = try Self.decoding(seq: seq, bytes) { r in
+            let header = try Self.readHeader(&r, seq: seq)
+            let occurredAt = header.recordedAt &- (try r.readSigned())
             let present = Optionals(rawValue: try r.readByte())
             let source = present.contains(.source) ? try r.readString() : nil
             var eventId: String?
@@ -140,39 +130,43 @@ extension Event {
             let note = present.contains(.note) ? try r.readString() : nil
             let importId = present.contains(.importId) ? try r.readString() : nil
             let row = present.contains(.row) ? try r.readUInt64() : nil
-            let body = try Self.decodeBody(kind, &r)
+            let body = try Self.decodeBody(header.kind, &r)
             guard r.isAtEnd else { throw BinaryReader.Failure(reason: "trailing bytes") }
-            self.init(
-                seq: seq, commandSeq: seq - commandDelta, recordedAt: recordedAt, occurredAt: occurredAt,
+            return Event(
+                seq: seq, commandSeq: seq - header.commandDelta, recordedAt: header.recordedAt, occurredAt: occurredAt,
                 source: source, eventId: eventId, payloadDigest: digest, actor: actor, note: note,
                 importId: importId, row: row, body: body
             )
-        } catch let failure as BinaryReader.Failure {
-            throw .corruptEvent(seq: seq, reason: failure.reason)
-        } catch let error as LedgerError {
-            throw error
-        } catch {
-            throw .corruptEvent(seq: seq, reason: "\(error)")
         }
     }
 
     /// The `recordedAt` of the event stored at `seq`, read from its header alone: every
     /// command reads the last event's clock, and decoding the whole event was a measurable
-    /// share of a command (BENCHMARKS.md). A damaged body is not noticed here (`verify` and
-    /// every read of the event are).
+    /// share of a command (BENCHMARKS.md). The header is checked as in a full decode; a
+    /// damaged body is noticed by `verify` and every read of the event, not here.
     static func recordedAt(seq: UInt64, bytes: [UInt8]) throws(LedgerError) -> Int64 {
+        try decoding(seq: seq, bytes) { r in try readHeader(&r, seq: seq).recordedAt }
+    }
+
+    /// Format version, kind, command position and clock: what every event starts with.
+    private static func readHeader(_ r: inout BinaryReader, seq: UInt64) throws -> (kind: Kind, commandDelta: UInt64, recordedAt: Int64) {
+        let version = try r.readByte()
+        guard version >= 1 else { throw BinaryReader.Failure(reason: "format version 0") }
+        guard version <= formatVersion else {
+            throw LedgerError.unsupportedFormat(found: Int(version), supported: Int(formatVersion))
+        }
+        let kindRaw = try r.readByte()
+        guard let kind = Kind(rawValue: kindRaw) else { throw BinaryReader.Failure(reason: "unknown event kind \(kindRaw)") }
+        let commandDelta = try r.readUInt64()
+        guard commandDelta < seq else { throw BinaryReader.Failure(reason: "command position out of range") }
+        return (kind, commandDelta, try r.readSigned())
+    }
+
+    /// Runs a decoder over `bytes`, turning every failure into a typed error naming `seq`.
+    private static func decoding<T>(seq: UInt64, _ bytes: [UInt8], _ decode: (inout BinaryReader) throws -> T) throws(LedgerError) -> T {
         var r = BinaryReader(bytes)
         do {
-            let version = try r.readByte()
-            guard version >= 1 else { throw BinaryReader.Failure(reason: "format version 0") }
-            guard version <= Self.formatVersion else {
-                throw LedgerError.unsupportedFormat(found: Int(version), supported: Int(Self.formatVersion))
-            }
-            // The same header checks as a full decode; the body is left to `verify`.
-            let kindRaw = try r.readByte()
-            guard Kind(rawValue: kindRaw) != nil else { throw BinaryReader.Failure(reason: "unknown event kind \(kindRaw)") }
-            guard try r.readUInt64() < seq else { throw BinaryReader.Failure(reason: "command position out of range") }
-            return try r.readSigned()
+            return try decode(&r)
         } catch let failure as BinaryReader.Failure {
             throw .corruptEvent(seq: seq, reason: failure.reason)
         } catch let error as LedgerError {
