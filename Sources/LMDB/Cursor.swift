@@ -13,8 +13,10 @@ public final class Cursor {
 
     /// Releases the cursor early; the transaction closes any cursor left open.
     public func close() {
-        if let pointer { mdb_cursor_close(pointer) }
-        pointer = nil
+        guard let pointer else { return }
+        mdb_cursor_close(pointer)
+        self.pointer = nil
+        transaction.forget(self)
     }
 
     private func get(_ op: MDB_cursor_op, key: [UInt8]? = nil, value: [UInt8]? = nil) throws -> Entry? {

@@ -14,7 +14,9 @@ public struct Entry: Hashable, Sendable {
 /// Not thread-safe: use it only from the closure that received it.
 public class ReadTransaction {
     private(set) var pointer: OpaquePointer?
-    private var cursors: [Cursor] = []
+    /// Cursors still open, so that `end()` can close them. A closed cursor leaves the list:
+    /// a long scan that opens and closes a cursor per step must not keep them all.
+    private(set) var cursors: [Cursor] = []
     /// Cursor positioning operations performed so far (for tests that check how much
     /// work a query does, independent of machine speed).
     public private(set) var cursorOperations = 0
@@ -40,6 +42,12 @@ public class ReadTransaction {
     }
 
     func countCursorOperation() { cursorOperations += 1 }
+
+    /// Called by a cursor that closed itself. Cursors are usually closed in reverse order of
+    /// opening, so the search from the end finds them at once.
+    func forget(_ cursor: Cursor) {
+        if let index = cursors.lastIndex(where: { $0 === cursor }) { cursors.remove(at: index) }
+    }
 
     /// The value stored under `key`, or `nil`. For a dup-sort database, the first value.
     public func get(_ db: Database, key: [UInt8]) throws -> [UInt8]? {

@@ -40,6 +40,32 @@ struct CursorTests {
         }
     }
 
+    /// A scan that opens and closes a cursor per step (as `export` does per customer) must
+    /// not keep every closed cursor until the transaction ends; open ones are still closed then.
+    @Test func closedCursorsLeaveTheTransaction() throws {
+        let dir = try TempDir()
+        let (env, db) = try populated(dir)
+        let (closedBefore, stillOpen): (Int, Cursor) = try env.read { txn throws in
+            for _ in 0..<10_000 {
+                let cursor = try txn.cursor(db)
+                _ = try cursor.seek(atLeast: bytes("b"))
+                cursor.close()
+            }
+            let outer = try txn.cursor(db)
+            let inner = try txn.cursor(db)
+            outer.close()  // out of order
+            #expect(txn.cursors.count == 1)
+            #expect(txn.cursors.first === inner)
+            let found = try inner.seek(atLeast: bytes("c"))
+            #expect(found.map { string($0.key) } == "c1")
+            return (txn.cursors.count, inner)
+        }
+        #expect(closedBefore == 1)
+        // The transaction ended: the cursor it closed refuses use, and closing again is harmless.
+        #expect(throws: LMDBError.transactionEnded) { try stillOpen.seek(atLeast: bytes("a")) }
+        stillOpen.close()
+    }
+
     @Test func prefixScansForwardAndReverse() throws {
         try withTempDir { dir in
             let (env, db) = try populated(dir)
