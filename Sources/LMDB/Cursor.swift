@@ -19,7 +19,9 @@ public final class Cursor {
         transaction.forget(self)
     }
 
-    private func get(_ op: MDB_cursor_op, key: [UInt8]? = nil, value: [UInt8]? = nil) throws -> Entry? {
+    /// Moves the cursor and returns where it landed, uncopied: the buffers point into the
+    /// map and are valid only until the next operation or write in this transaction.
+    private func move(_ op: MDB_cursor_op, key: [UInt8]? = nil, value: [UInt8]? = nil) throws -> (key: MDB_val, value: MDB_val)? {
         guard let pointer else { throw LMDBError.transactionEnded }
         _ = try transaction.live()
         transaction.countCursorOperation()
@@ -36,10 +38,15 @@ public final class Cursor {
         }
         if rc == MDB_NOTFOUND { return nil }
         try check(rc)
-        return Entry(
-            key: Array(UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size)),
-            value: Array(UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
-        )
+        return (k, v)
+    }
+
+    private func get(_ op: MDB_cursor_op, key: [UInt8]? = nil, value: [UInt8]? = nil) throws -> Entry? {
+        try move(op, key: key, value: value).map { Entry(key: Self.bytes($0.key), value: Self.bytes($0.value)) }
+    }
+
+    private static func bytes(_ value: MDB_val) -> [UInt8] {
+        Array(UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size))
     }
 
     /// The first entry of the database.
@@ -64,20 +71,21 @@ public final class Cursor {
     public func seek(atMost key: [UInt8]) throws -> Entry? {
         // Keys are never empty, so none is ≤ the empty key.
         if key.isEmpty { return nil }
-        guard let found = try seek(atLeast: key) else { return try last() }
-        if found.key == key {
-            guard transactionIsDupSortCandidate else { return found }
-            // MDB_LAST_DUP returns only the value and leaves the key unset.
-            return try get(MDB_LAST_DUP).map { Entry(key: found.key, value: $0.value) } ?? found
-        }
-        return try previous()
+        // The entry ≥ `key` is usually not the answer, so it is compared in place, not copied.
+        guard let found = try move(MDB_SET_RANGE, key: key) else { return try last() }
+        let exact = key.withUnsafeBytes { $0.elementsEqual(UnsafeRawBufferPointer(start: found.key.mv_data, count: found.key.mv_size)) }
+        guard exact else { return try previous() }
+        let value = Self.bytes(found.value)
+        guard transactionIsDupSortCandidate else { return Entry(key: key, value: value) }
+        // MDB_LAST_DUP returns only the value and leaves the key unset.
+        return try get(MDB_LAST_DUP).map { Entry(key: key, value: $0.value) } ?? Entry(key: key, value: value)
     }
 
     /// The last entry whose key is < `key`. (Not `seek(atMost:)` followed by `previous()`:
     /// in a dup-sort database that steps back to an earlier value of `key` itself.)
     func lastEntry(before key: [UInt8]) throws -> Entry? {
         if key.isEmpty { return nil }
-        guard try seek(atLeast: key) != nil else { return try last() }
+        guard try move(MDB_SET_RANGE, key: key) != nil else { return try last() }
         // The cursor is on the first value of the first key ≥ `key`.
         return try previous()
     }

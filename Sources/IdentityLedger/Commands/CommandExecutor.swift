@@ -77,13 +77,13 @@ struct CommandExecutor {
         }
         let declinedGuards = Dictionary(declined.map { ($0.candidate.id, $0.guards) }, uniquingKeysWith: { first, _ in first })
 
-        // Errors, in the order of SPEC 5.1 step 4.
-        for value in presented where schema.type(named: value.identifier.type)?.kind == .unique {
+        // Errors, in the order of SPEC 5.1 step 4; each names a declined owner.
+        for value in presented where !declined.isEmpty && schema.type(named: value.identifier.type)?.kind == .unique {
             if let owner = try reader.holders(of: value.identifier).first?.customer, let guards = declinedGuards[owner] {
                 throw LedgerError.duplicateUniqueIdentifier(identifier: value.identifier, owner: owner, guards: guards)
             }
         }
-        for value in presented where value.access {
+        for value in presented where !declined.isEmpty && value.access {
             if let owner = try reader.accessOwner(of: value.identifier), let guards = declinedGuards[owner] {
                 throw LedgerError.accessContactInUse(identifier: value.identifier, owner: owner, guards: guards)
             }

@@ -61,18 +61,18 @@ func findCandidates(_ presented: [PresentedIdentifier], schema: Schema, reader: 
     for value in presented {
         let identifier = value.identifier
         guard let type = schema.type(named: identifier.type) else { continue }
-        let holders = try reader.holders(of: identifier).map(\.customer)
-        guard !holders.isEmpty else { continue }
+        guard let state = try reader.valueState(identifier), !state.holders.isEmpty else { continue }
+        let holders = state.holders.map(\.customer)
         let only = holders.count == 1
         switch type.kind {
         case .unique:
             reach(holders[0], via: identifier, soft: false, decisive: true)
         case .contact:
-            let owner = try reader.accessOwner(of: identifier)
+            let owner = state.accessOwner
             if let owner { reach(owner, via: identifier, soft: false, decisive: true) }
             for holder in holders where holder != owner { reach(holder, via: identifier, soft: false, decisive: only) }
         case .soft:
-            let current = try reader.claimedHolder(of: identifier) ?? holders[0]
+            let current = state.claimedHolder ?? holders[0]
             reach(current, via: identifier, soft: true, decisive: true)
             for holder in holders where holder != current { reach(holder, via: identifier, soft: true, decisive: only) }
         }
