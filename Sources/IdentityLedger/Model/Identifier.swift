@@ -19,14 +19,11 @@ public struct Identifier: Sendable, Hashable, Comparable, Codable, CustomStringC
 
     public var description: String { "\(type)=\(value)" }
 
+    /// By type name, then value bytes (type names are ASCII, so this is byte order throughout).
     public static func < (lhs: Identifier, rhs: Identifier) -> Bool {
-        (lhs.type, Array(lhs.value.utf8)) < (rhs.type, Array(rhs.value.utf8))
+        if lhs.type != rhs.type { return lhs.type < rhs.type }
+        return lhs.value.utf8.lexicographicallyPrecedes(rhs.value.utf8)
     }
-}
-
-private func < (lhs: (String, [UInt8]), rhs: (String, [UInt8])) -> Bool {
-    if lhs.0 != rhs.0 { return lhs.0 < rhs.0 }
-    return lhs.1.lexicographicallyPrecedes(rhs.1)
 }
 
 /// An identifier as a customer holds it.
