@@ -17,6 +17,9 @@ public class ReadTransaction {
     /// Cursors still open, so that `end()` can close them. A closed cursor leaves the list:
     /// a long scan that opens and closes a cursor per step must not keep them all.
     private(set) var cursors: [Cursor] = []
+    /// At most one open, unused cursor per database (by handle, a small integer), for
+    /// ``withCursor(_:_:)``.
+    private var idleCursors: [Cursor?] = []
     /// Cursor positioning operations performed so far (for tests that check how much
     /// work a query does, independent of machine speed).
     public private(set) var cursorOperations = 0
@@ -36,6 +39,7 @@ public class ReadTransaction {
 
     /// Closes cursors and forgets the handle; called just before commit or abort.
     func end() {
+        idleCursors.removeAll()
         for cursor in cursors { cursor.close() }
         cursors.removeAll()
         pointer = nil
@@ -84,6 +88,19 @@ public class ReadTransaction {
         return wrapped
     }
 
+    /// Calls `body` with a cursor on `db` that is reused by later calls in this transaction
+    /// (opening a cursor per read was a measurable share of a command). `body` must not keep
+    /// the cursor; its position on entry is undefined. Nested calls get a cursor each.
+    public func withCursor<R>(_ db: Database, _ body: (Cursor) throws -> R) throws -> R {
+        let slot = Int(db.handle)
+        if slot >= idleCursors.count { idleCursors += Array(repeating: nil, count: slot + 1 - idleCursors.count) }
+        let cursor = try idleCursors[slot].take() ?? self.cursor(db)
+        defer {
+            if idleCursors[slot] == nil { idleCursors[slot] = cursor } else { cursor.close() }
+        }
+        return try body(cursor)
+    }
+
     /// Visits the entries whose key starts with `prefix`, in key order (or reverse),
     /// until `body` returns `false`.
     public func forEach(
@@ -92,8 +109,10 @@ public class ReadTransaction {
         reverse: Bool = false,
         _ body: (Entry) throws -> Bool
     ) throws {
-        let cursor = try self.cursor(db)
-        defer { cursor.close() }
+        try withCursor(db) { cursor in try forEach(cursor, prefix: prefix, reverse: reverse, body) }
+    }
+
+    private func forEach(_ cursor: Cursor, prefix: [UInt8], reverse: Bool, _ body: (Entry) throws -> Bool) throws {
         var entry: Entry?
         if reverse {
             entry = try prefix.isEmpty ? cursor.last() : cursor.lastEntry(before: prefixUpperBound(prefix))
@@ -115,8 +134,10 @@ public class ReadTransaction {
         reverse: Bool = false,
         _ body: (Entry) throws -> Bool
     ) throws {
-        let cursor = try self.cursor(db)
-        defer { cursor.close() }
+        try withCursor(db) { cursor in try forEach(cursor, from: start, upTo: end, reverse: reverse, body) }
+    }
+
+    private func forEach(_ cursor: Cursor, from start: [UInt8]?, upTo end: [UInt8]?, reverse: Bool, _ body: (Entry) throws -> Bool) throws {
         var entry: Entry?
         if reverse {
             if let end {

@@ -66,6 +66,28 @@ struct CursorTests {
         stillOpen.close()
     }
 
+    /// `withCursor` keeps one idle cursor per database for the transaction; a nested call
+    /// gets its own, the surplus one is closed, and a write transaction's reused cursor
+    /// sees the transaction's own puts.
+    @Test func withCursorReusesOneCursorPerDatabase() throws {
+        let dir = try TempDir()
+        let (env, db) = try populated(dir)
+        let reused: Cursor = try env.write { txn throws in
+            let first = try txn.withCursor(db) { $0 }
+            let (again, nested) = try txn.withCursor(db) { outer in (outer, try txn.withCursor(db) { $0 }) }
+            #expect(first === again && nested !== first)
+            // The nested cursor was returned first and stays idle; the outer one was closed.
+            #expect(txn.cursors.count == 1 && txn.cursors.first === nested)
+            #expect(throws: LMDBError.transactionEnded) { try first.seek(atLeast: bytes("a")) }
+            try txn.put(db, key: bytes("b9"), value: bytes("new"))
+            let found = try txn.withCursor(db) { try $0.seek(atMost: bytes("b9")) }
+            #expect(found.map { string($0.value) } == "new")
+            #expect(try txn.withCursor(db) { $0 } === nested)
+            return nested
+        }
+        #expect(throws: LMDBError.transactionEnded) { try reused.seek(atLeast: bytes("a")) }
+    }
+
     @Test func prefixScansForwardAndReverse() throws {
         try withTempDir { dir in
             let (env, db) = try populated(dir)

@@ -19,7 +19,7 @@ struct NestedTransactionTests {
                     }
                 }
                 // The parent cannot be used while a child is open.
-                try txn.nested { _ in #expect(throws: LMDBError.badTransaction) { try txn.put(kv, key: [4], value: [4]) } }
+                _ = try txn.nested { _ in #expect(throws: LMDBError.badTransaction) { try txn.put(kv, key: [4], value: [4]) } }
                 #expect(try txn.get(kv, key: [2]) == [2])
                 #expect(try txn.get(kv, key: [3]) == nil)
             }
