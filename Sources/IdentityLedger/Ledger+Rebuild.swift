@@ -97,7 +97,8 @@ extension Ledger {
     private static func rebuildAside(
         _ directory: String, into scratch: String, options: Options, progress: ((ReplayProgress) -> Void)?
     ) throws(LedgerError) -> (UInt64, [String], [String: String], [String: String]) {
-        let live = try Ledger.open(path: directory, options: options)
+        // An older store is read as it is: its log is replayed into the current format.
+        let live = try Ledger.open(path: directory, options: options, upgrading: false)
         let target = try Ledger.open(path: scratch, options: Options(
             durability: .noSync, clock: options.clock, initialMapSize: max(options.initialMapSize, live.env.mapSize)
         ))
@@ -165,20 +166,8 @@ extension Ledger {
             try target.env.write { txn in
                 let projector = Projector(txn: txn, db: targetDB)
                 for entry in batch {
-                    let seq = Keys.readUInt64(entry.key) ?? 0
-                    let event = try Event(seq: seq, bytes: entry.value)
                     try txn.put(targetDB.log, key: entry.key, value: entry.value, flags: .append)
-                    do {
-                        try projector.apply(event)
-                    } catch let error as LedgerError where error.code == "corruptEvent" {
-                        throw error
-                    } catch let error as LMDBError {
-                        throw error
-                    } catch {
-                        // A decodable event the projections cannot take (a merge of an unknown
-                        // customer, say) is as corrupt as an undecodable one: name its position.
-                        throw LedgerError.corruptEvent(seq: seq, reason: "cannot be applied: \(error)")
-                    }
+                    try projector.replay(key: entry.key, bytes: entry.value)
                 }
             }
             count += UInt64(batch.count)

@@ -33,8 +33,9 @@ public final class Ledger: Sendable {
         }
     }
 
-    /// The store format this build writes; opening a newer one fails.
-    static let storeFormat: UInt64 = 1
+    /// The store format this build writes; opening a newer one fails, an older one is upgraded.
+    /// 2: customers split into `customers`, `holdings` and `absorbed` (see ``Databases``).
+    static let storeFormat: UInt64 = 2
 
     let env: Environment
     let db: Databases
@@ -51,25 +52,44 @@ public final class Ledger: Sendable {
     /// - Throws: ``LedgerError/unsupportedFormat(found:supported:)`` for a store written by a
     ///   newer version, ``LedgerError/storage(_:)`` when LMDB cannot open it.
     public static func open(path: String, options: Options = .init()) throws(LedgerError) -> Ledger {
+        try open(path: path, options: options, upgrading: true)
+    }
+
+    /// `upgrading: false` leaves an older store's projections as they are: for `rebuild`,
+    /// which only reads the log and replaces every projection anyway.
+    static func open(path: String, options: Options, upgrading: Bool) throws(LedgerError) -> Ledger {
         try wrap {
             let env = try Environment.open(path: path, configuration: .init(
                 databases: Databases.specs, initialMapSize: options.initialMapSize, durability: options.durability
             ))
             let ledger = try Ledger(env: env, options: options)
-            try ledger.checkFormat()
+            try ledger.checkFormat(upgrading: upgrading)
             return ledger
         }
     }
 
-    private func checkFormat() throws {
+    private func checkFormat(upgrading: Bool) throws {
         let stored = try env.read { txn in try txn.get(db.meta, key: Meta.storeFormat) }
-        if let stored {
-            let version = Keys.readUInt64(stored) ?? 0
-            guard version <= Self.storeFormat else {
-                throw LedgerError.unsupportedFormat(found: Int(version), supported: Int(Self.storeFormat))
-            }
-        } else {
-            try env.write { txn in try txn.put(db.meta, key: Meta.storeFormat, value: Keys.seq(Self.storeFormat)) }
+        let version = stored.map { Keys.readUInt64($0) ?? 0 }
+        if let version, version > Self.storeFormat {
+            throw LedgerError.unsupportedFormat(found: Int(version), supported: Int(Self.storeFormat))
+        }
+        guard version != Self.storeFormat, upgrading || version == nil else { return }
+        try env.write { txn in
+            // Only the projections' layout changed since format 1, and the log is the truth:
+            // an older store is upgraded by projecting its log again, in one transaction.
+            if version != nil { try reproject(txn) }
+            try txn.put(db.meta, key: Meta.storeFormat, value: Keys.seq(Self.storeFormat))
+        }
+    }
+
+    /// Clears every projection and applies the whole log again (docs/decisions.md, store formats).
+    private func reproject(_ txn: WriteTransaction) throws {
+        for projection in db.projections { try txn.clear(projection) }
+        let projector = Projector(txn: txn, db: db)
+        try txn.forEach(db.log, prefix: []) { entry in
+            try projector.replay(key: entry.key, bytes: entry.value)
+            return true
         }
     }
 

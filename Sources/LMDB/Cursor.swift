@@ -21,7 +21,7 @@ public final class Cursor {
 
     /// Moves the cursor and returns where it landed, uncopied: the buffers point into the
     /// map and are valid only until the next operation or write in this transaction.
-    private func move(_ op: MDB_cursor_op, key: [UInt8]? = nil, value: [UInt8]? = nil) throws -> (key: MDB_val, value: MDB_val)? {
+    func move(_ op: MDB_cursor_op, key: [UInt8]? = nil, value: [UInt8]? = nil) throws -> (key: MDB_val, value: MDB_val)? {
         guard let pointer else { throw LMDBError.transactionEnded }
         _ = try transaction.live()
         transaction.countCursorOperation()

@@ -112,6 +112,25 @@ public class ReadTransaction {
         try withCursor(db) { cursor in try forEach(cursor, prefix: prefix, reverse: reverse, body) }
     }
 
+    /// Visits the entries whose key starts with `prefix`, in key order, until `body` returns
+    /// `false`, without copying them: `key` and `value` point into the map and are valid only
+    /// during the call. For scans that decode many small entries.
+    public func forEachInPlace(
+        _ db: Database,
+        prefix: [UInt8],
+        _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool
+    ) throws {
+        try withCursor(db) { cursor in
+            var position = try prefix.isEmpty ? cursor.move(MDB_FIRST) : cursor.move(MDB_SET_RANGE, key: prefix)
+            while let (k, v) = position {
+                let key = UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size)
+                guard key.starts(with: prefix),
+                      try body(key, UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)) else { return }
+                position = try cursor.move(MDB_NEXT)
+            }
+        }
+    }
+
     private func forEach(_ cursor: Cursor, prefix: [UInt8], reverse: Bool, _ body: (Entry) throws -> Bool) throws {
         var entry: Entry?
         if reverse {

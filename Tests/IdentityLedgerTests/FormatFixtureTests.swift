@@ -3,14 +3,17 @@ import Testing
 @testable import IdentityLedger
 import LMDB
 
-/// A store written by store format 1 / event format 1, committed under
-/// `Fixtures/store-format-1/data.mdb`. Every later version must open a copy of it and
-/// read the same customers, lookups and events (SPEC section 7: a store written by an
-/// older version stays readable). Regenerate with `Tools/make-fixture.sh` — only when
-/// the format version is bumped, as a new directory beside this one, never over it.
+/// Stores written by each earlier store format, committed under
+/// `Fixtures/store-format-N/data.mdb` (all event format 1). Every later version must open
+/// a copy of each and read the same customers, lookups and events (SPEC section 7: a store
+/// written by an older version stays readable); an older format is upgraded on open.
+/// Regenerate with `Tools/make-fixture.sh` — only when the format version is bumped, as a
+/// new directory beside the others, never over one.
 @Suite struct FormatFixtureTests {
-    static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/store-format-1/data.mdb").path
+    static func fixture(format: UInt64) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/store-format-\(format)/data.mdb").path
+    }
 
     /// The commands the fixture holds: identifies, an update, a merge, a decline, a detach.
     static func writeFixtureStore(at path: String) async throws {
@@ -29,20 +32,30 @@ import LMDB
         // 3: Bob logs in with his own email and Ann's phone: declined (accessContactsDiffer).
         try await ledger.identify("email=bob@example.com", "phone=+447700900001", access: ["email"])
         _ = try await ledger.detach(DetachCommand(customer: .id(1), identifier: Identifier(type: "cookie", value: "c-guest"), actor: "ops@shop", note: "shared device"))
-        try await ledger.identify(IdentifyCommand(
+        _ = try await ledger.identify(IdentifyCommand(
             identifiers: ids("external_id=M-1", "email=ann@example.com"), context: CommandContext(source: "pos", eventId: "fx-7")))
     }
 
-    @Test func aCopyOfTheFormat1StoreReadsTheSameCustomersLookupsAndEvents() async throws {
-        if ProcessInfo.processInfo.environment["IDLEDGER_WRITE_FIXTURE"] == "1" { try await Self.regenerate() }
-        let path = temporaryPath("fixture")
+    @Test func writeTheFixtureOfTheCurrentFormatWhenAsked() async throws {
+        guard ProcessInfo.processInfo.environment["IDLEDGER_WRITE_FIXTURE"] == "1" else { return }
+        try await Self.regenerate()
+    }
+
+    @Test(arguments: [1, 2] as [UInt64])
+    func aCopyOfAnOlderStoreReadsTheSameCustomersLookupsAndEvents(format: UInt64) async throws {
+        let path = temporaryPath("fixture-\(format)")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: Self.fixture, toPath: path + "/data.mdb")
+        try FileManager.default.copyItem(atPath: Self.fixture(format: format), toPath: path + "/data.mdb")
+        // The store format is in meta; the environment closes at the end of this scope.
+        try {
+            let env = try Environment.open(path: path, configuration: .init(databases: [.init("meta")]))
+            #expect(try env.read { txn in try txn.get(try env.database("meta"), key: Meta.storeFormat) } == Keys.seq(format))
+        }()
         let ledger = try Ledger.open(path: path)
 
-        // The versions are in the store: the store format in meta, the event format in each event.
+        // Opening upgraded the store; the event format is in each event and did not change.
         try ledger.env.read { txn in
-            #expect(try txn.get(ledger.db.meta, key: Meta.storeFormat) == Keys.seq(1))
+            #expect(try txn.get(ledger.db.meta, key: Meta.storeFormat) == Keys.seq(Ledger.storeFormat))
             try txn.forEach(ledger.db.log, prefix: []) { entry in
                 #expect(entry.value.first == 1, "event \(entry.key) has format \(entry.value.first ?? 0)")
                 return true
@@ -93,10 +106,24 @@ import LMDB
         #expect(decisions(try Ledger.open(path: fresh).events(limit: .max)) == decisions(events))
     }
 
+    @Test func rebuildUpgradesAFormat1StoreOfflineWithoutUpgradingItInPlaceFirst() throws {
+        let path = temporaryPath("fixture-rebuild")
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.fixture(format: 1), toPath: path + "/data.mdb")
+        let summary = try Ledger.rebuild(path: path)
+        // The live store was read as format 1: its customers projection differed from the rebuild's.
+        #expect(summary.events == 9 && summary.changedProjections.contains("customers") && summary.changedProjections.contains("holdings"))
+        try withStore(path) { ledger throws in
+            #expect(try ledger.env.read { txn in try txn.get(ledger.db.meta, key: Meta.storeFormat) } == Keys.seq(Ledger.storeFormat))
+            #expect(try ledger.customer(.id(1)).identifiers.map(\.value) == ["c-ann", "ann@example.com", "M-1", "+447700900001"])
+            #expect(try ledger.verify().isValid)
+        }
+    }
+
     @Test func aStoreFromANewerStoreFormatIsRefused() async throws {
         let path = temporaryPath("fixture-newer")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: Self.fixture, toPath: path + "/data.mdb")
+        try FileManager.default.copyItem(atPath: Self.fixture(format: Ledger.storeFormat), toPath: path + "/data.mdb")
         try await withStoreAsync(path) { ledger async throws in
             try await ledger.env.write { txn in try txn.put(ledger.db.meta, key: Meta.storeFormat, value: Keys.seq(Ledger.storeFormat + 1)) }
         }
@@ -117,6 +144,8 @@ import LMDB
         try mdbCopy.run()
         mdbCopy.waitUntilExit()
         #expect(mdbCopy.terminationStatus == 0)
+        let fixture = fixture(format: Ledger.storeFormat)
+        try FileManager.default.createDirectory(atPath: (fixture as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try? FileManager.default.removeItem(atPath: fixture)
         try FileManager.default.copyItem(atPath: copy + "/data.mdb", toPath: fixture)
     }

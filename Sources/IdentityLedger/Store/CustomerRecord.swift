@@ -1,3 +1,5 @@
+import LMDB
+
 /// A customer aggregate as the `customers` projection stores it.
 ///
 /// An absorbed customer keeps only who absorbed it; its identifiers and properties
@@ -64,12 +66,13 @@ private func > (lhs: (Int64, UInt64), rhs: (Int64, UInt64)) -> Bool {
 }
 
 extension CustomerRecord {
-    private static let version: UInt8 = 1
-    /// Stored instead of a record for an event that touched the customer without changing it.
-    static let touchMarker: [UInt8] = [0]
+    /// 2: the header and properties only (store format 2); identifiers and absorbed
+    /// customers live in their own projections (``Databases``).
+    private static let version: UInt8 = 2
 
-    func encoded() -> [UInt8] {
-        var w = BinaryWriter(capacity: 128)
+    /// The `customers` value: everything but `identifiers` and `mergedFrom`.
+    func encodedHeader() -> [UInt8] {
+        var w = BinaryWriter(capacity: 64)
         w.write(byte: Self.version)
         w.write(id)
         w.write(createdSeq)
@@ -79,23 +82,18 @@ extension CustomerRecord {
         w.write(optional: mergedSeq)
         w.write(mergedAt != nil)
         if let mergedAt { w.write(signed: mergedAt) }
-        w.write(identifiers) { w, held in
-            w.write(held.type)
-            w.write(held.value)
-            w.write(held.access)
-            w.write(held.since)
-        }
         w.write(properties) { w, property in
             w.write(property.key)
             w.write(property.value)
             w.write(signed: property.occurredAt)
             w.write(property.seq)
         }
-        w.write(mergedFrom) { $0.write($1) }
         return w.bytes
     }
 
-    init(bytes: [UInt8]) throws(BinaryReader.Failure) {
+    /// Decodes a `customers` value; `identifiers` and `mergedFrom` are left for the
+    /// reader to fill in from their projections.
+    init(header bytes: [UInt8]) throws(BinaryReader.Failure) {
         typealias R = BinaryReader
         var r = BinaryReader(bytes)
         guard try r.readByte() == Self.version else { throw R.Failure(reason: "unknown customer record version") }
@@ -106,12 +104,45 @@ extension CustomerRecord {
         survivor = try r.readOptionalUInt64()
         mergedSeq = try r.readOptionalUInt64()
         mergedAt = try r.readBool() ? try r.readSigned() : nil
-        identifiers = try r.readArray { (r: inout R) throws(R.Failure) in
-            HeldIdentifier(type: try r.readString(), value: try r.readString(), access: try r.readBool(), since: try r.readUInt64())
-        }
         properties = try r.readArray { (r: inout R) throws(R.Failure) in
             Property(key: try r.readString(), value: try r.readJSON(), occurredAt: try r.readSigned(), seq: try r.readUInt64())
         }
-        mergedFrom = try r.readArray { (r: inout R) throws(R.Failure) in try r.readUInt64() }
+        guard r.isAtEnd else { throw R.Failure(reason: "trailing bytes after the customer record") }
+    }
+}
+
+/// A `holdings` value: whether a customer holds an identifier after an event, and how.
+struct Holding: Hashable {
+    var held: Bool
+    var access: Bool
+    /// When the customer (or one merged into it) got the value; 0 once released.
+    var since: UInt64
+
+    static let released = Holding(held: false, access: false, since: 0)
+
+    init(held: Bool, access: Bool, since: UInt64) {
+        self.held = held
+        self.access = access
+        self.since = since
+    }
+
+    init(_ held: HeldIdentifier) {
+        self.init(held: true, access: held.access, since: held.since)
+    }
+
+    /// Flags (1: held, 2: access), then `since` as a big-endian `UInt64`: fixed width, so a
+    /// scan decodes it in place.
+    func encoded() -> [UInt8] {
+        var bytes = KeyBuilder(capacity: 9)
+        bytes.append(UInt8((held ? 1 : 0) | (access ? 2 : 0)))
+        bytes.append(since)
+        return bytes.bytes
+    }
+
+    init<Bytes: RandomAccessCollection<UInt8>>(bytes: Bytes) throws(BinaryReader.Failure) {
+        guard bytes.count == 9, let flags = bytes.first, flags & ~3 == 0 else {
+            throw BinaryReader.Failure(reason: "not a holding: \(Array(bytes))")
+        }
+        self.init(held: flags & 1 != 0, access: flags & 2 != 0, since: bytes.dropFirst().reduce(0) { $0 << 8 | UInt64($1) })
     }
 }

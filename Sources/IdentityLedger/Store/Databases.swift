@@ -6,6 +6,12 @@ import LMDB
 /// recomputes from it (``projections``). The customer and value projections are
 /// versioned by log position: the state now is the last version, the state as of
 /// position k is the last version at or before k — one reverse seek either way.
+///
+/// A customer is split in three so that a version costs what changed, not the whole
+/// aggregate (store format 2): `customers` holds its header and properties, `holdings`
+/// its identifiers one by one, `absorbed` the customers merged into it. A customer's
+/// identifiers and absorbed customers grow with its activity; copying them into every
+/// version made the projections about 8 times the size of the log (BENCHMARKS.md).
 struct Databases: Sendable {
     /// seq (UInt64 BE) → encoded ``Event``.
     let log: Database
@@ -13,9 +19,16 @@ struct Databases: Sendable {
     let meta: Database
     /// seq of a `schemaChanged` event → the schema it put in force.
     let schemas: Database
-    /// customer ID, seq → the ``CustomerRecord`` after that event, or a one-byte
-    /// marker for an event that touched the customer without changing it (a decline).
+    /// customer ID, seq → the customer's header and properties after an event that touched
+    /// it (a copy when the event changed neither, e.g. a decline): one version per event,
+    /// which is also the customer's history index.
     let customers: Database
+    /// customer ID, type, value, seq → whether the customer holds the identifier after that
+    /// event, with its access flag (``Holding``); written only when that changed.
+    let holdings: Database
+    /// survivor ID, absorbed ID → seq of the merge from which the survivor counts it among
+    /// the customers merged into it (directly or through an earlier merge).
+    let absorbed: Database
     /// type, value, seq → the ``ValueState`` (holders, access flags, claimed holder) after that event.
     let values: Database
     /// lower ID, higher ID, failing-guard set → seq of the `mergeDeclined` event.
@@ -26,7 +39,7 @@ struct Databases: Sendable {
     let imports: Database
 
     static let specs: [Environment.DatabaseSpec] = [
-        "log", "meta", "schemas", "customers", "values", "declines", "eventIds", "imports",
+        "log", "meta", "schemas", "customers", "holdings", "absorbed", "values", "declines", "eventIds", "imports",
     ].map { Environment.DatabaseSpec($0) }
 
     init(_ env: Environment) throws {
@@ -34,6 +47,8 @@ struct Databases: Sendable {
         meta = try env.database("meta")
         schemas = try env.database("schemas")
         customers = try env.database("customers")
+        holdings = try env.database("holdings")
+        absorbed = try env.database("absorbed")
         values = try env.database("values")
         declines = try env.database("declines")
         eventIds = try env.database("eventIds")
@@ -42,7 +57,7 @@ struct Databases: Sendable {
 
     /// Everything derived from the log, in a fixed order (for rebuild and verify).
     var projections: [Database] {
-        [schemas, customers, values, declines, eventIds, imports]
+        [schemas, customers, holdings, absorbed, values, declines, eventIds, imports]
     }
 }
 
@@ -72,11 +87,88 @@ enum Keys {
     }
 
     static func valueVersion(_ identifier: Identifier, _ seq: UInt64) -> [UInt8] {
-        value(identifier) + Keys.seq(seq)
+        var key = KeyBuilder(capacity: identifier.type.utf8.count + identifier.value.utf8.count + 20)
+        key.append(lengthPrefixed: identifier.type)
+        key.append(lengthPrefixed: identifier.value)
+        key.append(seq)
+        return key.bytes
     }
 
     static func customerVersion(_ id: CustomerID, _ seq: UInt64) -> [UInt8] {
-        Keys.seq(id) + Keys.seq(seq)
+        var key = KeyBuilder(capacity: 16)
+        key.append(id)
+        key.append(seq)
+        return key.bytes
+    }
+
+    /// Type and value in lexicographic byte order (`appendOrdered`), unlike `values`: a
+    /// customer's holdings then come out of a scan in the order its record lists them.
+    static func holdingVersion(_ id: CustomerID, _ identifier: Identifier, _ seq: UInt64) -> [UInt8] {
+        var key = holdingKey(id, identifier)
+        key.append(seq)
+        return key.bytes
+    }
+
+    /// customer ID, type, value: the prefix of one holding's versions.
+    static func holding(_ id: CustomerID, _ identifier: Identifier) -> [UInt8] {
+        holdingKey(id, identifier).bytes
+    }
+
+    private static func holdingKey(_ id: CustomerID, _ identifier: Identifier) -> KeyBuilder {
+        var key = KeyBuilder(capacity: identifier.type.utf8.count + identifier.value.utf8.count + 24)
+        key.append(id)
+        key.appendOrdered(identifier.type.utf8)
+        key.appendOrdered(identifier.value.utf8)
+        return key
+    }
+
+    /// The identifier of a `holdings` key without its position (customer ID, type, value).
+    static func holdingIdentifier(_ key: UnsafeRawBufferPointer) -> Identifier? {
+        var offset = 8
+        guard let type = orderedString(key, &offset), let value = orderedString(key, &offset), offset == key.count else { return nil }
+        return Identifier(type: type, value: value)
+    }
+
+    /// One `KeyBuilder.appendOrdered` component at `offset`, as a string; decoded in place
+    /// unless it contains an escaped zero byte.
+    private static func orderedString(_ key: UnsafeRawBufferPointer, _ offset: inout Int) -> String? {
+        let start = offset
+        var escaped = false
+        while offset + 1 < key.count {
+            guard key[offset] == 0 else { offset += 1; continue }
+            switch key[offset + 1] {
+            case 1:
+                let component = UnsafeRawBufferPointer(rebasing: key[start..<offset])
+                offset += 2
+                guard escaped else { return String(decoding: component, as: UTF8.self) }
+                var bytes: [UInt8] = []
+                var i = component.startIndex
+                while i < component.endIndex {
+                    bytes.append(component[i])
+                    i += component[i] == 0 ? 2 : 1  // 0x00 0xFF stands for 0x00
+                }
+                return String(decoding: bytes, as: UTF8.self)
+            case 0xFF:
+                escaped = true
+                offset += 2
+            default:
+                return nil
+            }
+        }
+        return nil
+    }
+
+    /// The big-endian `UInt64` that ends `bytes` (a key's log position, in versioned projections).
+    static func trailingUInt64(_ bytes: UnsafeRawBufferPointer) throws(BinaryReader.Failure) -> UInt64 {
+        guard bytes.count >= 8 else { throw BinaryReader.Failure(reason: "\(bytes.count) bytes where a position was expected") }
+        return UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: bytes.count - 8, as: UInt64.self))
+    }
+
+    static func absorbed(_ survivor: CustomerID, _ absorbed: CustomerID) -> [UInt8] {
+        var key = KeyBuilder(capacity: 16)
+        key.append(survivor)
+        key.append(absorbed)
+        return key.bytes
     }
 
     /// Splits a `values` key back into its identifier and log position.

@@ -27,17 +27,63 @@ struct ProjectionReader {
         return schema
     }
 
+    /// The customer as of `asOf`, assembled from its three projections (``Databases``).
     func customer(_ id: CustomerID) throws -> CustomerRecord? {
-        let prefix = Keys.customer(id)
-        let cursor = try txn.cursor(db.customers)
-        defer { cursor.close() }
-        var entry = try cursor.seek(atMost: prefix + Keys.seq(asOf))
-        // Skip markers of events that touched the customer without changing it.
-        while let current = entry, current.key.starts(with: prefix) {
-            if current.value != CustomerRecord.touchMarker { return try CustomerRecord(bytes: current.value) }
-            entry = try cursor.previous()
+        guard let header = try customerHeader(id) else { return nil }
+        var record = try CustomerRecord(header: header)
+        record.identifiers = try heldIdentifiers(of: id)
+        // Key: survivor, absorbed; value: the position from which it counts.
+        try txn.forEachInPlace(db.absorbed, prefix: Keys.customer(id)) { key, value in
+            if try Keys.trailingUInt64(value) <= asOf { record.mergedFrom.append(try Keys.trailingUInt64(key)) }
+            return true
         }
-        return nil
+        return record
+    }
+
+    /// The encoded header and properties of the customer (its latest `customers` version).
+    func customerHeader(_ id: CustomerID) throws -> [UInt8]? {
+        try lastVersion(in: db.customers, prefix: Keys.customer(id), upTo: asOf)?.value
+    }
+
+    /// The customer's header and properties only: `identifiers` and `mergedFrom` are left
+    /// empty. For the projector, which changes those one by one.
+    func existingHeader(_ id: CustomerID) throws -> CustomerRecord {
+        guard let header = try customerHeader(id) else { throw LedgerError.customerNotFound(reference: String(id)) }
+        return try CustomerRecord(header: header)
+    }
+
+    /// Whether and how the customer holds `identifier`, or `nil` if it never did.
+    func holding(_ customer: CustomerID, _ identifier: Identifier) throws -> Holding? {
+        try lastVersion(in: db.holdings, prefix: Keys.holding(customer, identifier), upTo: asOf).map { try Holding(bytes: $0.value) }
+    }
+
+    /// The identifiers the customer holds, in record order (the key order): of each
+    /// identifier's versions the last one at or before `asOf`, where it is still held.
+    private func heldIdentifiers(of id: CustomerID) throws -> [HeldIdentifier] {
+        var held: [HeldIdentifier] = []
+        // An identifier's versions are adjacent; `name` is their key without the position.
+        var name: [UInt8] = []
+        var latest: Holding?
+        func flush() throws {
+            defer { latest = nil }
+            guard let latest, latest.held else { return }
+            guard let identifier = name.withUnsafeBytes(Keys.holdingIdentifier) else {
+                throw BinaryReader.Failure(reason: "unreadable holdings key \(name)")
+            }
+            held.append(HeldIdentifier(type: identifier.type, value: identifier.value, access: latest.access, since: latest.since))
+        }
+        try txn.forEachInPlace(db.holdings, prefix: Keys.customer(id)) { key, value in
+            let position = try Keys.trailingUInt64(key)
+            let keyName = UnsafeRawBufferPointer(rebasing: key.dropLast(8))
+            if !name.withUnsafeBytes({ $0.elementsEqual(keyName) }) {
+                try flush()
+                name = Array(keyName)
+            }
+            if position <= asOf { latest = try Holding(bytes: value) }
+            return true
+        }
+        try flush()
+        return held
     }
 
     /// The customer with this ID, or a typed error.
@@ -61,10 +107,10 @@ struct ProjectionReader {
     /// The highest customer ID ever assigned (IDs are dense, so also the count).
     var customerCount: Int {
         get throws {
-            let cursor = try txn.cursor(db.customers)
-            defer { cursor.close() }
-            guard let last = try cursor.last(), let (id, _) = Keys.parseCustomerVersion(last.key) else { return 0 }
-            return Int(id)
+            try txn.withCursor(db.customers) { cursor in
+                guard let last = try cursor.last(), let (id, _) = Keys.parseCustomerVersion(last.key) else { return 0 }
+                return Int(id)
+            }
         }
     }
 
@@ -119,9 +165,7 @@ struct ProjectionReader {
 
     /// The position and clock of the last event, or `nil` when the log is empty.
     func lastPosition() throws -> (seq: UInt64, recordedAt: Int64)? {
-        let cursor = try txn.cursor(db.log)
-        defer { cursor.close() }
-        guard let entry = try cursor.last(), let seq = Keys.readUInt64(entry.key) else { return nil }
+        guard let entry = try txn.withCursor(db.log, { try $0.last() }), let seq = Keys.readUInt64(entry.key) else { return nil }
         return (seq, try Event.recordedAt(seq: seq, bytes: entry.value))
     }
 
@@ -133,9 +177,8 @@ struct ProjectionReader {
 
     /// The last entry under `prefix` whose trailing log position is ≤ `seq`.
     private func lastVersion(in database: Database, prefix: [UInt8], upTo seq: UInt64) throws -> Entry? {
-        let cursor = try txn.cursor(database)
-        defer { cursor.close() }
-        guard let entry = try cursor.seek(atMost: prefix + Keys.seq(seq)), entry.key.starts(with: prefix) else { return nil }
+        guard let entry = try txn.withCursor(database, { try $0.seek(atMost: prefix + Keys.seq(seq)) }),
+              entry.key.starts(with: prefix) else { return nil }
         return entry
     }
 }

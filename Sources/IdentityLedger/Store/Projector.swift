@@ -27,42 +27,45 @@ struct Projector {
             try txn.put(db.schemas, key: Keys.seq(event.seq), value: w.bytes)
 
         case .identified(let customer, let created, let identifiers, let properties, _):
-            var record = created ? try create(customer, event) : try reader.existingCustomer(customer)
+            // Identify and update change only the presented identifiers: the customer's others
+            // are not read (see `hold`).
+            var header = try created ? create(customer, event) : reader.existingHeader(customer)
             let schema = try reader.schema()
             // Soft values presented with a known value make this customer their current holder;
             // an import row is no one logging in, so it claims nothing.
             let known = event.importId == nil && identifiers.contains { schema.type(named: $0.identifier.type)?.kind != .soft }
             for presented in identifiers {
                 let claim = known && schema.type(named: presented.identifier.type)?.kind == .soft
-                try hold(presented.identifier, access: presented.access, claim: claim, on: &record, event)
+                try hold(presented.identifier, access: presented.access, claim: claim, by: customer, event)
             }
-            write(properties, event, to: &record)
-            try save(record, event)
+            write(properties, event, to: &header)
+            try saveHeader(header, event)
 
         case .updated(let customer, let created, let identifiers, let properties):
-            var record = created ? try create(customer, event) : try reader.existingCustomer(customer)
+            var header = try created ? create(customer, event) : reader.existingHeader(customer)
             if created {
                 for identifier in identifiers {
-                    try hold(identifier, access: false, claim: false, on: &record, event)
+                    try hold(identifier, access: false, claim: false, by: customer, event)
                 }
             }
-            write(properties, event, to: &record)
-            try save(record, event)
+            write(properties, event, to: &header)
+            try saveHeader(header, event)
 
         case .detached(let customer, let identifier, let accessOnly):
-            var record = try reader.existingCustomer(customer)
+            let header = try reader.existingHeader(customer)
             var state = try reader.valueState(identifier) ?? ValueState()
+            let holding = try reader.holding(customer, identifier)
             if accessOnly {
-                if let index = record.identifiers.firstIndex(where: { $0.identifier == identifier }) {
-                    record.identifiers[index].access = false
+                if let holding, holding.held, holding.access {
+                    try put(Holding(held: true, access: false, since: holding.since), of: identifier, customer, event)
                 }
                 state.set(customer, access: false)
             } else {
-                record.identifiers.removeAll { $0.identifier == identifier }
+                if holding?.held == true { try put(.released, of: identifier, customer, event) }
                 state.remove(customer)
             }
             try save(state, of: identifier, event)
-            try save(record, event)
+            try saveHeader(header, event)
 
         case .merged(let survivorID, let absorbedID, _, _, _):
             try merge(absorbedID, into: survivorID, event)
@@ -72,13 +75,31 @@ struct Projector {
             if try txn.get(db.declines, key: key) == nil {
                 try txn.put(db.declines, key: key, value: Keys.seq(event.seq))
             }
-            // The decline is part of both customers' history, without changing either.
+            // The decline is part of both customers' history, without changing either:
+            // their headers are copied to this position.
             for id in [customer, candidate] {
-                try txn.put(db.customers, key: Keys.customerVersion(id, event.seq), value: CustomerRecord.touchMarker)
+                guard let header = try reader.customerHeader(id) else { throw LedgerError.customerNotFound(reference: String(id)) }
+                try txn.put(db.customers, key: Keys.customerVersion(id, event.seq), value: header)
             }
 
         case .importStarted, .importFinished:
             break
+        }
+    }
+
+    /// Decodes and applies one logged event (rebuild, verify, format upgrades). A decodable
+    /// event the projections cannot take (a merge of an unknown customer, say) is as corrupt
+    /// as an undecodable one: either is reported at its position.
+    func replay(key: [UInt8], bytes: [UInt8]) throws {
+        let seq = Keys.readUInt64(key) ?? 0
+        do {
+            try apply(try Event(seq: seq, bytes: bytes))
+        } catch let error as LedgerError where error.code == "corruptEvent" {
+            throw error
+        } catch let error as LMDBError {
+            throw error
+        } catch {
+            throw LedgerError.corruptEvent(seq: seq, reason: "cannot be applied: \(error)")
         }
     }
 
@@ -90,20 +111,66 @@ struct Projector {
         return CustomerRecord(id: id, createdSeq: event.seq, createdAt: event.recordedAt)
     }
 
-    private func save(_ record: CustomerRecord, _ event: Event) throws {
-        try txn.put(db.customers, key: Keys.customerVersion(record.id, event.seq), value: record.encoded())
+    /// A new version of the customer's header and properties (one per event that touches it).
+    private func saveHeader(_ record: CustomerRecord, _ event: Event) throws {
+        try txn.put(db.customers, key: Keys.customerVersion(record.id, event.seq), value: record.encodedHeader())
+    }
+
+    /// Writes a new version of the whole customer: its header always (one per event that touches
+    /// it), identifiers and absorbed customers only where they differ from `before`.
+    private func save(_ record: CustomerRecord, was before: CustomerRecord, _ event: Event) throws {
+        try saveHeader(record, event)
+        // Both lists are sorted by identifier: walk them side by side.
+        let old = before.identifiers
+        var i = old.startIndex
+        for held in record.identifiers {
+            while i < old.endIndex, old[i].identifier < held.identifier {
+                try put(.released, of: old[i].identifier, record.id, event)
+                i += 1
+            }
+            if i < old.endIndex, old[i].identifier == held.identifier {
+                if old[i] != held { try put(Holding(held), of: held.identifier, record.id, event) }
+                i += 1
+            } else {
+                try put(Holding(held), of: held.identifier, record.id, event)
+            }
+        }
+        for gone in old[i...] { try put(.released, of: gone.identifier, record.id, event) }
+        // Customers are only ever added to `mergedFrom`, which is sorted too.
+        let known = before.mergedFrom
+        var j = known.startIndex
+        for absorbed in record.mergedFrom where known.count != record.mergedFrom.count {
+            while j < known.endIndex, known[j] < absorbed { j += 1 }
+            if j < known.endIndex, known[j] == absorbed { continue }
+            try txn.put(db.absorbed, key: Keys.absorbed(record.id, absorbed), value: Keys.seq(event.seq))
+        }
+    }
+
+    private func put(_ holding: Holding, of identifier: Identifier, _ customer: CustomerID, _ event: Event) throws {
+        try txn.put(db.holdings, key: Keys.holdingVersion(customer, identifier, event.seq), value: holding.encoded())
     }
 
     private func save(_ state: ValueState, of identifier: Identifier, _ event: Event) throws {
         try txn.put(db.values, key: Keys.valueVersion(identifier, event.seq), value: state.encoded())
     }
 
-    private func hold(_ identifier: Identifier, access: Bool, claim: Bool, on record: inout CustomerRecord, _ event: Event) throws {
-        record.hold(identifier, access: access, since: event.seq)
+    /// Makes `customer` a holder of `identifier` (with access, if `access`), in its holdings
+    /// and in the value's state. The value's state says whether and how the customer holds
+    /// it already; the holding itself is read only to keep its `since` when access is added.
+    private func hold(_ identifier: Identifier, access: Bool, claim: Bool, by customer: CustomerID, _ event: Event) throws {
         var state = try reader.valueState(identifier) ?? ValueState()
         let before = state
-        state.set(record.id, access: record.holds(identifier)!.access)
-        if claim { state.claimedHolder = record.id }
+        let current = state.holders.first { $0.customer == customer }
+        if current == nil {
+            try put(Holding(held: true, access: access, since: event.seq), of: identifier, customer, event)
+        } else if access, current?.access == false {
+            guard let held = try reader.holding(customer, identifier), held.held else {
+                throw LedgerError.corruptEvent(seq: event.seq, reason: "\(identifier) lists customer \(customer) as a holder, its holdings do not")
+            }
+            try put(Holding(held: true, access: true, since: held.since), of: identifier, customer, event)
+        }
+        state.set(customer, access: access || current?.access == true)
+        if claim { state.claimedHolder = customer }
         if state != before { try save(state, of: identifier, event) }
     }
 
@@ -115,8 +182,10 @@ struct Projector {
 
     /// Moves everything of `absorbedID` onto `survivorID` and repoints every value.
     private func merge(_ absorbedID: CustomerID, into survivorID: CustomerID, _ event: Event) throws {
-        var absorbed = try reader.existingCustomer(absorbedID)
-        var survivor = try reader.existingCustomer(survivorID)
+        let absorbedBefore = try reader.existingCustomer(absorbedID)
+        let survivorBefore = try reader.existingCustomer(survivorID)
+        var absorbed = absorbedBefore
+        var survivor = survivorBefore
         for held in absorbed.identifiers {
             let identifier = held.identifier
             if survivor.holds(identifier) == nil {
@@ -138,9 +207,10 @@ struct Projector {
 
         // Everything absorbed earlier now resolves to the new survivor.
         for earlier in absorbed.mergedFrom {
-            var record = try reader.existingCustomer(earlier)
+            let before = try reader.existingCustomer(earlier)
+            var record = before
             record.survivor = survivorID
-            try save(record, event)
+            try save(record, was: before, event)
         }
         absorbed.mergedInto = survivorID
         absorbed.survivor = survivorID
@@ -148,7 +218,7 @@ struct Projector {
         absorbed.mergedAt = event.recordedAt
         absorbed.identifiers = []
         absorbed.properties = []
-        try save(absorbed, event)
-        try save(survivor, event)
+        try save(absorbed, was: absorbedBefore, event)
+        try save(survivor, was: survivorBefore, event)
     }
 }

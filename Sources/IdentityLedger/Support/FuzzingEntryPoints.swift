@@ -25,9 +25,11 @@ public enum FuzzingEntryPoints {
         return rows
     }
 
-    /// Decodes `bytes` as a `customers` projection value; returns whether it decoded.
+    /// Decodes `bytes` as a `customers` and as a `holdings` projection value; returns
+    /// whether either decoded.
     @discardableResult
     public static func decodeCustomerRecord(_ bytes: [UInt8]) -> Bool {
-        (try? CustomerRecord(bytes: bytes)) != nil
+        let header = (try? CustomerRecord(header: bytes)) != nil
+        return (try? Holding(bytes: bytes)) != nil || header
     }
 }
