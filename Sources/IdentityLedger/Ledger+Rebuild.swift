@@ -98,7 +98,7 @@ extension Ledger {
         _ directory: String, into scratch: String, options: Options, progress: ((ReplayProgress) -> Void)?
     ) throws(LedgerError) -> (UInt64, [String], [String: String], [String: String]) {
         // An older store is read as it is: its log is replayed into the current format.
-        let live = try Ledger.open(path: directory, options: options, upgrading: false)
+        let live = try Ledger.openAsIs(path: directory, options: options)
         let target = try Ledger.open(path: scratch, options: Options(
             durability: .noSync, clock: options.clock, initialMapSize: max(options.initialMapSize, live.env.mapSize)
         ))

@@ -48,49 +48,46 @@ public final class Ledger: Sendable {
     }
 
     /// Opens the store in directory `path`, creating it if needed. A new store gets the
-    /// default schema with its first write (or ``setSchema(_:)``).
+    /// default schema with its first write (or ``setSchema(_:)``). A store written in an
+    /// older store format is first upgraded offline by ``rebuild(path:options:progress:)``
+    /// (the log is kept as it is; every projection is written again in the current layout).
     /// - Throws: ``LedgerError/unsupportedFormat(found:supported:)`` for a store written by a
-    ///   newer version, ``LedgerError/storage(_:)`` when LMDB cannot open it.
+    ///   newer version; for an older one, ``LedgerError/storeInUse(path:)`` while another
+    ///   process (or a `Ledger` still alive in this one) has it open and
+    ///   ``LedgerError/corruptEvent(seq:reason:)`` when its log cannot be replayed;
+    ///   ``LedgerError/storage(_:)`` when LMDB cannot open it.
     public static func open(path: String, options: Options = .init()) throws(LedgerError) -> Ledger {
-        try open(path: path, options: options, upgrading: true)
+        if try isOlderFormat(path: path, options: options) { try rebuild(path: path, options: options) }
+        return try openAsIs(path: path, options: options)
     }
 
-    /// `upgrading: false` leaves an older store's projections as they are: for `rebuild`,
-    /// which only reads the log and replaces every projection anyway.
-    static func open(path: String, options: Options, upgrading: Bool) throws(LedgerError) -> Ledger {
+    /// Whether the store at `path` was written in an older store format. The ledger opened
+    /// to find out is released on return, so that `rebuild` may swap the store's files.
+    private static func isOlderFormat(path: String, options: Options) throws(LedgerError) -> Bool {
+        let ledger = try openAsIs(path: path, options: options)
+        return try wrap { try ledger.storedFormat() ?? storeFormat < storeFormat }
+    }
+
+    /// Opens the store without upgrading it: for `open`, and for `rebuild`, which reads an
+    /// older store's log as it is.
+    static func openAsIs(path: String, options: Options) throws(LedgerError) -> Ledger {
         try wrap {
             let env = try Environment.open(path: path, configuration: .init(
                 databases: Databases.specs, initialMapSize: options.initialMapSize, durability: options.durability
             ))
             let ledger = try Ledger(env: env, options: options)
-            try ledger.checkFormat(upgrading: upgrading)
+            if let version = try ledger.storedFormat() {
+                guard version <= storeFormat else { throw LedgerError.unsupportedFormat(found: Int(version), supported: Int(storeFormat)) }
+            } else {
+                try env.write { txn in try txn.put(ledger.db.meta, key: Meta.storeFormat, value: Keys.seq(storeFormat)) }
+            }
             return ledger
         }
     }
 
-    private func checkFormat(upgrading: Bool) throws {
-        let stored = try env.read { txn in try txn.get(db.meta, key: Meta.storeFormat) }
-        let version = stored.map { Keys.readUInt64($0) ?? 0 }
-        if let version, version > Self.storeFormat {
-            throw LedgerError.unsupportedFormat(found: Int(version), supported: Int(Self.storeFormat))
-        }
-        guard version != Self.storeFormat, upgrading || version == nil else { return }
-        try env.write { txn in
-            // Only the projections' layout changed since format 1, and the log is the truth:
-            // an older store is upgraded by projecting its log again, in one transaction.
-            if version != nil { try reproject(txn) }
-            try txn.put(db.meta, key: Meta.storeFormat, value: Keys.seq(Self.storeFormat))
-        }
-    }
-
-    /// Clears every projection and applies the whole log again (docs/decisions.md, store formats).
-    private func reproject(_ txn: WriteTransaction) throws {
-        for projection in db.projections { try txn.clear(projection) }
-        let projector = Projector(txn: txn, db: db)
-        try txn.forEach(db.log, prefix: []) { entry in
-            try projector.replay(key: entry.key, bytes: entry.value)
-            return true
-        }
+    /// The store format recorded in `meta`; `nil` for a store opened for the first time.
+    private func storedFormat() throws -> UInt64? {
+        try env.read { txn in try txn.get(db.meta, key: Meta.storeFormat) }.map { Keys.readUInt64($0) ?? 0 }
     }
 
     var now: Int64 { options.clock().millisecondsSince1970 }

@@ -3,7 +3,7 @@ import Testing
 @testable import IdentityLedger
 import LMDB
 
-/// Stores written by each earlier store format, committed under
+/// A store written in each store format so far, committed under
 /// `Fixtures/store-format-N/data.mdb` (all event format 1). Every later version must open
 /// a copy of each and read the same customers, lookups and events (SPEC section 7: a store
 /// written by an older version stays readable); an older format is upgraded on open.
@@ -42,7 +42,7 @@ import LMDB
     }
 
     @Test(arguments: [1, 2] as [UInt64])
-    func aCopyOfAnOlderStoreReadsTheSameCustomersLookupsAndEvents(format: UInt64) async throws {
+    func aCopyOfEachFormatsStoreReadsTheSameCustomersLookupsAndEvents(format: UInt64) async throws {
         let path = temporaryPath("fixture-\(format)")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: Self.fixture(format: format), toPath: path + "/data.mdb")
@@ -53,7 +53,7 @@ import LMDB
         }()
         let ledger = try Ledger.open(path: path)
 
-        // Opening upgraded the store; the event format is in each event and did not change.
+        // Opening upgraded an older store; the event format is in each event and did not change.
         try ledger.env.read { txn in
             #expect(try txn.get(ledger.db.meta, key: Meta.storeFormat) == Keys.seq(Ledger.storeFormat))
             try txn.forEach(ledger.db.log, prefix: []) { entry in
@@ -118,6 +118,21 @@ import LMDB
             #expect(try ledger.customer(.id(1)).identifiers.map(\.value) == ["c-ann", "ann@example.com", "M-1", "+447700900001"])
             #expect(try ledger.verify().isValid)
         }
+    }
+
+    /// Upgrading rebuilds the store, so it needs it offline: while a `Ledger` (here in this
+    /// process; another process's lock is found the same way) has the format-1 store open,
+    /// `open` refuses with `storeInUse` and leaves it as it was.
+    @Test func anOlderStoreInUseIsNotUpgraded() throws {
+        let path = temporaryPath("fixture-in-use")
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.fixture(format: 1), toPath: path + "/data.mdb")
+        try {
+            let held = try Ledger.openAsIs(path: path, options: .init())
+            #expect { try Ledger.open(path: path) } throws: { ($0 as? LedgerError)?.code == "storeInUse" }
+            #expect(try held.env.read { txn in try txn.get(held.db.meta, key: Meta.storeFormat) } == Keys.seq(1))
+        }()
+        #expect(try Ledger.open(path: path).customer(.id(1)).mergedFrom == [2])
     }
 
     @Test func aStoreFromANewerStoreFormatIsRefused() async throws {

@@ -23,6 +23,18 @@ struct PropertyTests {
         ]),
     ]
 
+    /// A store with the default schema after `commands` commands of the random stream for
+    /// `seed` (refused ones included), and the stream.
+    static func storeAfterRandomStream(seed: UInt64, commands: Int) async throws -> (Ledger, Stream) {
+        let schema = schemas["default"]!
+        let ledger = try await makeLedger(schema: schema)
+        var stream = Stream(schema: schema, rng: SeededGenerator(seed: seed))
+        for _ in 0..<commands {
+            if let result = try? await ledger.execute(stream.next()) { stream.customers = max(stream.customers, result.customer) }
+        }
+        return (ledger, stream)
+    }
+
     struct Stream {
         let schema: Schema
         var rng: SeededGenerator

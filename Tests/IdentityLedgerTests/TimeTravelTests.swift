@@ -39,12 +39,7 @@ struct TimeTravelTests {
 
     @Test(arguments: [UInt64(11), 12, 13])
     func asOfAnswersEqualAFreshStoreWithThePrefix(seed: UInt64) async throws {
-        let schema = PropertyTests.schemas["default"]!
-        let ledger = try await makeLedger(schema: schema)
-        var stream = PropertyTests.Stream(schema: schema, rng: SeededGenerator(seed: seed))
-        for _ in 0..<500 {
-            if let result = try? await ledger.execute(stream.next()) { stream.customers = max(stream.customers, result.customer) }
-        }
+        let (ledger, stream) = try await PropertyTests.storeAfterRandomStream(seed: seed, commands: 500)
         let last = UInt64(try ledger.events(limit: .max).count)
         let values = try Self.allValues(ledger)
         var rng = SeededGenerator(seed: seed &* 31)

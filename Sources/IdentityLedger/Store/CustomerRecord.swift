@@ -1,6 +1,7 @@
 import LMDB
 
-/// A customer aggregate as the `customers` projection stores it.
+/// A customer aggregate: its header and properties (the `customers` projection), its
+/// identifiers (`holdings`) and the customers it absorbed (`absorbed`).
 ///
 /// An absorbed customer keeps only who absorbed it; its identifiers and properties
 /// moved to the survivor with the merge.

@@ -5,7 +5,7 @@ import LMDB
 /// `log` is the source of truth; everything else is a projection that `rebuild`
 /// recomputes from it (``projections``). The customer and value projections are
 /// versioned by log position: the state now is the last version, the state as of
-/// position k is the last version at or before k — one reverse seek either way.
+/// position k is the last version at or before k — a reverse seek per key either way.
 ///
 /// A customer is split in three so that a version costs what changed, not the whole
 /// aggregate (store format 2): `customers` holds its header and properties, `holdings`
@@ -101,8 +101,9 @@ enum Keys {
         return key.bytes
     }
 
-    /// Type and value in lexicographic byte order (`appendOrdered`), unlike `values`: a
-    /// customer's holdings then come out of a scan in the order its record lists them.
+    /// Type in lexicographic byte order (`appendOrdered`; type names are ASCII letters,
+    /// digits and `_`, so never escaped), value length-prefixed as in `values`: escaping
+    /// could double a value's 256 bytes past LMDB's 511-byte key limit.
     static func holdingVersion(_ id: CustomerID, _ identifier: Identifier, _ seq: UInt64) -> [UInt8] {
         var key = holdingKey(id, identifier)
         key.append(seq)
@@ -118,44 +119,18 @@ enum Keys {
         var key = KeyBuilder(capacity: identifier.type.utf8.count + identifier.value.utf8.count + 24)
         key.append(id)
         key.appendOrdered(identifier.type.utf8)
-        key.appendOrdered(identifier.value.utf8)
+        key.append(lengthPrefixed: identifier.value)
         return key
     }
 
     /// The identifier of a `holdings` key without its position (customer ID, type, value).
     static func holdingIdentifier(_ key: UnsafeRawBufferPointer) -> Identifier? {
-        var offset = 8
-        guard let type = orderedString(key, &offset), let value = orderedString(key, &offset), offset == key.count else { return nil }
-        return Identifier(type: type, value: value)
-    }
-
-    /// One `KeyBuilder.appendOrdered` component at `offset`, as a string; decoded in place
-    /// unless it contains an escaped zero byte.
-    private static func orderedString(_ key: UnsafeRawBufferPointer, _ offset: inout Int) -> String? {
-        let start = offset
-        var escaped = false
-        while offset + 1 < key.count {
-            guard key[offset] == 0 else { offset += 1; continue }
-            switch key[offset + 1] {
-            case 1:
-                let component = UnsafeRawBufferPointer(rebasing: key[start..<offset])
-                offset += 2
-                guard escaped else { return String(decoding: component, as: UTF8.self) }
-                var bytes: [UInt8] = []
-                var i = component.startIndex
-                while i < component.endIndex {
-                    bytes.append(component[i])
-                    i += component[i] == 0 ? 2 : 1  // 0x00 0xFF stands for 0x00
-                }
-                return String(decoding: bytes, as: UTF8.self)
-            case 0xFF:
-                escaped = true
-                offset += 2
-            default:
-                return nil
-            }
-        }
-        return nil
+        // The type: bytes up to its 0x00 0x01 terminator (never escaped, see `holdingVersion`).
+        guard key.count > 8, let end = key[8...].firstIndex(of: 0), end + 3 < key.count, key[end + 1] == 1 else { return nil }
+        let count = Int(key[end + 2]) << 8 | Int(key[end + 3])
+        guard end + 4 + count == key.count else { return nil }
+        return Identifier(type: String(decoding: UnsafeRawBufferPointer(rebasing: key[8..<end]), as: UTF8.self),
+                          value: String(decoding: UnsafeRawBufferPointer(rebasing: key[(end + 4)...]), as: UTF8.self))
     }
 
     /// The big-endian `UInt64` that ends `bytes` (a key's log position, in versioned projections).

@@ -7,8 +7,9 @@ private let decodedSchema = Mutex<(bytes: [UInt8], schema: Schema)?>(nil)
 /// Reads the projections inside one transaction (a snapshot, or the write
 /// transaction a command runs in, so it sees the command's own earlier effects).
 ///
-/// With `asOf` set, every read answers as of that log position: the versioned
-/// projections are read with one reverse seek per key, never a replay.
+/// With `asOf` set, every read answers as of that log position from the versioned
+/// projections: a reverse seek per key, or for a customer's identifiers and absorbed
+/// customers a scan of that customer's entries; never a replay of the log.
 struct ProjectionReader {
     let txn: ReadTransaction
     let db: Databases
@@ -40,7 +41,8 @@ struct ProjectionReader {
         return record
     }
 
-    /// The encoded header and properties of the customer (its latest `customers` version).
+    /// The encoded header and properties of the customer (its last `customers` version at or
+    /// before `asOf`).
     func customerHeader(_ id: CustomerID) throws -> [UInt8]? {
         try lastVersion(in: db.customers, prefix: Keys.customer(id), upTo: asOf)?.value
     }
@@ -57,8 +59,8 @@ struct ProjectionReader {
         try lastVersion(in: db.holdings, prefix: Keys.holding(customer, identifier), upTo: asOf).map { try Holding(bytes: $0.value) }
     }
 
-    /// The identifiers the customer holds, in record order (the key order): of each
-    /// identifier's versions the last one at or before `asOf`, where it is still held.
+    /// The identifiers the customer holds, sorted: of each identifier's versions the last
+    /// one at or before `asOf`, where it is still held.
     private func heldIdentifiers(of id: CustomerID) throws -> [HeldIdentifier] {
         var held: [HeldIdentifier] = []
         // An identifier's versions are adjacent; `name` is their key without the position.
@@ -83,7 +85,8 @@ struct ProjectionReader {
             return true
         }
         try flush()
-        return held
+        // Keys order a type's values by length first; records list them by bytes.
+        return held.sorted { $0.identifier < $1.identifier }
     }
 
     /// The customer with this ID, or a typed error.

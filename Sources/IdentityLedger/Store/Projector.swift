@@ -5,7 +5,7 @@ import LMDB
 /// byte for byte.
 ///
 /// Every change is written as a new version keyed by the event's position (see
-/// ``Databases``), which is what makes as-of queries a single reverse seek.
+/// ``Databases``), which is what lets as-of queries seek instead of replaying.
 struct Projector {
     let txn: WriteTransaction
     let db: Databases
@@ -205,12 +205,12 @@ struct Projector {
         for property in absorbed.properties { survivor.write(property) }
         survivor.mergedFrom = Array(Set(survivor.mergedFrom + absorbed.mergedFrom + [absorbedID])).sorted()
 
-        // Everything absorbed earlier now resolves to the new survivor.
+        // Everything absorbed earlier now resolves to the new survivor (holds nothing, so
+        // only its header changes).
         for earlier in absorbed.mergedFrom {
-            let before = try reader.existingCustomer(earlier)
-            var record = before
-            record.survivor = survivorID
-            try save(record, was: before, event)
+            var header = try reader.existingHeader(earlier)
+            header.survivor = survivorID
+            try saveHeader(header, event)
         }
         absorbed.mergedInto = survivorID
         absorbed.survivor = survivorID
