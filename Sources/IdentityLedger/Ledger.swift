@@ -57,15 +57,12 @@ public final class Ledger: Sendable {
     ///   ``LedgerError/corruptEvent(seq:reason:)`` when its log cannot be replayed;
     ///   ``LedgerError/storage(_:)`` when LMDB cannot open it.
     public static func open(path: String, options: Options = .init()) throws(LedgerError) -> Ledger {
-        if try isOlderFormat(path: path, options: options) { try rebuild(path: path, options: options) }
+        do {
+            let ledger = try openAsIs(path: path, options: options)
+            if try wrap({ try ledger.storedFormat() ?? storeFormat }) == storeFormat { return ledger }
+        }  // An older store's ledger is released here, so that `rebuild` may swap its files.
+        try rebuild(path: path, options: options)
         return try openAsIs(path: path, options: options)
-    }
-
-    /// Whether the store at `path` was written in an older store format. The ledger opened
-    /// to find out is released on return, so that `rebuild` may swap the store's files.
-    private static func isOlderFormat(path: String, options: Options) throws(LedgerError) -> Bool {
-        let ledger = try openAsIs(path: path, options: options)
-        return try wrap { try ledger.storedFormat() ?? storeFormat < storeFormat }
     }
 
     /// Opens the store without upgrading it: for `open`, and for `rebuild`, which reads an
