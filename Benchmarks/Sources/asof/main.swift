@@ -3,9 +3,11 @@ import Foundation
 import IdentityLedger
 
 // Suite 5: as-of latency (`customer(asOf:)`, `lookup(asOf:)` at random log positions) at
-// 100k, 1M and 10M events. One growing store is built from one workload stream with
-// `execute(batch:)` in 10 000-command batches under `.noSync` (setup, unmeasured) and
-// measured as it passes each size. Stores are cached between runs under
+// 100k, 1M and 10M events, twice: at random positions of each store (the customers asked
+// about grow with the stream), and the smallest store's questions asked again in every
+// store (same answers, so only the store size differs). One growing store is built from
+// one workload stream with `execute(batch:)` in 10 000-command batches under `.noSync`
+// (setup, unmeasured) and measured as it passes each size. Stores are cached between runs under
 // `$BENCH_CACHE` (default /tmp/idledger-bench-cache); `--no-cache 1` rebuilds them.
 
 let args = Arguments()
@@ -35,13 +37,25 @@ struct Result {
     var identifiers: Double
     var bytes: Int
     var built: Double?
+    /// The first size's questions asked again in this store (first pass, repeat pass).
+    var same: Samples
+    var sameAgain: Samples
 }
 var results: [Result] = []
+// The questions of the smallest store, asked again in every larger one. The stores are one
+// growing stream, so the answers are the same; only the store around them grows.
+var sameTargets: [(position: UInt64, customer: CustomerID, identifier: Identifier)] = []
+struct Answer: Equatable {
+    var customer: Customer?
+    var holders: [String]?
+}
+var sameAnswers: [Answer] = []
 var workload = Workload(config)
 var consumed = 0
 var working: String? = nil
-// Bump the version when the workload changes: a cached store holds an older stream.
-let cacheKey = "asof-v2-s\(seed)-c\(config.customers)"
+// Bump the version when the workload or the store format changes: a cached store holds an
+// older stream (v5: store format 2).
+let cacheKey = "asof-v5-s\(seed)-c\(config.customers)"
 
 func markerPath(_ dir: String) -> String { (dir as NSString).appendingPathComponent("commands-consumed") }
 
@@ -113,9 +127,30 @@ for size in sizes.sorted() {
     }
     let (customer, lookup) = pass()
     let (customerAgain, lookupAgain) = pass()
+    if sameTargets.isEmpty { sameTargets = targets }
+    // One figure per question: `customer(asOf:)` then `lookup(asOf:)`, after the passes above.
+    func samePass() -> (Samples, [Answer]) {
+        var samples = Samples(), answers: [Answer] = []
+        for target in sameTargets {
+            let start = now()
+            let found = try? ledger.customer(.id(target.customer), asOf: .seq(target.position))
+            let holders = try? ledger.lookup(target.identifier, asOf: .seq(target.position))
+            samples.add(now() - start)
+            answers.append(Answer(customer: found, holders: holders?.map { "\($0.customer):\($0.access)" }))
+        }
+        return (samples, answers)
+    }
+    progress("asking the \(sameTargets.count) questions of the smallest store")
+    let (same, answers) = samePass()
+    let (sameAgain, _) = samePass()
+    if sameAnswers.isEmpty { sameAnswers = answers }
+    guard answers == sameAnswers else {
+        fatalError("the smallest store's questions got different answers at \(events) events: the cached stores are not one stream")
+    }
     let held = targets.reduce(0) { $0 + ((try? ledger.customer(.id($1.customer), asOf: .seq($1.position)))?.identifiers.count ?? 0) }
     results.append(Result(size: events, customer: customer, lookup: lookup, customerAgain: customerAgain, lookupAgain: lookupAgain,
-                          identifiers: Double(held) / Double(targets.count), bytes: directorySize(path), built: buildSeconds))
+                          identifiers: Double(held) / Double(targets.count), bytes: directorySize(path), built: buildSeconds,
+                          same: same, sameAgain: sameAgain))
 }
 
 var rows: [ReportRow] = []
@@ -139,5 +174,15 @@ for result in results {
                           "\(ms(result.customerAgain.median)) / \(ms(result.lookupAgain.median))",
                           baseline: "\(formatCount(Double(base.size))) events: \(ms(base.customerAgain.median)) / \(ms(base.lookupAgain.median))",
                           ratio: "\(ratio(c)) / \(ratio(l))"))
+}
+for result in results {
+    let first = result.same.median / base.same.median
+    let again = result.sameAgain.median / base.sameAgain.median
+    let isLargest = result.size == results.last!.size && results.count > 1
+    rows.append(ReportRow("same questions (the \(formatCount(Double(base.size)))-event store's, same answers), `customer` + `lookup` p50, first / repeat pass — \(formatCount(Double(result.size))) events",
+                          "\(ms(result.same.median)) / \(ms(result.sameAgain.median))",
+                          baseline: "\(formatCount(Double(base.size))) events: \(ms(base.same.median)) / \(ms(base.sameAgain.median))",
+                          ratio: "\(ratio(first)) / \(ratio(again))",
+                          target: isLargest ? "≤ 1.5x: \(verdict(first <= 1.5)) / \(verdict(again <= 1.5))" : ""))
 }
 printTable("As-of latency by store size", rows)
