@@ -73,7 +73,15 @@ public final class Environment: @unchecked Sendable {
     /// because `mdb_env_set_mapsize` requires that no transaction of this process is open.
     private let mapLock = ReadWriteLock()
 
+    /// The environment open in each directory. An entry outlives its environment's last
+    /// reference until `mdb_env_close` has returned (its `environment` reads `nil` meanwhile):
+    /// a second LMDB handle opened on the same files before that would share, and then lose,
+    /// the first one's locks and reader slots, because closing any descriptor of the lock
+    /// file drops every POSIX lock this process holds on it.
     private static let registry = Mutex<[String: WeakEnvironment]>([:])
+
+    /// Called with the directory just before an environment closes (tests widen the race).
+    static let beforeCloseForTesting = Mutex<(@Sendable (String) -> Void)?>(nil)
 
     /// Grouped writes waiting for the writer, and whether a drain is already queued.
     private let pendingGroup = Mutex<(jobs: [GroupedJob], drainScheduled: Bool)>(([], false))
@@ -81,8 +89,7 @@ public final class Environment: @unchecked Sendable {
     /// Whether this process still holds an environment open in directory `path`
     /// (code that replaces the directory must not leave one behind pointing at the old files).
     public static func isOpen(path: String) -> Bool {
-        let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path
-        return registry.withLock { $0[resolved]?.environment != nil }
+        withSettledRegistry(resolving: path) { registry, resolved in registry[resolved] != nil }
     }
 
     /// Opens (creating if needed) the environment in directory `path`, or returns the
@@ -90,8 +97,7 @@ public final class Environment: @unchecked Sendable {
     /// - Throws: ``LMDBError`` if the directory cannot be created or opened.
     public static func open(path: String, configuration: Configuration) throws -> Environment {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path
-        let env = try registry.withLock { registry -> Environment in
+        let env = try withSettledRegistry(resolving: path) { registry, resolved -> Environment in
             if let existing = registry[resolved]?.environment { return existing }
             let env = try Environment(resolvedPath: resolved, configuration: configuration)
             registry[resolved] = WeakEnvironment(environment: env)
@@ -99,6 +105,23 @@ public final class Environment: @unchecked Sendable {
         }
         try env.openDatabases(configuration.databases)
         return env
+    }
+
+    /// Runs `body` on the registry once no environment in `path` is still closing.
+    private static func withSettledRegistry<T>(
+        resolving path: String,
+        _ body: (inout [String: WeakEnvironment], String) throws -> T
+    ) rethrows -> T {
+        let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path
+        while true {
+            let settled = try registry.withLock { registry -> T? in
+                if let entry = registry[resolved], entry.environment == nil { return nil }
+                return try body(&registry, resolved)
+            }
+            if let settled { return settled }
+            // The last reference was dropped on another thread, which is closing it now.
+            usleep(100)
+        }
     }
 
     private init(resolvedPath: String, configuration: Configuration) throws {
@@ -126,7 +149,9 @@ public final class Environment: @unchecked Sendable {
 
     deinit {
         writer.stop()
+        Environment.beforeCloseForTesting.withLock { $0 }?(path)
         mdb_env_close(handle)
+        _ = Environment.registry.withLock { $0.removeValue(forKey: path) }
     }
 
     private func openDatabases(_ specs: [DatabaseSpec]) throws {
@@ -289,13 +314,14 @@ public final class Environment: @unchecked Sendable {
 
     /// Runs every grouped job submitted so far in one write transaction (writer thread only).
     private func drainGroup() {
-        let jobs = pendingGroup.withLock { pending in
+        var jobs = pendingGroup.withLock { pending in
             defer {
                 pending.jobs = []
                 pending.drainScheduled = false
             }
             return pending.jobs
         }
+        var error: (any Error)?
         do {
             try performWrite { txn in
                 for job in jobs {
@@ -304,10 +330,14 @@ public final class Environment: @unchecked Sendable {
                     if txn.mapFull { throw LMDBError.mapFull }
                 }
             }
-            for job in jobs { job.finish(nil) }
-        } catch {
-            for job in jobs { job.finish(error) }
+        } catch let failure {
+            error = failure
         }
+        // The commands (which may hold the last reference to this environment) are
+        // released before their callers resume, not later on this thread.
+        let finishes = jobs.map(\.finish)
+        jobs = []
+        for finish in finishes { finish(error) }
     }
 
     /// Runs on the writer thread only.
