@@ -104,8 +104,8 @@ public final class Ledger: Sendable {
         }
     }
 
-    /// Runs many commands in one write transaction and one sync, each in its own child
-    /// transaction: a refused command writes nothing and does not stop the others.
+    /// Runs many commands in one write transaction and one sync, each atomic on its own
+    /// (a transaction step): a refused command writes nothing and does not stop the others.
     /// The fastest way for an application to load a batch it already holds.
     public func execute(batch commands: [Command]) async throws(LedgerError) -> [Result<CommandResult, LedgerError>] {
         let db = self.db
@@ -115,7 +115,7 @@ public final class Ledger: Sendable {
                 commands.map { command in
                     Result { () throws(LedgerError) in
                         do {
-                            return try txn.nested { child in try CommandExecutor(txn: child, db: db).run(command, now: now) }
+                            return try txn.step { step in try CommandExecutor(txn: step, db: db).run(command, now: now) }
                         } catch {
                             throw Self.ledgerError(error)
                         }

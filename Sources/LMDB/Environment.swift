@@ -286,16 +286,16 @@ public final class Environment: @unchecked Sendable {
     }
 
     /// Like the async ``write(_:)-3k1wq``, but commands submitted while the writer is busy
-    /// are coalesced: each runs in its own child transaction of one shared write
+    /// are coalesced: each runs as one ``WriteTransaction/step(_:)`` of one shared write
     /// transaction, so a failing one leaves the others intact, and the whole group costs
-    /// one commit and one sync. `body` returns (or throws) its own outcome; the caller
+    /// one commit and one sync. `body` may run more than once (see `step`). `body` returns (or throws) its own outcome; the caller
     /// resumes only after the group's commit is durable.
     public func groupedWrite<T: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             let outcome = UncheckedBox<Result<T, any Error>?>(nil)
             let job = GroupedJob(
                 attempt: { txn in
-                    outcome.value = Result { try txn.nested(body) }
+                    outcome.value = Result { try txn.step(body) }
                 },
                 finish: { error in
                     continuation.resume(with: error.map { .failure($0) } ?? outcome.value!)
@@ -342,6 +342,7 @@ public final class Environment: @unchecked Sendable {
 
     /// Runs on the writer thread only.
     private func performWrite<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
+        var isolateSteps = false
         while true {
             var txn: OpaquePointer?
             let rc = mdb_txn_begin(handle, nil, 0, &txn)
@@ -351,6 +352,7 @@ public final class Environment: @unchecked Sendable {
             }
             try check(rc)
             let transaction = WriteTransaction(pointer: txn!)
+            transaction.isolatesSteps = isolateSteps
             let result: T
             do {
                 result = try body(transaction)
@@ -361,13 +363,17 @@ public final class Environment: @unchecked Sendable {
                     try growMap()
                     continue
                 }
+                if transaction.stepFailedAfterWriting {
+                    isolateSteps = true
+                    continue
+                }
                 throw error
             }
-            if transaction.mapFull {
-                // `body` swallowed the error; the transaction is unusable either way.
+            if transaction.mapFull || transaction.stepFailedAfterWriting {
+                // `body` caught the error; the transaction holds writes it must not commit.
                 transaction.end()
                 mdb_txn_abort(txn)
-                try growMap()
+                if transaction.mapFull { try growMap() } else { isolateSteps = true }
                 continue
             }
             transaction.end()
@@ -407,7 +413,7 @@ public struct Database: Hashable, Sendable {
     public let isDupSort: Bool
 }
 
-/// One command of a group commit: `attempt` runs it in a child transaction and keeps
+/// One command of a group commit: `attempt` runs it as a transaction step and keeps
 /// its outcome; `finish` delivers it once the group committed (or the group's error).
 private struct GroupedJob: @unchecked Sendable {
     let attempt: (WriteTransaction) -> Void

@@ -213,11 +213,42 @@ public struct PutFlags: OptionSet, Sendable {
 public final class WriteTransaction: ReadTransaction {
     /// Set when LMDB reported `MDB_MAP_FULL`; the environment then grows the map and retries.
     private(set) var mapFull = false
+    /// Write calls attempted so far (failed ones too: LMDB may have touched pages first),
+    /// so that a ``step(_:)`` can tell whether it wrote before it threw.
+    private var writeCalls = 0
+    /// Set when a ``step(_:)`` threw after writing; the environment then aborts and runs
+    /// the transaction again with ``isolatesSteps``.
+    private(set) var stepFailedAfterWriting = false
+    /// Whether ``step(_:)`` runs its body in a child transaction (set by the environment
+    /// for the second run after a step threw after writing).
+    var isolatesSteps = false
+
+    /// Runs `body` as one all-or-nothing step of this transaction: if it throws, nothing
+    /// it wrote stays and the transaction goes on. This is how several commands share one
+    /// commit (and one sync) and still each stay atomic.
+    ///
+    /// A child transaction (``nested(_:)``) copies every page a step touches, so a step
+    /// runs directly in this transaction. A step that throws before writing needs nothing
+    /// undone; one that throws after writing (rare: commands validate first) makes the
+    /// environment abort and run the whole transaction again with every step in a child
+    /// transaction, so the body passed to the environment must be repeatable.
+    /// - Throws: what `body` throws; ``LMDBError/badTransaction`` without running `body`
+    ///   once an earlier step threw after writing (the transaction is run again anyway).
+    public func step<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
+        if isolatesSteps { return try nested(body) }
+        guard !stepFailedAfterWriting else { throw LMDBError.badTransaction }
+        let before = writeCalls
+        do {
+            return try body(self)
+        } catch {
+            if writeCalls != before { stepFailedAfterWriting = true }
+            throw error
+        }
+    }
 
     /// Runs `body` in a child transaction (`mdb_txn_begin` with this one as parent):
     /// its writes join this transaction if `body` returns and vanish if it throws, while
-    /// this transaction goes on either way. This is how several commands share one
-    /// commit (and one sync) and still each stay atomic.
+    /// this transaction goes on either way. ``step(_:)`` is the cheaper way to the same end.
     /// - Throws: what `body` throws, or ``LMDBError``.
     public func nested<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
         let parent = try live()
@@ -254,6 +285,7 @@ public final class WriteTransaction: ReadTransaction {
     ///   for an empty or too long key, ``LMDBError/mapFull`` (handled by the environment).
     public func put(_ db: Database, key: [UInt8], value: [UInt8], flags: PutFlags = []) throws {
         let txn = try live()
+        writeCalls += 1
         let rc = key.withUnsafeBytes { keyBytes in
             value.withUnsafeBytes { valueBytes in
                 var k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
@@ -270,6 +302,7 @@ public final class WriteTransaction: ReadTransaction {
     @discardableResult
     public func delete(_ db: Database, key: [UInt8], value: [UInt8]? = nil) throws -> Bool {
         let txn = try live()
+        writeCalls += 1
         let rc = key.withUnsafeBytes { keyBytes -> Int32 in
             var k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
             guard let value else { return mdb_del(txn, db.handle, &k, nil) }
@@ -286,6 +319,8 @@ public final class WriteTransaction: ReadTransaction {
 
     /// Removes every entry of `db`, keeping the database.
     public func clear(_ db: Database) throws {
-        try check(mdb_drop(try live(), db.handle, 0))
+        let txn = try live()
+        writeCalls += 1
+        try check(mdb_drop(txn, db.handle, 0))
     }
 }

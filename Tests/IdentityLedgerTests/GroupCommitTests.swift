@@ -64,4 +64,27 @@ struct GroupCommitTests {
         for command in commands { _ = try? await single.execute(command) }
         #expect(try single.events(limit: .max).map(\.body) == ledger.events(limit: .max).map(\.body))
     }
+
+    /// A new store's first command writes the default schema before its own validation can
+    /// fail: a refusal after writing, which must undo that write and no other.
+    @Test func aCommandRefusedAfterItWroteLeavesNothingInABatch() async throws {
+        let ledger = try await makeLedger()
+        let refused = try await ledger.execute(batch: [.identify(IdentifyCommand(identifiers: ids("email=not-an-email")))])
+        #expect((try? refused[0].get()) == nil)
+        #expect(try ledger.events(limit: .max).isEmpty)
+
+        let commands: [Command] = [
+            .identify(IdentifyCommand(identifiers: ids("email=not-an-email"))),
+            .identify(IdentifyCommand(identifiers: ids("email=first@example.com"))),
+            .identify(IdentifyCommand(identifiers: ids("phone=12"))),
+            .identify(IdentifyCommand(identifiers: ids("email=second@example.com"))),
+        ]
+        let before = ledger.env.lastTransactionID
+        let results = try await ledger.execute(batch: commands)
+        #expect(ledger.env.lastTransactionID == before + 1)
+        #expect(results.map { (try? $0.get())?.customer } == [nil, 1, nil, 2])
+        let kinds = try ledger.events(limit: .max).map(\.body.kind)
+        #expect(kinds == ["schemaChanged", "identified", "identified"])
+        try checkInvariants(ledger)
+    }
 }

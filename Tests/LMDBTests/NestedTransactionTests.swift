@@ -2,8 +2,68 @@ import Foundation
 import Testing
 @testable import LMDB
 
-/// Child transactions: a child's writes join the parent iff its closure returns.
+/// Child transactions and steps: a child's or a step's writes join the transaction iff its
+/// closure returns.
 struct NestedTransactionTests {
+    struct Refused: Error {}
+
+    @Test func aStepThatThrowsBeforeWritingCostsNoSecondRun() throws {
+        try withTempDir("step") { dir in
+            let env = try openEnv(dir, [.init("kv")])
+            let kv = try env.database("kv")
+            var runs = 0
+            try syncWrite(env) { txn in
+                runs += 1
+                try txn.step { step in try step.put(kv, key: [1], value: [1]) }
+                #expect(throws: Refused.self) {
+                    try txn.step { step in
+                        #expect(try step.get(kv, key: [1]) == [1])
+                        throw Refused()
+                    }
+                }
+                try txn.step { step in try step.put(kv, key: [2], value: [2]) }
+            }
+            #expect(runs == 1)
+            try env.read { (txn: ReadTransaction) throws -> Void in
+                #expect(try txn.count(kv) == 2)
+            }
+        }
+    }
+
+    @Test func aStepThatThrowsAfterWritingRunsTheTransactionAgainWithChildTransactions() throws {
+        try withTempDir("step") { dir in
+            let env = try openEnv(dir, [.init("kv")])
+            let kv = try env.database("kv")
+            var isolatedRuns: [Bool] = []
+            var laterStepErrors: [LMDBError?] = []
+            try syncWrite(env) { txn in
+                isolatedRuns.append(txn.isolatesSteps)
+                try txn.step { step in try step.put(kv, key: [1], value: [1]) }
+                #expect(throws: Refused.self) {
+                    try txn.step { step in
+                        try step.put(kv, key: [3], value: [3])
+                        throw Refused()
+                    }
+                }
+                do {
+                    try txn.step { step in try step.put(kv, key: [2], value: [2]) }
+                    laterStepErrors.append(nil)
+                } catch let error as LMDBError {
+                    laterStepErrors.append(error)
+                }
+            }
+            // The first run held the failed step's write: it was aborted, and the second
+            // run put every step in a child transaction.
+            #expect(isolatedRuns == [false, true])
+            #expect(laterStepErrors == [.badTransaction, nil])
+            try env.read { (txn: ReadTransaction) throws -> Void in
+                #expect(try txn.get(kv, key: [1]) == [1])
+                #expect(try txn.get(kv, key: [2]) == [2])
+                #expect(try txn.get(kv, key: [3]) == nil)
+            }
+        }
+    }
+
     @Test func childCommitsIntoParentOrVanishes() throws {
         try withTempDir("nested") { dir in
             let env = try openEnv(dir, [.init("kv")])
