@@ -58,6 +58,21 @@ struct EncodingTests {
         .importStarted(ImportStart(importId: "i1", sourceName: "a.csv", contentDigest: [1, 2, 3], matchBy: "email", format: "csv")),
     ]
 
+    /// Identifiers order by type, then by value bytes: the order records list them in.
+    @Test func identifiersOrderByTypeThenValueBytes() {
+        let values = ["", "a", "a\u{0}", "ab", "b", "B", "é", "e\u{301}", "ü", "z", "🙂", "10", "9", "a@b.c", "a@b.co"]
+        let identifiers = ["email", "phone", "e"].flatMap { type in values.map { Identifier(type: type, value: $0) } }
+        for a in identifiers {
+            for b in identifiers {
+                let expected = a.type != b.type ? Array(a.type.utf8).lexicographicallyPrecedes(Array(b.type.utf8))
+                    : Array(a.value.utf8).lexicographicallyPrecedes(Array(b.value.utf8))
+                #expect((a < b) == expected, "\(a) < \(b)")
+            }
+        }
+        #expect(compareUTF8("abc", "abd") < 0 && compareUTF8("abd", "abc") > 0 && compareUTF8("ab", "ab") == 0)
+        #expect(compareUTF8("ab", "abc") < 0 && compareUTF8("", "a") < 0)
+    }
+
     @Test func everyEventKindRoundTrips() throws {
         for (index, body) in Self.bodies.enumerated() {
             let seq = UInt64(index + 10)

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A customer's number: positive, assigned in creation order (replay gives the same numbers).
 public typealias CustomerID = UInt64
 
@@ -21,8 +27,21 @@ public struct Identifier: Sendable, Hashable, Comparable, Codable, CustomStringC
 
     /// By type name, then value bytes (type names are ASCII, so this is byte order throughout).
     public static func < (lhs: Identifier, rhs: Identifier) -> Bool {
-        if lhs.type != rhs.type { return lhs.type < rhs.type }
-        return lhs.value.utf8.lexicographicallyPrecedes(rhs.value.utf8)
+        let byType = compareUTF8(lhs.type, rhs.type)
+        return byType != 0 ? byType < 0 : compareUTF8(lhs.value, rhs.value) < 0
+    }
+}
+
+/// The order of two strings' UTF-8 bytes (negative, zero, positive), compared in place:
+/// sorting a customer's identifiers runs this for every pair it compares.
+func compareUTF8(_ a: String, _ b: String) -> Int {
+    var a = a, b = b
+    return a.withUTF8 { x in
+        b.withUTF8 { y in
+            let common = min(x.count, y.count)
+            let order = common == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, common)
+            return order != 0 ? Int(order) : x.count - y.count
+        }
     }
 }
 
