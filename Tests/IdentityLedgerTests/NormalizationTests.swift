@@ -124,6 +124,33 @@ struct NormalizationTests {
         #expect(throws: NormalizationError.self) { try c.kind.normalize(c.raw, defaultCallingCode: c.code) }
     }
 
+    /// The byte-wise fast path for ASCII addresses gives what the general path gives:
+    /// the same address or the same reason, over every short string of a small alphabet
+    /// and random longer ones.
+    @Test func asciiEmailsNormalizeAsTheGeneralPathDoes() {
+        func outcome(_ body: () throws -> String?) -> String? {
+            do { return try body() } catch { return "error: \(error)" }
+        }
+        var inputs = [String(repeating: "a", count: 250) + "@b.co", String(repeating: "a", count: 249) + "@b.co", "A@B.CO", "x@y"]
+        let alphabet = Array("aZ@.-_")
+        func all(_ length: Int) -> [String] {
+            length == 0 ? [""] : all(length - 1).flatMap { prefix in alphabet.map { prefix + String($0) } }
+        }
+        inputs += (1...6).flatMap(all)
+        var rng = SeededGenerator(seed: 7)
+        for _ in 0..<2_000 {
+            inputs.append(String((0..<Int.random(in: 1...40, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }))
+        }
+        for input in inputs {
+            let fast = outcome { try Normalization.visibleASCIIEmail(input) }
+            let general = outcome { try Normalization.unicodeEmail(input) }
+            #expect(fast == general, "\(input)")
+        }
+        // Anything else goes the general way.
+        #expect(outcome { try Normalization.visibleASCIIEmail("ann @example.com") } == nil)
+        #expect(outcome { try Normalization.visibleASCIIEmail("zoë@example.com") } == nil)
+    }
+
     @Test func commonReasons() {
         #expect(throws: NormalizationError(reason: "value is empty after trimming")) {
             try Normalization.exact.normalize(" \n ", defaultCallingCode: nil)
