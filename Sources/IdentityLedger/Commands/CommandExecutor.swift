@@ -63,10 +63,11 @@ struct CommandExecutor {
         let candidates = try findCandidates(presented, schema: schema, reader: reader)
 
         var cluster = Cluster(presented: presented, schema: schema)
-        var accepted: [(candidate: Candidate, record: CustomerRecord, guards: [GuardResult])] = []
+        var accepted: [(candidate: Candidate, record: CustomerHoldings, guards: [GuardResult])] = []
         var declined: [(candidate: Candidate, guards: [GuardResult])] = []
         for candidate in candidates {
-            let record = try reader.existingCustomer(candidate.id)
+            // Candidates hold the command's values, so they exist and are not merged away.
+            let record = CustomerHoldings(id: candidate.id, identifiers: try reader.heldIdentifiers(of: candidate.id))
             let guards = cluster.evaluate(record, reachedOnlyBySoft: candidate.reachedOnlyBySoft, reachedBy: candidate.reaches)
             if guards.allPassed {
                 cluster.accept(record)

@@ -80,6 +80,21 @@ func findCandidates(_ presented: [PresentedIdentifier], schema: Schema, reader: 
     return candidates
 }
 
+/// What the guards read of a customer: its ID and the identifiers it holds, sorted.
+protocol GuardSubject {
+    var id: CustomerID { get }
+    var identifiers: [HeldIdentifier] { get }
+}
+
+extension CustomerRecord: GuardSubject {}
+
+/// A customer as the guards see it, read without its header, properties and absorbed
+/// customers (identify reads every candidate this way).
+struct CustomerHoldings: GuardSubject {
+    let id: CustomerID
+    let identifiers: [HeldIdentifier]
+}
+
 /// The side being built (X in SPEC section 4): the command's identifiers plus every
 /// customer accepted so far.
 struct Cluster {
@@ -100,7 +115,7 @@ struct Cluster {
     }
 
     /// For a manual merge: X is the surviving customer.
-    init(customer: CustomerRecord, schema: Schema) {
+    init(customer: some GuardSubject, schema: Schema) {
         self.schema = schema
         declaredAccess = []
         known = false
@@ -113,11 +128,11 @@ struct Cluster {
         }
     }
 
-    func isKnown(_ record: CustomerRecord) -> Bool {
+    func isKnown(_ record: some GuardSubject) -> Bool {
         record.identifiers.contains { schema.type(named: $0.type)?.kind != .soft }
     }
 
-    mutating func accept(_ record: CustomerRecord) {
+    mutating func accept(_ record: some GuardSubject) {
         for held in record.identifiers {
             addBlocking(held.identifier)
             if held.access { acceptedAccess.append((record.id, held.identifier)) }
@@ -127,11 +142,11 @@ struct Cluster {
 
     /// All three guards, each with its evidence; never short-circuited.
     /// `reachedBy`: the values linking Y to this side (the evidence of `softIdOnly`).
-    func evaluate(_ y: CustomerRecord, reachedOnlyBySoft: Bool, reachedBy: [Identifier] = []) -> [GuardResult] {
+    func evaluate(_ y: some GuardSubject, reachedOnlyBySoft: Bool, reachedBy: [Identifier] = []) -> [GuardResult] {
         [uniqueIdConflict(y), accessContactsDiffer(y), softIdOnly(y, reachedOnlyBySoft: reachedOnlyBySoft, reachedBy: reachedBy)]
     }
 
-    private func uniqueIdConflict(_ y: CustomerRecord) -> GuardResult {
+    private func uniqueIdConflict(_ y: some GuardSubject) -> GuardResult {
         for type in schema.types where type.kind == .unique && type.blockMergeOnConflict {
             let mine = blockingValues[type.name] ?? []
             let theirs = Set(y.identifiers.filter { $0.type == type.name }.map(\.value))
@@ -148,7 +163,7 @@ struct Cluster {
         return GuardResult(guard: .uniqueIdConflict, passed: true, detail: "no conflicting merge-blocking unique identifier")
     }
 
-    private func accessContactsDiffer(_ y: CustomerRecord) -> GuardResult {
+    private func accessContactsDiffer(_ y: some GuardSubject) -> GuardResult {
         let theirs = y.identifiers.filter(\.access).map(\.identifier)
         guard !theirs.isEmpty else {
             return GuardResult(guard: .accessContactsDiffer, passed: true, detail: "customer \(y.id) has no access-granting contact")
@@ -173,7 +188,7 @@ struct Cluster {
         return GuardResult(guard: .accessContactsDiffer, passed: true, detail: "access-granting contacts agree (\(theirList))", evidence: theirs)
     }
 
-    private func softIdOnly(_ y: CustomerRecord, reachedOnlyBySoft: Bool, reachedBy: [Identifier]) -> GuardResult {
+    private func softIdOnly(_ y: some GuardSubject, reachedOnlyBySoft: Bool, reachedBy: [Identifier]) -> GuardResult {
         let via = reachedBy.map(\.description).joined(separator: ", ")
         if reachedOnlyBySoft, known, isKnown(y) {
             return GuardResult(

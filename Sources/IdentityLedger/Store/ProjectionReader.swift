@@ -61,7 +61,7 @@ struct ProjectionReader {
 
     /// The identifiers the customer holds, sorted: of each identifier's versions the last
     /// one at or before `asOf`, where it is still held.
-    private func heldIdentifiers(of id: CustomerID) throws -> [HeldIdentifier] {
+    func heldIdentifiers(of id: CustomerID) throws -> [HeldIdentifier] {
         var held: [HeldIdentifier] = []
         // An identifier's versions are adjacent; `name` is their key without the position.
         var name: [UInt8] = []
