@@ -34,6 +34,14 @@ import LMDB
         let zeros = "x" + String(repeating: "\u{0}", count: 254) + "y"
         let result = try await ledger.identify("email=ann@example.com", "cookie=\(zeros)", "cookie=b", "cookie=ab")
         #expect(try ledger.customer(.id(result.customer)).identifiers.map(\.value) == ["ab", "b", zeros, "ann@example.com"])
+        // More types and values, over several commands: still one order, type then bytes.
+        _ = try await ledger.identify("email=ann@example.com", "cookie=ba", "cookie=a", "phone=+447700900123")
+        _ = try await ledger.identify("email=ann@example.com", "cookie=aaa", "cookie=\u{0}", "external_id=Z9")
+        let identifiers = try ledger.customer(.id(result.customer)).identifiers.map(\.identifier)
+        #expect(identifiers.map(\.description) == [
+            "cookie=\u{0}", "cookie=a", "cookie=aaa", "cookie=ab", "cookie=b", "cookie=ba", "cookie=\(zeros)",
+            "email=ann@example.com", "external_id=Z9", "phone=+447700900123",
+        ])
         #expect(try ledger.verify().isValid)
     }
 

@@ -85,8 +85,15 @@ struct ProjectionReader {
             return true
         }
         try flush()
-        // Keys order a type's values by length first; records list them by bytes.
-        return held.sorted { $0.identifier < $1.identifier }
+        // Keys order types as records do (byte order), but a type's values by length first;
+        // records list them by bytes, so each run of one type is sorted on its own.
+        var start = held.startIndex
+        while start < held.endIndex {
+            let end = held[start...].firstIndex { $0.type != held[start].type } ?? held.endIndex
+            if end - start > 1 { held[start..<end].sort { compareUTF8($0.value, $1.value) < 0 } }
+            start = end
+        }
+        return held
     }
 
     /// The customer with this ID, or a typed error.
