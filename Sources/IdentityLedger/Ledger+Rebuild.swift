@@ -196,11 +196,9 @@ extension Ledger {
         var digests: [String: String] = [:]
         for database in db.projections {
             var hasher = SHA256()
-            try txn.forEach(database, prefix: []) { entry in
-                var w = BinaryWriter()
-                w.write(raw: entry.key)
-                w.write(raw: entry.value)
-                hasher.update(w.bytes)
+            try txn.forEachInPlace(database, prefix: []) { key, value in
+                hasher.update(key)
+                hasher.update(value)
                 return true
             }
             digests[database.name] = hasher.finalize().hexString

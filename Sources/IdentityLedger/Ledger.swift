@@ -244,30 +244,9 @@ public final class Ledger: Sendable {
         }
         let target = try Ledger.open(path: path, options: Options(durability: .noSync, clock: options.clock, initialMapSize: options.initialMapSize))
         return try Self.wrap {
-            try env.read { source in
-                var count: UInt64 = 0
-                var batch: [Entry] = []
-                func flush() throws {
-                    let events = batch
-                    batch.removeAll(keepingCapacity: true)
-                    try target.env.write { txn in
-                        for entry in events {
-                            let event = try Event(seq: Keys.readUInt64(entry.key) ?? 0, bytes: entry.value)
-                            try txn.put(target.db.log, key: entry.key, value: entry.value, flags: .append)
-                            try Projector(txn: txn, db: target.db).apply(event)
-                        }
-                    }
-                }
-                try source.forEach(db.log, prefix: []) { entry in
-                    batch.append(entry)
-                    count += 1
-                    if batch.count == 10_000 { try flush() }
-                    return true
-                }
-                try flush()
-                try target.env.sync()
-                return count
-            }
+            let count = try env.read { source in try replay(source, into: target, progress: nil) }
+            try target.env.sync()
+            return count
         }
     }
 
