@@ -12,7 +12,10 @@ import LMDB
 /// its identifiers one by one, `absorbed` the customers merged into it. A customer's
 /// identifiers and absorbed customers grow with its activity; copying them into every
 /// version made the projections about 8 times the size of the log (BENCHMARKS.md).
-struct Databases: Sendable {
+///
+/// A class: readers and projectors are made per use and hold it, and copying ten
+/// databases (each with its name) cost ten retains and releases every time.
+final class Databases: Sendable {
     /// seq (UInt64 BE) → encoded ``Event``.
     let log: Database
     /// "storeFormat" → format version.
