@@ -80,8 +80,14 @@ public final class Environment: @unchecked Sendable {
     /// file drops every POSIX lock this process holds on it.
     private static let registry = Mutex<[String: WeakEnvironment]>([:])
 
-    /// Called with the directory just before an environment closes (tests widen the race).
-    static let beforeCloseForTesting = Mutex<(@Sendable (String) -> Void)?>(nil)
+    /// Points where tests widen a race, each called with the directory; nil outside tests.
+    struct TestingHooks: Sendable {
+        /// Just before the environment closes.
+        var beforeClose: (@Sendable (String) -> Void)?
+        /// On the writer thread, after a group's callers were resumed.
+        var afterGroupResumed: (@Sendable (String) -> Void)?
+    }
+    static let testingHooks = Mutex(TestingHooks())
 
     /// Grouped writes waiting for the writer, and whether a drain is already queued.
     private let pendingGroup = Mutex<(jobs: [GroupedJob], drainScheduled: Bool)>(([], false))
@@ -114,10 +120,17 @@ public final class Environment: @unchecked Sendable {
     ) rethrows -> T {
         let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path
         while true {
+            // Loading the weak reference makes a strong one. It must be released after the
+            // lock: if it is the last, `deinit` runs right there and takes the lock itself.
+            var loaded: Environment?
             let settled = try registry.withLock { registry -> T? in
-                if let entry = registry[resolved], entry.environment == nil { return nil }
+                if let entry = registry[resolved] {
+                    loaded = entry.environment
+                    if loaded == nil { return nil }
+                }
                 return try body(&registry, resolved)
             }
+            withExtendedLifetime(loaded) {}
             if let settled { return settled }
             // The last reference was dropped on another thread, which is closing it now.
             usleep(100)
@@ -149,7 +162,7 @@ public final class Environment: @unchecked Sendable {
 
     deinit {
         writer.stop()
-        Environment.beforeCloseForTesting.withLock { $0 }?(path)
+        Environment.testingHooks.withLock { $0.beforeClose }?(path)
         mdb_env_close(handle)
         _ = Environment.registry.withLock { $0.removeValue(forKey: path) }
     }
@@ -307,14 +320,23 @@ public final class Environment: @unchecked Sendable {
                 return !pending.drainScheduled
             }
             if scheduleDrain {
-                writer.submit { [unowned self] in drainGroup() }
+                let path = self.path
+                writer.submit { [unowned self] in
+                    let (finishes, error) = runGroup()
+                    // `self` is no longer held here: a resumed caller may drop the last
+                    // reference, and the environment must then close on that caller's thread.
+                    for finish in finishes { finish(error) }
+                    Environment.testingHooks.withLock { $0.afterGroupResumed }?(path)
+                }
             }
         }
     }
 
-    /// Runs every grouped job submitted so far in one write transaction (writer thread only).
-    private func drainGroup() {
-        var jobs = pendingGroup.withLock { pending in
+    /// Runs every grouped job submitted so far in one write transaction (writer thread only)
+    /// and returns how to resume their callers. The commands themselves (which may hold the
+    /// environment) are released before.
+    private func runGroup() -> (finishes: [((any Error)?) -> Void], error: (any Error)?) {
+        let jobs = pendingGroup.withLock { pending in
             defer {
                 pending.jobs = []
                 pending.drainScheduled = false
@@ -333,11 +355,7 @@ public final class Environment: @unchecked Sendable {
         } catch let failure {
             error = failure
         }
-        // The commands (which may hold the last reference to this environment) are
-        // released before their callers resume, not later on this thread.
-        let finishes = jobs.map(\.finish)
-        jobs = []
-        for finish in finishes { finish(error) }
+        return (jobs.map(\.finish), error)
     }
 
     /// Runs on the writer thread only.

@@ -4,14 +4,22 @@ import Testing
 @testable import LMDB
 
 /// LMDB forbids two handles on one environment in a process: closing either drops the
-/// other's POSIX locks and clears its reader slots. These tests hold an environment in
-/// the middle of closing, on another thread, and check nothing overlaps it.
+/// other's POSIX locks and clears its reader slots. These tests drop an environment's last
+/// reference on one thread while another opens or checks the same directory.
 @Suite(.serialized)
 struct EnvironmentLifetimeTests {
     /// Holds the last reference so that another thread can drop it.
     final class Holder: @unchecked Sendable {
         var environment: Environment?
         init(_ environment: Environment) { self.environment = environment }
+    }
+
+    static func install(_ hooks: Environment.TestingHooks) {
+        Environment.testingHooks.withLock { $0 = hooks }
+    }
+
+    static func removeHooks() {
+        Environment.testingHooks.withLock { $0 = .init() }
     }
 
     @Test func reopeningWaitsForTheSameDirectoryToFinishClosing() throws {
@@ -24,16 +32,15 @@ struct EnvironmentLifetimeTests {
 
             let closing = DispatchSemaphore(value: 0)
             let hookDone = Atomic(false)
-            Environment.beforeCloseForTesting.withLock { hook in
-                hook = { closed in
-                    guard closed == resolvedPath else { return }
-                    closing.signal()
-                    Thread.sleep(forTimeInterval: 0.3)
-                    hookDone.store(true, ordering: .sequentiallyConsistent)
-                }
+            var hooks = Environment.TestingHooks()
+            hooks.beforeClose = { closed in
+                guard closed == resolvedPath else { return }
+                closing.signal()
+                Thread.sleep(forTimeInterval: 0.3)
+                hookDone.store(true, ordering: .sequentiallyConsistent)
             }
-            defer { Environment.beforeCloseForTesting.withLock { $0 = nil } }
-
+            Self.install(hooks)
+            defer { Self.removeHooks() }
             DispatchQueue.global().async { holder.environment = nil }
             closing.wait()
             // The old handle is closing on the other thread right now.
@@ -46,28 +53,62 @@ struct EnvironmentLifetimeTests {
         }
     }
 
-    @Test func aGroupedCommandDoesNotKeepItsEnvironmentOnTheWriterThread() async throws {
+    /// `open` and `isOpen` look at the environment under the registry's lock; when that
+    /// look is what keeps the last reference, the environment must close after the lock is
+    /// released (closing takes the lock: this used to trap on a recursive lock).
+    @Test func checkingWhileAnotherThreadOpensAndDropsTheSameDirectory() throws {
+        try withTempDir { dir in
+            let path = dir.sub("env")
+            let config = Environment.Configuration(databases: [.init("main")], durability: .noSync)
+            let done = Atomic(false)
+            let checks = Atomic(0)
+            let checker = Thread {
+                while !done.load(ordering: .relaxed) {
+                    _ = Environment.isOpen(path: path)
+                    if let env = try? Environment.open(path: path, configuration: config) { _ = env.path }
+                    checks.add(1, ordering: .relaxed)
+                }
+            }
+            checker.start()
+            for _ in 0..<8_000 {
+                let env = try Environment.open(path: path, configuration: config)
+                _ = env.path
+            }
+            done.store(true, ordering: .relaxed)
+            while Environment.isOpen(path: path) { usleep(1_000) }
+            #expect(checks.load(ordering: .relaxed) > 100)
+        }
+    }
+
+    @Test func aGroupedCommandsEnvironmentClosesOnTheThreadThatDropsItLast() async throws {
         try await withTempDir { dir in
             let path = dir.sub("env")
             let closedOn = Mutex<String?>(nil)
             var env: Environment? = try Environment.open(path: path, configuration: .init(databases: [.init("main")], durability: .noSync))
             let resolvedPath = env!.path
-            Environment.beforeCloseForTesting.withLock { hook in
-                hook = { closed in
-                    guard closed == resolvedPath else { return }
-                    closedOn.withLock { $0 = Thread.current.name ?? "" }
-                }
+            let callerDropped = DispatchSemaphore(value: 0)
+            var hooks = Environment.TestingHooks()
+            hooks.beforeClose = { closed in
+                guard closed == resolvedPath else { return }
+                closedOn.withLock { $0 = Thread.current.name ?? "" }
             }
-            defer { Environment.beforeCloseForTesting.withLock { $0 = nil } }
-
+            // The writer thread lingers after resuming the callers until the caller has
+            // dropped its reference: if the writer still held the environment, the caller's
+            // drop would not be the last and the close would happen later, on the writer.
+            hooks.afterGroupResumed = { closed in
+                guard closed == resolvedPath else { return }
+                _ = callerDropped.wait(timeout: .now() + 2)
+            }
+            Self.install(hooks)
+            defer { Self.removeHooks() }
             // The command captures the environment, as a ledger's commands capture the ledger.
             let captured = env!
             try await captured.groupedWrite { txn in try txn.put(try captured.database("main"), key: [1], value: [1]) }
             _ = consume captured
             env = nil
-            // The caller dropped the last reference, so the caller's thread closed it.
             let thread = closedOn.withLock { $0 }
-            #expect(thread != nil)
+            callerDropped.signal()
+            #expect(thread != nil, "the caller dropped the last reference, so the caller closed it")
             #expect(thread != "lmdb-writer")
         }
     }
