@@ -196,9 +196,13 @@ extension Ledger {
         var digests: [String: String] = [:]
         for database in db.projections {
             var hasher = SHA256()
-            try txn.forEachInPlace(database, prefix: []) { key, value in
-                hasher.update(key)
-                hasher.update(value)
+            try txn.forEach(database, prefix: []) { entry in
+                // Each part with its length: a byte moved from a value into its key must
+                // change the digest.
+                var w = BinaryWriter()
+                w.write(raw: entry.key)
+                w.write(raw: entry.value)
+                hasher.update(w.bytes)
                 return true
             }
             digests[database.name] = hasher.finalize().hexString

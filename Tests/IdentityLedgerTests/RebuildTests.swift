@@ -62,6 +62,26 @@ func withStoreAsync<T>(_ path: String, _ body: (Ledger) async throws -> T) async
         }
     }
 
+    /// The digests frame each key and value with its length: a byte moved from a value to
+    /// the end of its key (same bytes in the same order) is a different projection.
+    @Test func verifyCatchesAByteMovedFromAValueIntoItsKey() async throws {
+        let ledger = try await makeLedger()
+        _ = try await ledger.identify("external_id=A", "email=a@x.com")
+        #expect(try await !ledger.identify("external_id=B", "email=a@x.com").declined.isEmpty)
+        #expect(try ledger.verify().isValid)
+        let before = try ledger.projectionDigests()
+        let db = ledger.db
+        try await ledger.env.write { txn in
+            var entries: [Entry] = []
+            try txn.forEach(db.declines, prefix: []) { entries.append($0); return true }
+            let entry = try #require(entries.count == 1 ? entries[0] : nil)
+            try txn.delete(db.declines, key: entry.key)
+            try txn.put(db.declines, key: entry.key + [entry.value[0]], value: Array(entry.value.dropFirst()))
+        }
+        #expect(try ledger.projectionDigests()["declines"] != before["declines"])
+        #expect(try ledger.verify().mismatch?.projection == "declines")
+    }
+
     @Test func rebuildClearsWhatAnInterruptedRebuildLeftBehind() async throws {
         let path = try await populatedStorePath()
         // A crash after the swap leaves the old store here; before it, a partial new one.
