@@ -116,4 +116,40 @@ struct GuardTests {
         #expect(survivor.identifiers.filter(\.access).count == 2)
         #expect(try ledger.owner("external_id=P2") == a.customer)
     }
+    /// Identify reads its candidates without their soft identifiers. On random streams,
+    /// every guard result (verdict, detail, evidence) and the known/anonymous call must be
+    /// what the full customers give, in both of identify's uses: a pair of customers, and a
+    /// command's values plus an accepted customer against the next candidate.
+    @Test(arguments: [UInt64(21), 22])
+    func guardsGiveTheSameResultsWithoutSoftIdentifiers(seed: UInt64) async throws {
+        let (ledger, _) = try await PropertyTests.storeAfterRandomStream(seed: seed, commands: 600)
+        let schema = try ledger.schema()
+        let soft = schema.types.filter { $0.kind == .soft }.map(\.name)
+        try ledger.env.read { txn in
+            let reader = ProjectionReader(txn: txn, db: ledger.db)
+            let count = CustomerID(try reader.customerCount)
+            var rng = SeededGenerator(seed: seed)
+            var softSkipped = 0
+            for _ in 0..<400 {
+                let ids = (0..<3).map { _ in CustomerID.random(in: 1...count, using: &rng) }
+                let full = try ids.map(reader.existingCustomer)
+                let views = try ids.map { CustomerHoldings(id: $0, identifiers: try reader.heldIdentifiers(of: $0, excluding: soft)) }
+                softSkipped += full[1].identifiers.count - views[1].identifiers.count
+                let bySoft = Bool.random(using: &rng)
+                #expect(Cluster(customer: full[0], schema: schema).evaluate(full[1], reachedOnlyBySoft: bySoft)
+                    == Cluster(customer: views[0], schema: schema).evaluate(views[1], reachedOnlyBySoft: bySoft))
+
+                let presented = full[0].identifiers.filter { _ in Bool.random(using: &rng) }
+                    .map { PresentedIdentifier(identifier: $0.identifier, access: $0.access) }
+                var withFull = Cluster(presented: presented, schema: schema)
+                var withViews = Cluster(presented: presented, schema: schema)
+                withFull.accept(full[2])
+                withViews.accept(views[2])
+                #expect(withFull.isKnown(full[2]) == withViews.isKnown(views[2]))
+                #expect(withFull.evaluate(full[1], reachedOnlyBySoft: bySoft) == withViews.evaluate(views[1], reachedOnlyBySoft: bySoft))
+            }
+            // The stream gives customers soft identifiers, so the views did leave some out.
+            #expect(softSkipped > 0)
+        }
+    }
 }

@@ -63,11 +63,12 @@ struct CommandExecutor {
         let candidates = try findCandidates(presented, schema: schema, reader: reader)
 
         var cluster = Cluster(presented: presented, schema: schema)
+        let softTypes = schema.types.filter { $0.kind == .soft }.map(\.name)
         var accepted: [(candidate: Candidate, record: CustomerHoldings, guards: [GuardResult])] = []
         var declined: [(candidate: Candidate, guards: [GuardResult])] = []
         for candidate in candidates {
             // Candidates hold the command's values, so they exist and are not merged away.
-            let record = CustomerHoldings(id: candidate.id, identifiers: try reader.heldIdentifiers(of: candidate.id))
+            let record = CustomerHoldings(id: candidate.id, identifiers: try reader.heldIdentifiers(of: candidate.id, excluding: softTypes))
             let guards = cluster.evaluate(record, reachedOnlyBySoft: candidate.reachedOnlyBySoft, reachedBy: candidate.reaches)
             if guards.allPassed {
                 cluster.accept(record)

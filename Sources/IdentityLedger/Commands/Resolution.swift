@@ -88,8 +88,10 @@ protocol GuardSubject {
 
 extension CustomerRecord: GuardSubject {}
 
-/// A customer as the guards see it, read without its header, properties and absorbed
-/// customers (identify reads every candidate this way).
+/// A customer as the guards see it: its identifiers except soft ones, read without its
+/// header, properties and absorbed customers (identify reads every candidate this way).
+/// No guard looks at soft identifiers: they are never unique, never grant access, and do
+/// not make a customer known; a frequent web customer holds dozens of them.
 struct CustomerHoldings: GuardSubject {
     let id: CustomerID
     let identifiers: [HeldIdentifier]

@@ -60,8 +60,10 @@ struct ProjectionReader {
     }
 
     /// The identifiers the customer holds, sorted: of each identifier's versions the last
-    /// one at or before `asOf`, where it is still held.
-    func heldIdentifiers(of id: CustomerID) throws -> [HeldIdentifier] {
+    /// one at or before `asOf`, where it is still held. Holdings of the `excluded` types are
+    /// stepped over without being decoded.
+    func heldIdentifiers(of id: CustomerID, excluding excluded: [String] = []) throws -> [HeldIdentifier] {
+        let excludedTypes = excluded.map { Array($0.utf8) }
         var held: [HeldIdentifier] = []
         // An identifier's versions are adjacent; `name` is their key without the position.
         var name: [UInt8] = []
@@ -75,6 +77,10 @@ struct ProjectionReader {
             held.append(HeldIdentifier(type: identifier.type, value: identifier.value, access: latest.access, since: latest.since))
         }
         try txn.forEachInPlace(db.holdings, prefix: Keys.customer(id)) { key, value in
+            // The type follows the 8-byte customer ID and ends with a 0 (see `Keys.holdingIdentifier`).
+            if excludedTypes.contains(where: { type in
+                key.count > 8 + type.count && key[8 + type.count] == 0 && key[8..<(8 + type.count)].elementsEqual(type)
+            }) { return true }
             let position = try Keys.trailingUInt64(key)
             let keyName = UnsafeRawBufferPointer(rebasing: key.dropLast(8))
             if !name.withUnsafeBytes({ $0.elementsEqual(keyName) }) {
