@@ -84,8 +84,8 @@ public final class Environment: @unchecked Sendable {
     struct TestingHooks: Sendable {
         /// Just before the environment closes.
         var beforeClose: (@Sendable (String) -> Void)?
-        /// On the writer thread, after a group's callers were resumed.
-        var afterGroupResumed: (@Sendable (String) -> Void)?
+        /// On the writer thread, after each caller of a group was resumed.
+        var afterCallerResumed: (@Sendable (String) -> Void)?
     }
     static let testingHooks = Mutex(TestingHooks())
 
@@ -325,8 +325,10 @@ public final class Environment: @unchecked Sendable {
                     let (finishes, error) = runGroup()
                     // `self` is no longer held here: a resumed caller may drop the last
                     // reference, and the environment must then close on that caller's thread.
-                    for finish in finishes { finish(error) }
-                    Environment.testingHooks.withLock { $0.afterGroupResumed }?(path)
+                    for finish in finishes {
+                        finish(error)
+                        Environment.testingHooks.withLock { $0.afterCallerResumed }?(path)
+                    }
                 }
             }
         }

@@ -152,4 +152,15 @@ struct GuardTests {
             #expect(softSkipped > 0)
         }
     }
+    /// Skipping soft types matches type names exactly: `cookie_id` (unique, blocking) is
+    /// read although soft `cookie` is a prefix of its name, so its conflict declines the merge.
+    @Test func aTypeNamedLikeASoftOneStillCountsForTheGuards() async throws {
+        let schema = Schema(types: Schema.default.types + [IdentifierType(name: "cookie_id", kind: .unique, blockMergeOnConflict: true)])
+        let ledger = try await makeLedger(schema: schema)
+        let ann = try await ledger.identify("email=ann@example.com", "cookie_id=K1", "cookie=c1")
+        let next = try await ledger.identify("email=ann@example.com", "cookie_id=K2")
+        #expect(next.customer != ann.customer)
+        #expect(next.declined.map(\.customer) == [ann.customer])
+        #expect(next.declined.first?.guards.first { $0.guard == .uniqueIdConflict }?.passed == false)
+    }
 }

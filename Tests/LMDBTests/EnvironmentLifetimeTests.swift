@@ -62,12 +62,14 @@ struct EnvironmentLifetimeTests {
             let config = Environment.Configuration(databases: [.init("main")], durability: .noSync)
             let done = Atomic(false)
             let checks = Atomic(0)
+            let finished = DispatchSemaphore(value: 0)
             let checker = Thread {
                 while !done.load(ordering: .relaxed) {
                     _ = Environment.isOpen(path: path)
                     if let env = try? Environment.open(path: path, configuration: config) { _ = env.path }
                     checks.add(1, ordering: .relaxed)
                 }
+                finished.signal()
             }
             checker.start()
             for _ in 0..<8_000 {
@@ -75,7 +77,8 @@ struct EnvironmentLifetimeTests {
                 _ = env.path
             }
             done.store(true, ordering: .relaxed)
-            while Environment.isOpen(path: path) { usleep(1_000) }
+            finished.wait()
+            #expect(!Environment.isOpen(path: path))
             #expect(checks.load(ordering: .relaxed) > 100)
         }
     }
@@ -95,7 +98,7 @@ struct EnvironmentLifetimeTests {
             // The writer thread lingers after resuming the callers until the caller has
             // dropped its reference: if the writer still held the environment, the caller's
             // drop would not be the last and the close would happen later, on the writer.
-            hooks.afterGroupResumed = { closed in
+            hooks.afterCallerResumed = { closed in
                 guard closed == resolvedPath else { return }
                 _ = callerDropped.wait(timeout: .now() + 2)
             }
