@@ -301,8 +301,9 @@ public final class Environment: @unchecked Sendable {
     /// Like the async ``write(_:)-3k1wq``, but commands submitted while the writer is busy
     /// are coalesced: each runs as one ``WriteTransaction/step(_:)`` of one shared write
     /// transaction, so a failing one leaves the others intact, and the whole group costs
-    /// one commit and one sync. `body` may run more than once (see `step`). `body` returns (or throws) its own outcome; the caller
-    /// resumes only after the group's commit is durable.
+    /// one commit and one sync. `body` returns (or throws) its own outcome; the caller
+    /// resumes only after the group's commit is durable. `body` may run more than once
+    /// (see `step`), so it must not have effects outside the transaction.
     public func groupedWrite<T: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             let outcome = UncheckedBox<Result<T, any Error>?>(nil)
