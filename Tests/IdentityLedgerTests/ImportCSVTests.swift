@@ -57,19 +57,3 @@ struct ImportCSVTests {
         #expect(strings(all[2]) == ["2", "ok"])
     }
 }
-
-struct ImportTimestampTests {
-    @Test(arguments: [
-        "2026-10-02T12:00:00Z", "2026-02-28T23:59:59.5Z", "2024-02-29T00:00:00.123+02:00", "1999-12-31T18:30:00-05:30",
-        "2026-10-02T12:00:00.123456Z",
-    ])
-    func fastPathAgreesWithTheFormatter(_ text: String) {
-        #expect(parseImportTimestamp(text) == parseTimestamp(text)?.millisecondsSince1970)
-        #expect(parseImportTimestamp(text) != nil)
-    }
-
-    @Test(arguments: ["yesterday", "2026-13-01T00:00:00Z", "2026-10-02T12:00:00", "2026-10-02 12:00:00Z"])
-    func rejectsWhatTheFormatterRejects(_ text: String) {
-        #expect(parseImportTimestamp(text) == nil)
-    }
-}

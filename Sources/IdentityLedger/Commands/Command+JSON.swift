@@ -127,12 +127,3 @@ struct JSONFields {
         return CommandContext(occurredAt: occurredAt, source: try optionalString("source"), eventId: try optionalString("eventId"))
     }
 }
-
-/// ISO 8601 with or without fractional seconds.
-public func parseTimestamp(_ text: String) -> Date? {
-    let plain = ISO8601DateFormatter()
-    if let date = plain.date(from: text) { return date }
-    let fractional = ISO8601DateFormatter()
-    fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return fractional.date(from: text)
-}

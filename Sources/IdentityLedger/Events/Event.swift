@@ -118,5 +118,16 @@ extension Event {
 
 extension Date {
     init(millisecondsSince1970 ms: Int64) { self.init(timeIntervalSince1970: Double(ms) / 1000) }
-    var millisecondsSince1970: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
+
+    /// Whole milliseconds, rounded down (a clock's sub-millisecond part is dropped). A `Date`
+    /// made from whole milliseconds comes back a few rounding steps off (it stores seconds
+    /// since 2001 as a `Double`), sometimes just below the millisecond: that is taken as
+    /// the whole millisecond it was. Saturates instead of trapping millions of years away.
+    var millisecondsSince1970: Int64 {
+        let scaled = timeIntervalSince1970 * 1000
+        guard scaled > -9e18, scaled < 9e18 else { return scaled > 0 ? .max : .min }
+        let nearest = scaled.rounded()
+        let slack = 4 * max(scaled.ulp, timeIntervalSinceReferenceDate.ulp * 1000)
+        return Int64(abs(scaled - nearest) <= slack ? nearest : scaled.rounded(.down))
+    }
 }

@@ -64,7 +64,7 @@ struct ImportRowApplier {
 
         var occurredAt = startedAt
         if let at = row.at {
-            guard let ms = parseImportTimestamp(at) else {
+            guard let ms = parseTimestampMilliseconds(at) else {
                 return reject("at", "invalidInput", "\"\(at)\" is not an ISO 8601 time")
             }
             occurredAt = ms
