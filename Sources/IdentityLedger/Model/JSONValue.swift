@@ -42,13 +42,14 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
         }
     }
 
-    /// Parses one JSON document (any value, not only objects and arrays).
-    /// - Throws: ``LedgerError/invalidInput(reason:)`` naming what is wrong.
+    /// Parses one JSON document (any value, not only objects and arrays), strictly: no
+    /// trailing commas, no key twice in one object.
+    /// - Throws: ``LedgerError/invalidInput(reason:)`` saying what is wrong and at which byte.
     public static func parse(_ text: String) throws(LedgerError) -> JSONValue {
-        do {
-            return try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
-        } catch {
-            throw .invalidInput(reason: "not valid JSON: \(text)")
+        switch JSONReader.read(text) {
+        case .success(let value): return value
+        case .failure(let failure):
+            throw .invalidInput(reason: "not valid JSON at byte \(failure.offset + 1): \(failure.reason)")
         }
     }
 
