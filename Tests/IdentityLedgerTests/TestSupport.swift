@@ -12,11 +12,18 @@ func makeLedger(schema: Schema? = nil, durability: Ledger.Durability = .noSync) 
     return ledger
 }
 
+/// A path in a fresh directory under this test process's own temporary directory.
 func temporaryPath(_ name: String = "store") -> String {
-    FileManager.default.temporaryDirectory
-        .appendingPathComponent("identityledger-tests-\(UUID().uuidString)")
-        .appendingPathComponent(name).path
+    _ = removeTestRootAtExit
+    return testRoot + "/" + UUID().uuidString + "/" + name
 }
+
+/// Stores stay open until their last reference goes, often the end of the run, so they are
+/// removed all at once when the process exits (LMDB does not mind its files unlinked first).
+private let testRoot = FileManager.default.temporaryDirectory.appendingPathComponent("identityledger-tests-\(UUID().uuidString)").path
+private let removeTestRootAtExit: Void = {
+    atexit { try? FileManager.default.removeItem(atPath: testRoot) }
+}()
 
 final class TestClock: @unchecked Sendable {
     private let lock = NSLock()
