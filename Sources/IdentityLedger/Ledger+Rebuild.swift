@@ -77,7 +77,7 @@ extension Ledger {
         // (crash before the swap) or the old one (crash after it). `path` is valid either way.
         try removeTree(scratch)
 
-        let (events, names, before, after) = try rebuildAside(directory, into: scratch, options: options, progress: progress)
+        let (events, changed, digests) = try rebuildAside(directory, into: scratch, options: options, progress: progress)
 
         // Both environments are closed now (their last references went with the call
         // above); one still open would keep serving the old files after the swap.
@@ -90,25 +90,32 @@ extension Ledger {
         try StoreFiles.syncDirectory((directory as NSString).deletingLastPathComponent)
         try removeTree(scratch)
 
-        let changed = names.filter { before[$0] != after[$0] }
-        return RebuildSummary(events: events, seconds: Date().timeIntervalSince(start), changedProjections: changed, digests: after)
+        return RebuildSummary(events: events, seconds: Date().timeIntervalSince(start), changedProjections: changed, digests: digests)
     }
 
+    /// Replays into `scratch`; returns the events replayed, the projections that differ from
+    /// the live ones, and the digests of the rebuilt ones.
     private static func rebuildAside(
         _ directory: String, into scratch: String, options: Options, progress: ((ReplayProgress) -> Void)?
-    ) throws(LedgerError) -> (UInt64, [String], [String: String], [String: String]) {
+    ) throws(LedgerError) -> (UInt64, [String], [String: String]) {
         // An older store is read as it is: its log is replayed into the current format.
         let live = try Ledger.openAsIs(path: directory, options: options)
         let target = try Ledger.open(path: scratch, options: Options(
             durability: .noSync, clock: options.clock, initialMapSize: max(options.initialMapSize, live.env.mapSize)
         ))
-        let (events, before) = try wrap {
+        let (events, changed) = try wrap {
             try live.env.read { txn in
-                (try live.replay(txn, into: target, progress: progress), try live.digests(txn))
+                let events = try live.replay(txn, into: target, progress: progress)
+                let changed = try target.env.read { rebuilt in
+                    try zip(live.db.projections, target.db.projections).filter { liveDB, rebuiltDB in
+                        try txn.firstDifference(liveDB, comparedWith: rebuilt, rebuiltDB) != nil
+                    }.map(\.0.name)
+                }
+                return (events, changed)
             }
         }
         try wrap { try target.env.sync() }
-        return (events, live.db.projections.map(\.name), before, try target.projectionDigests())
+        return (events, changed, try target.projectionDigests())
     }
 
     /// Replays the log into a scratch store and compares every projection with the live
@@ -139,13 +146,14 @@ extension Ledger {
         let target = try Ledger.open(path: scratch, options: .init(durability: .noSync, initialMapSize: env.mapSize))
         return try env.read { txn in
             let events = try replay(txn, into: target, progress: progress)
-            let live = try digests(txn)
-            let rebuilt = try target.projectionDigests()
-            var report = VerifyReport(events: events, seconds: 0, digests: live, mismatch: nil)
-            for (liveDB, rebuiltDB) in zip(db.projections, target.db.projections) where live[liveDB.name] != rebuilt[rebuiltDB.name] {
-                let key = try target.env.read { rebuiltTxn in try Self.firstDifference(txn, liveDB, rebuiltTxn, rebuiltDB) }
-                report.mismatch = ProjectionMismatch(projection: liveDB.name, key: (key ?? []).map { String(format: "%02x", $0) }.joined())
-                break
+            var report = VerifyReport(events: events, seconds: 0, digests: try digests(txn), mismatch: nil)
+            try target.env.read { rebuilt in
+                for (liveDB, rebuiltDB) in zip(db.projections, target.db.projections) {
+                    if let key = try txn.firstDifference(liveDB, comparedWith: rebuilt, rebuiltDB) {
+                        report.mismatch = ProjectionMismatch(projection: liveDB.name, key: key.map { String(format: "%02x", $0) }.joined())
+                        break
+                    }
+                }
             }
             return report
         }
@@ -196,37 +204,16 @@ extension Ledger {
         var digests: [String: String] = [:]
         for database in db.projections {
             var hasher = SHA256()
-            try txn.forEach(database, prefix: []) { entry in
+            try txn.forEachInPlace(database, prefix: []) { key, value in
                 // Each part with its length: a byte moved from a value into its key must
                 // change the digest.
-                var w = BinaryWriter()
-                w.write(raw: entry.key)
-                w.write(raw: entry.value)
-                hasher.update(w.bytes)
+                hasher.update(lengthPrefixed: key)
+                hasher.update(lengthPrefixed: value)
                 return true
             }
             digests[database.name] = hasher.finalize().hexString
         }
         return digests
-    }
-
-    /// The first key at which two databases differ (in key order): a key only one side
-    /// has, or the same key with different values.
-    static func firstDifference(_ a: ReadTransaction, _ dbA: Database, _ b: ReadTransaction, _ dbB: Database) throws -> [UInt8]? {
-        let left = try a.cursor(dbA)
-        let right = try b.cursor(dbB)
-        defer { left.close(); right.close() }
-        var l = try left.first()
-        var r = try right.first()
-        while l != nil || r != nil {
-            guard let x = l else { return r!.key }
-            guard let y = r else { return x.key }
-            if x.key != y.key { return x.key.lexicographicallyPrecedes(y.key) ? x.key : y.key }
-            if x.value != y.value { return x.key }
-            l = try left.next()
-            r = try right.next()
-        }
-        return nil
     }
 
     // MARK: Files

@@ -1,4 +1,9 @@
 import CLMDB
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A key and value copied out of the database.
 public struct Entry: Hashable, Sendable {
@@ -131,6 +136,37 @@ public class ReadTransaction {
         }
     }
 
+    /// The first key, in key order, at which `db` here and `otherDB` in `other` differ: a key
+    /// only one side has, or the same key with different values; nil when they are equal.
+    /// Compares in place, without copying entries (for whole-database comparisons).
+    public func firstDifference(_ db: Database, comparedWith other: ReadTransaction, _ otherDB: Database) throws -> [UInt8]? {
+        try withCursor(db) { left in
+            try other.withCursor(otherDB) { right in
+                var l = try left.move(MDB_FIRST)
+                var r = try right.move(MDB_FIRST)
+                while true {
+                    switch (l, r) {
+                    case (nil, nil):
+                        return nil
+                    case (let x?, nil):
+                        return Array(x.key.bytes)
+                    case (nil, let y?):
+                        return Array(y.key.bytes)
+                    case (var x?, var y?):
+                        // Keys in the database's own order (both are compared by the same rule).
+                        let order = mdb_cmp(try live(), db.handle, &x.key, &y.key)
+                        guard order == 0 else { return Array(order < 0 ? x.key.bytes : y.key.bytes) }
+                        guard x.value.mv_size == y.value.mv_size,
+                              x.value.mv_size == 0 || memcmp(x.value.mv_data, y.value.mv_data, x.value.mv_size) == 0
+                        else { return Array(x.key.bytes) }
+                    }
+                    l = try left.move(MDB_NEXT)
+                    r = try right.move(MDB_NEXT)
+                }
+            }
+        }
+    }
+
     private func forEach(_ cursor: Cursor, prefix: [UInt8], reverse: Bool, _ body: (Entry) throws -> Bool) throws {
         var entry: Entry?
         if reverse {
@@ -188,6 +224,11 @@ private func prefixUpperBound(_ prefix: [UInt8]) -> [UInt8] {
         bound.removeLast()
     }
     return prefix + [UInt8](repeating: 0xFF, count: 512)
+}
+
+extension MDB_val {
+    /// The bytes this value points at (in the map: valid until the transaction moves on).
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: mv_data, count: mv_size) }
 }
 
 extension [UInt8] {

@@ -82,6 +82,26 @@ func withStoreAsync<T>(_ path: String, _ body: (Ledger) async throws -> T) async
         #expect(try ledger.verify().mismatch?.projection == "declines")
     }
 
+    /// A projection's digest is SHA-256 over every key and value, each preceded by its length
+    /// as `BinaryWriter` frames it (a header past 127 bytes takes a two-byte length).
+    @Test func digestsHashEachKeyAndValueAfterItsLength() async throws {
+        let ledger = try await makeLedger()
+        try await ledger.identify("external_id=A", "email=a@x.com", properties: ["note": .string(String(repeating: "n", count: 300))])
+        try await ledger.identify("external_id=B", "email=a@x.com")
+        let digests = try ledger.projectionDigests()
+        try ledger.env.read { txn in
+            for database in ledger.db.projections {
+                var framed = BinaryWriter()
+                try txn.forEach(database, prefix: []) { entry in
+                    framed.write(raw: entry.key)
+                    framed.write(raw: entry.value)
+                    return true
+                }
+                #expect(digests[database.name] == SHA256.hash(framed.bytes).hexString, "\(database.name)")
+            }
+        }
+    }
+
     @Test func rebuildClearsWhatAnInterruptedRebuildLeftBehind() async throws {
         let path = try await populatedStorePath()
         // A crash after the swap leaves the old store here; before it, a partial new one.

@@ -338,4 +338,40 @@ struct CursorTests {
             }
         }
     }
+
+    /// Two databases of two environments, changed one way at a time from equal: the first
+    /// differing key in key order, wherever the difference is.
+    @Test func firstDifferenceFindsTheFirstDifferingKey() throws {
+        try withTempDir { dir in
+            let a = try Environment.open(path: dir.sub("a"), configuration: .init(databases: [.init("main")], durability: .noSync))
+            let b = try Environment.open(path: dir.sub("b"), configuration: .init(databases: [.init("main")], durability: .noSync))
+            let (dbA, dbB) = (try a.database("main"), try b.database("main"))
+            func difference() throws -> String? {
+                try a.read { x in try b.read { y in string(try x.firstDifference(dbA, comparedWith: y, dbB)) } }
+            }
+            #expect(try difference() == nil) // both empty
+            let keys = (0..<500).map { String(format: "k%04d", $0 * 2) }
+            for env in [a, b] {
+                try env.write { txn in for key in keys { try txn.put(try env.database("main"), key: bytes(key), value: bytes("v" + key)) } }
+            }
+            #expect(try difference() == nil)
+
+            try b.write { txn in try txn.put(dbB, key: bytes("k0400"), value: bytes("vk0401")) } // same length
+            #expect(try difference() == "k0400")
+            try b.write { txn in try txn.put(dbB, key: bytes("k0301"), value: bytes("vk0301")) } // only in b
+            #expect(try difference() == "k0301")
+            try a.write { txn in try txn.put(dbA, key: bytes("k02"), value: bytes("x")) } // only in a, a prefix of others
+            #expect(try difference() == "k02")
+            try a.write { txn in _ = try txn.delete(dbA, key: bytes("k0000")) } // b has one more at the start
+            #expect(try difference() == "k0000")
+            try b.write { txn in try txn.put(dbB, key: bytes("k9999"), value: bytes("end")) }
+            try a.write { txn in
+                try txn.put(dbA, key: bytes("k0000"), value: bytes("vk0000"))
+                _ = try txn.delete(dbA, key: bytes("k02"))
+                try txn.put(dbA, key: bytes("k0301"), value: bytes("vk0301"))
+                try txn.put(dbA, key: bytes("k0400"), value: bytes("vk0401"))
+            }
+            #expect(try difference() == "k9999") // b is longer at the end
+        }
+    }
 }

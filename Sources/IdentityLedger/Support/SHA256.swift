@@ -39,7 +39,24 @@ struct SHA256 {
         }
     }
 
-    private mutating func update(_ input: UnsafeRawBufferPointer) {
+    /// `part` preceded by its length as a LEB128 varint (as `BinaryWriter.write(raw:)` frames it).
+    mutating func update(lengthPrefixed part: UnsafeRawBufferPointer) {
+        var length: (UInt64, UInt64) = (0, 0) // room for the 10 bytes of the longest varint
+        let count = withUnsafeMutableBytes(of: &length) { bytes in
+            var value = UInt64(part.count), index = 0
+            while value >= 0x80 {
+                bytes[index] = UInt8(value & 0x7F) | 0x80
+                value >>= 7
+                index += 1
+            }
+            bytes[index] = UInt8(value)
+            return index + 1
+        }
+        withUnsafeBytes(of: &length) { update(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+        update(part)
+    }
+
+    mutating func update(_ input: UnsafeRawBufferPointer) {
         var input = input[...]
         if !buffer.isEmpty {
             let take = min(64 - buffer.count, input.count)
