@@ -46,6 +46,21 @@ struct ImportTests {
         #expect(try ledger.verify().isValid)
     }
 
+    /// `access:` cells: true or false in any case and with spaces around, an empty cell is
+    /// false, anything else refuses the row.
+    @Test func accessCellsAreTrueOrFalse() async throws {
+        let ledger = try await makeLedger()
+        let file = try importFixture("in.csv", "external_id,email,access:email\nE-1,a@x.com,true\nE-2,b@x.com, TRUE \nE-3,c@x.com,False\nE-4,d@x.com,\nE-5,e@x.com,yes\n")
+        let summary = try await ledger.importFile(at: file, matchBy: "external_id", errors: file + ".errors")
+        #expect(summary.created == 4 && summary.rejected == 1)
+        #expect(try ledger.lookup(Identifier(type: "email", value: "a@x.com")).map(\.access) == [true])
+        #expect(try ledger.lookup(Identifier(type: "email", value: "b@x.com")).map(\.access) == [true])
+        #expect(try ledger.lookup(Identifier(type: "email", value: "c@x.com")).map(\.access) == [false])
+        #expect(try ledger.lookup(Identifier(type: "email", value: "d@x.com")).map(\.access) == [false])
+        let rejected = try rejections(file + ".errors")
+        #expect(rejected.map(\.row) == [5] && rejected.map(\.column) == ["access:email"])
+    }
+
     @Test func importsNeverMerge() async throws {
         let ledger = try await makeLedger()
         try await ledger.identify("external_id=E-1")

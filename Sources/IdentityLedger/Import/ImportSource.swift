@@ -193,7 +193,8 @@ struct ImportSource {
             case .identifier(let type):
                 row.identifiers.append(.init(column: column, identifier: Identifier(type: type, value: text)))
             case .access(let type):
-                switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+                // Most cells are exactly true or false: Foundation's trimming only for the rest.
+                switch text == "true" || text == "false" ? text : text.trimmingCharacters(in: .whitespaces).lowercased() {
                 case "true": row.access.append((column, type))
                 case "false", "": break
                 default:

@@ -130,7 +130,10 @@ extension Normalization {
             let parenthesis = number[trunk].range(of: "(0)", options: .backwards)!
             number.removeSubrange(parenthesis)
         }
-        number.removeAll { " -.()".contains($0) }
+        // By bytes: separators are ASCII, and removing ASCII bytes keeps UTF-8 valid. (By
+        // Character, a separator carrying a combining mark stayed; either way such a number
+        // fails the digit check below.)
+        number = String(decoding: number.utf8.filter { !Self.phoneSeparators.contains($0) }, as: UTF8.self)
         if number.hasPrefix("00") { number = "+" + number.dropFirst(2) }
 
         if !number.hasPrefix("+") {
@@ -154,6 +157,8 @@ extension Normalization {
         }
         return number
     }
+
+    private static let phoneSeparators: [UInt8] = Array(" -.()".utf8)
 
     private static func isASCIIDigit(_ byte: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
 }
