@@ -24,4 +24,61 @@ import Testing
         #expect(lines[2]?["customer"] as? Int == 1)
         #expect(try Ledger.open(path: path).customer(.id(1)).properties["plan"] == "gold")
     }
+
+    /// Lines read together share a commit (a file of 200 lines is a few LMDB transactions, not
+    /// 200), and each is still applied alone and in order: a bad line in the middle refuses
+    /// only itself, and a later line sees an earlier one's effect.
+    @Test func aFileIsCommittedInBatchesLineByLine() throws {
+        let path = temporaryPath()
+        var lines = (0..<200).map { #"{"op":"identify","ids":{"email":"u\#($0)@example.com"}}"# }
+        lines[100] = #"{"op":"identify","ids":{"email":"broken"}}"#
+        lines[150] = #"{"op":"update","ids":{"email":"u1@example.com"},"properties":{"seen":150}}"#
+        let file = path + ".jsonl"
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: false, encoding: .utf8)
+
+        let run = try CLIProcess.run(["ingest", file, "--json", "--db", path])
+        #expect(run.status == 2, "\(run.stderr)")
+        let results = run.stdout.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(results.map { $0?["line"] as? Int } == Array(1...200))
+        #expect((results[100]?["error"] as? [String: Any])?["code"] as? String == "invalidIdentifierValue")
+        #expect(results[150]?["customer"] as? Int == 2)
+        #expect(results[199]?["customer"] as? Int == 198) // neither the broken line nor the update created one
+        let ledger = try Ledger.open(path: path)
+        #expect(try ledger.customer(.id(2)).properties["seen"] == 150)
+        // Creating the store, then at most one commit per 64 lines.
+        #expect(ledger.env.lastTransactionID <= 2 + 200 / 64 + 1, "\(ledger.env.lastTransactionID) transactions")
+    }
+
+    /// On a pipe, a line is applied and answered as soon as it arrives: ingest does not wait
+    /// for more lines to fill a batch.
+    @Test func aLineOnAPipeIsAnsweredBeforeTheNextArrives() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try CLIProcess.require())
+        process.arguments = ["ingest", "-", "--json", "--db", temporaryPath()]
+        let stdin = Pipe(), stdout = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { process.terminate() }
+        stdin.fileHandleForWriting.write(Data(#"{"op":"identify","ids":{"email":"a@example.com"}}"#.utf8 + [0x0A]))
+
+        let firstResult = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var received = Data()
+        Thread.detachNewThread {
+            while !received.contains(0x0A) {
+                let chunk = stdout.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                received.append(chunk)
+            }
+            firstResult.signal()
+        }
+        // Stdin stays open: an ingest that waited for more lines would never answer.
+        #expect(firstResult.wait(timeout: .now() + 30) == .success)
+        #expect(String(decoding: received, as: UTF8.self).contains(#""customer":1"#))
+        try stdin.fileHandleForWriting.close()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+    }
 }

@@ -10,7 +10,9 @@ struct Ingest: AsyncParsableCommand {
               {"op":"identify","ids":{"email":"a@b.com","cookie":["c1"]},"access":["email"],"properties":{"name":"Ann"},"at":"2026-11-01T10:00:00Z","source":"web","eventId":"e-17"}
               {"op":"merge","into":7,"from":9,"actor":"ops@shop","note":"same person"}
             Blank lines are skipped. A bad line is reported ({"line":N,"error":{…}} with --json) and the \
-            rest still run; each line is its own transaction. Exits 2 if any line failed.
+            rest still run. Each line is applied on its own, all or nothing and in order; the lines \
+            already read when one is applied (up to \(Ingest.batchLimit)) share one commit, and each result \
+            line is printed once its line is durable. Exits 2 if any line failed.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -22,6 +24,10 @@ struct Ingest: AsyncParsableCommand {
         try global.validateStore()
     }
 
+    /// At most this many lines share a commit: more saves little once the sync is shared, and
+    /// the first line of a batch waits for the others before its result is printed.
+    static let batchLimit = 64
+
     func run() async throws {
         var failed = 0
         var total = 0
@@ -29,25 +35,42 @@ struct Ingest: AsyncParsableCommand {
             let reader = try LineReader(path: file)
             let ledger = try global.openLedger(create: true)
             var number = 0
-            while let line = reader.next() {
-                number += 1
-                if line.allSatisfy(\.isWhitespace) { continue }
-                total += 1
-                do throws(LedgerError) {
-                    let command = try Command(jsonLine: line)
-                    let result = try await ledger.execute(command)
-                    let isMerge = if case .merge = command { true } else { false }
-                    if global.json {
-                        print(Output.json(ResultOutput(result, includeGuards: isMerge, line: number)))
-                    } else {
-                        print("line \(number): " + (isMerge ? Rendering.merge(result) : Rendering.result(result)))
+            while let first = reader.next() {
+                // The lines that are already here, without waiting for more.
+                var lines: [(number: Int, command: Result<Command, LedgerError>)] = []
+                var line: String? = first
+                while let text = line {
+                    number += 1
+                    if !text.allSatisfy(\.isWhitespace) {
+                        lines.append((number, Result { () throws(LedgerError) in try Command(jsonLine: text) }))
                     }
+                    line = lines.count < Self.batchLimit ? reader.nextIfReady() : nil
+                }
+                let commands = lines.compactMap { try? $0.command.get() }
+                var executed: [Result<CommandResult, LedgerError>]
+                do throws(LedgerError) {
+                    executed = commands.isEmpty ? [] : try await ledger.execute(batch: commands)
                 } catch {
-                    failed += 1
-                    if global.json {
-                        print(Output.json(LineErrorOutput(line: number, error: ErrorBody(code: error.code, message: error.description))))
-                    } else {
-                        print("line \(number): error \(error.code): \(error.description)")
+                    executed = commands.map { _ in .failure(error) }
+                }
+                var results = executed.makeIterator()
+                for (lineNumber, parsed) in lines {
+                    total += 1
+                    switch parsed.flatMap({ command in results.next()!.map { (command, $0) } }) {
+                    case .success(let (command, result)):
+                        let isMerge = if case .merge = command { true } else { false }
+                        if global.json {
+                            print(Output.json(ResultOutput(result, includeGuards: isMerge, line: lineNumber)))
+                        } else {
+                            print("line \(lineNumber): " + (isMerge ? Rendering.merge(result) : Rendering.result(result)))
+                        }
+                    case .failure(let error):
+                        failed += 1
+                        if global.json {
+                            print(Output.json(LineErrorOutput(line: lineNumber, error: ErrorBody(code: error.code, message: error.description))))
+                        } else {
+                            print("line \(lineNumber): error \(error.code): \(error.description)")
+                        }
                     }
                 }
                 // Each result line is an acknowledgement: it must not wait in a pipe buffer.

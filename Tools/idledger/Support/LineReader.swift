@@ -3,42 +3,75 @@ import Foundation
 /// Reads a file (or stdin for `-`) line by line without loading it whole, keeping
 /// empty lines so that line numbers match the input. A trailing `\r` is dropped.
 final class LineReader {
-    private let file: UnsafeMutablePointer<FILE>
+    private let fd: Int32
     private let ownsFile: Bool
-    private var buffer: UnsafeMutablePointer<CChar>?
-    private var capacity = 0
+    private var buffer: [UInt8] = []
+    /// The first byte of `buffer` not returned yet.
+    private var start = 0
+    private var atEnd = false
 
     /// - Throws: ``CLIError`` (`fileNotReadable`) when the file cannot be opened.
     init(path: String) throws {
         if path == "-" {
-            // A stream of our own on fd 0 (the global `stdin` is not concurrency-safe to touch).
-            guard let opened = fdopen(STDIN_FILENO, "r") else {
-                throw CLIError(code: "fileNotReadable", message: "cannot read stdin: \(String(cString: strerror(errno)))")
-            }
-            file = opened
+            fd = STDIN_FILENO
             ownsFile = false
         } else {
-            guard let opened = fopen(path, "r") else {
+            fd = open(path, O_RDONLY)
+            guard fd >= 0 else {
                 throw CLIError(code: "fileNotReadable", message: "cannot read \(path): \(String(cString: strerror(errno)))")
             }
-            file = opened
             ownsFile = true
         }
     }
 
     deinit {
-        free(buffer)
-        if ownsFile { fclose(file) }
+        if ownsFile { close(fd) }
     }
 
-    /// The next line without its line ending, or `nil` at the end.
-    func next() -> String? {
-        let count = getline(&buffer, &capacity, file)
-        guard count >= 0, let buffer else { return nil }
-        var bytes = UnsafeBufferPointer(start: UnsafeRawPointer(buffer).assumingMemoryBound(to: UInt8.self), count: count)[...]
-        if bytes.last == UInt8(ascii: "\n") { bytes = bytes.dropLast() }
-        if bytes.last == UInt8(ascii: "\r") { bytes = bytes.dropLast() }
-        return String(decoding: bytes, as: UTF8.self)
+    /// The next line without its line ending, waiting for input if need be; `nil` at the end.
+    func next() -> String? { line(waiting: true) }
+
+    /// The next line if it is there without waiting: already read, or in input that is ready
+    /// now (always, for a file). For a pipe, `nil` means none has arrived yet.
+    func nextIfReady() -> String? { line(waiting: false) }
+
+    private func line(waiting: Bool) -> String? {
+        while true {
+            if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                defer { start = newline + 1 }
+                return decode(buffer[start..<newline])
+            }
+            if atEnd {
+                guard start < buffer.count else { return nil }
+                defer { start = buffer.count }
+                return decode(buffer[start...])
+            }
+            guard waiting || inputIsReady() else { return nil }
+            readMore()
+        }
+    }
+
+    private func decode(_ bytes: ArraySlice<UInt8>) -> String {
+        String(decoding: bytes.last == UInt8(ascii: "\r") ? bytes.dropLast() : bytes, as: UTF8.self)
+    }
+
+    private func inputIsReady() -> Bool {
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, 0) > 0
+    }
+
+    private func readMore() {
+        buffer.removeSubrange(..<start)
+        start = 0
+        let old = buffer.count
+        buffer.append(contentsOf: repeatElement(0, count: 1 << 16))
+        var count: Int
+        repeat {
+            count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + old, 1 << 16) }
+        } while count < 0 && errno == EINTR
+        buffer.removeSubrange((old + max(count, 0))...)
+        // A read error ends the input, as the end of the file does.
+        if count <= 0 { atEnd = true }
     }
 }
 
