@@ -61,6 +61,17 @@ struct ImportTests {
         #expect(rejected.map(\.row) == [5] && rejected.map(\.column) == ["access:email"])
     }
 
+    /// `at` cells are strict times (no February 30), with spaces around them allowed.
+    @Test func atCellsAreTimesWithSpacesAroundThemAllowed() async throws {
+        let ledger = try await makeLedger()
+        let file = try importFixture("in.csv", "external_id,at\nE-1, 2026-10-02T12:00:00Z \nE-2,2026-02-30T12:00:00Z\nE-3,2026-10-02 12:00:00Z\n")
+        let summary = try await ledger.importFile(at: file, matchBy: "external_id", errors: file + ".errors")
+        #expect(summary.created == 1 && summary.rejected == 2)
+        let imported = try ledger.events(from: 1, limit: 100).filter { $0.kind == "identified" }
+        #expect(imported.map(\.occurredAt) == [1_790_942_400_000])
+        #expect(try rejections(file + ".errors").map(\.column) == ["at", "at"])
+    }
+
     @Test func importsNeverMerge() async throws {
         let ledger = try await makeLedger()
         try await ledger.identify("external_id=E-1")
@@ -143,14 +154,19 @@ struct ImportTests {
             {"ids":{"loyalty":"L1"}}
             not json
             {"ids":{"email":"y@example.com"},"eventId":"e1"}
+            {"ids":{"phone":"+442079460958"},"properties":{"a":1,}}
+            ["ids"]
             """)
         let summary = try await ledger.importFile(at: file, matchBy: "phone", errors: file + ".errors")
-        #expect(summary.updated == 2 && summary.rejected == 4)
+        #expect(summary.updated == 2 && summary.rejected == 6)
         #expect(try ledger.customer(.id(2)).properties["plan"] == "family")
         #expect(try ledger.owner("cookie=k1") == 2)
         let found = try rejections(file + ".errors")
-        #expect(found.map(\.code) == ["accessNotAllowedForType", "unknownIdentifierType", "invalidJSON", "invalidInput"])
-        #expect(found.map(\.column) == ["access", "ids.loyalty", nil, "eventId"])
+        #expect(found.map(\.code) == ["accessNotAllowedForType", "unknownIdentifierType", "invalidJSON", "invalidInput", "invalidJSON", "invalidJSON"])
+        #expect(found.map(\.column) == ["access", "ids.loyalty", nil, "eventId", nil, nil])
+        #expect(found[2].message == "not valid JSON at byte 1: expected null")
+        #expect(found[4].message == "not valid JSON at byte 54: expected a key after ',' (a trailing comma is not JSON)")
+        #expect(found[5].message == "the line is not a JSON object")
     }
 
     @Test func headerProblemsStartNothing() async throws {

@@ -81,4 +81,33 @@ import Testing
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
     }
+
+    /// A line that is not UTF-8 is refused with the byte where it stops being UTF-8 (it used
+    /// to be stored with U+FFFD in place of the bad bytes); the next line still runs.
+    @Test func aLineThatIsNotUTF8IsRefusedAtItsByte() throws {
+        let path = temporaryPath()
+        let first = Array(#"{"op":"identify","ids":{"email":"a@example.com"},"properties":{"n":""#.utf8)
+        let file = path + ".jsonl"
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data(first + [0xFF] + Array("\"}}\n{\"op\":\"identify\",\"ids\":{\"email\":\"b@example.com\"}}\n".utf8)).write(to: URL(fileURLWithPath: file))
+        let run = try CLIProcess.run(["ingest", file, "--json", "--db", path])
+        #expect(run.status == 2)
+        let results = run.stdout.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect((results[0]?["error"] as? [String: Any])?["message"] as? String == "the line is not valid UTF-8 (byte \(first.count + 1))")
+        #expect(results[1]?["customer"] as? Int == 1)
+    }
+
+    /// `--prop KEY=JSON`: text that starts like a JSON string, array or object must be valid
+    /// JSON; other text is a plain string.
+    @Test func propValuesThatLookLikeJSONMustBeJSON() throws {
+        let path = temporaryPath()
+        let ok = try CLIProcess.run(["update", "--db", path, "--id", "email=a@example.com", "--prop", "name=Ann", "--prop", #"tags=["a"]"#, "--prop", "n=4"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        let properties = try Ledger.open(path: path).customer(.id(1)).properties
+        #expect(properties == ["name": "Ann", "tags": ["a"], "n": 4])
+        for bad in [#"tags=["a",]"#, #"m={"x":1,"x":2}"#, #"q="open"#] {
+            let run = try CLIProcess.run(["update", "--db", path, "--id", "email=a@example.com", "--prop", bad])
+            #expect(run.status == 64 && run.stderr.contains("not valid JSON at byte"), "\(bad): \(run.stderr)")
+        }
+    }
 }

@@ -54,7 +54,8 @@ struct JSONReaderTests {
 
     @Test(arguments: [
         ("1", JSONValue.int(1)), ("1.0", .int(1)), ("1e2", .int(100)), ("-0", .int(0)), ("-0.0", .int(0)),
-        ("2.5E-1", .double(0.25)), ("1e-400", .int(0)),
+        ("2.5E-1", .double(0.25)), ("0.001e3", .int(1)), ("100e-2", .int(1)), ("-0e-5", .int(0)),
+        ("266674557309e+7", .int(2_666_745_573_090_000_000)), ("-9223372036854775809", .double(-9.223372036854775808e18)),
         ("9223372036854775807", .int(.max)), ("-9223372036854775808", .int(.min)),
         ("9223372036854775808", .double(9.223372036854775808e18)),
         ("\"\\ud83d\\ude00 \\u00e9\\/\\\"\\\\\\b\\f\\n\\r\\t\\u0000\"", .string("😀 é/\"\\\u{8}\u{c}\n\r\t\u{0}")),
@@ -66,6 +67,23 @@ struct JSONReaderTests {
         #expect(Self.oracle(text) == value)
     }
 
+    /// Not exactly integers, so doubles; `JSONDecoder` made integers of them.
+    @Test(arguments: [
+        ("4.0000000000000001", 4.0), ("1e-400", 0), ("827773044070207991.8", 827773044070207991.8),
+        ("95665103403031054.72", 95665103403031054.72),
+    ] as [(String, Double)])
+    func readsNearIntegersAsDoubles(_ text: String, _ value: Double) throws {
+        #expect(try Self.read(text).get() == .double(value))
+        #expect(Self.oracle(text).map { Self.same($0, .double(value)) } == true)
+    }
+
+    /// Exactly integers however written (`JSONDecoder` made a double of the first).
+    @Test func readsExactIntegersAsIntegers() throws {
+        #expect(try Self.read("-9223372036854775808.0").get() == .int(.min))
+        #expect(try Self.read("1.000000000000000000000000e3").get() == .int(1000))
+        #expect(try Self.read("92233720368547758070e-1").get() == .int(.max))
+    }
+
     @Test(arguments: [
         ("{\"a\":1,}", 8, "expected a key after ',' (a trailing comma is not JSON)"),
         ("[1,]", 4, "expected a value after ',' (a trailing comma is not JSON)"),
@@ -75,6 +93,9 @@ struct JSONReaderTests {
         ("{1:2}", 2, "expected a key in quotes"),
         ("\"a\\ud800b\"", 3, "unpaired UTF-16 surrogate"),
         ("\"\\udc00\"", 2, "unpaired UTF-16 surrogate"),
+        ("\"\\ud800", 2, "unpaired UTF-16 surrogate"),
+        ("[\"\\ud800", 3, "unpaired UTF-16 surrogate"),
+        ("{\"\\u00e9\":1,\"e\u{301}\":2}", 13, "duplicate key \"e\u{301}\" (an earlier key is the same text in another Unicode form)"),
         ("\"a\\xb\"", 3, "unknown escape"),
         ("\"a\tb\"", 3, "control character in a string (escape it)"),
         ("\"abc", 5, "unterminated string"),
@@ -99,24 +120,14 @@ struct JSONReaderTests {
         #expect(Self.oracle(deeper) == nil)
     }
 
-    /// Equal, except that a number past 2^53 written with a fraction or an exponent may
-    /// differ below a `Double`'s precision: this reader takes the nearest `Double`,
-    /// `JSONDecoder` sometimes the integer part of the digits.
-    static func same(_ a: JSONValue?, _ b: JSONValue?) -> Bool {
-        func number(_ value: JSONValue) -> Double? {
-            switch value {
-            case .int(let n): Double(n)
-            case .double(let d): d
-            default: nil
-            }
-        }
-        switch (a, b) {
+    /// Equal, except where `JSONDecoder` rounded a number that is not exactly an integer to
+    /// one (`4.0000000000000001`, `827773044070207991.8`): this reader keeps it a double.
+    static func same(_ old: JSONValue?, _ new: JSONValue?) -> Bool {
+        switch (old, new) {
         case (.array(let x)?, .array(let y)?): return x.count == y.count && zip(x, y).allSatisfy { same($0, $1) }
         case (.object(let x)?, .object(let y)?): return x.count == y.count && x.allSatisfy { same($0.value, y[$0.key]) }
-        case (let x?, let y?) where x != y:
-            guard let p = number(x), let q = number(y), max(abs(p), abs(q)) >= 0x1p53 else { return false }
-            return p == q
-        default: return a == b
+        case (.int(let x)?, .double(let y)?): return Double(x) == y
+        default: return old == new
         }
     }
 

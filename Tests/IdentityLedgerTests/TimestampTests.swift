@@ -76,6 +76,12 @@ struct TimestampTests {
         }
     }
 
+    /// A clock's sub-millisecond part is dropped, rounding down on either side of 1970.
+    @Test(arguments: [(0.0007, 0), (1.0009, 1000), (-0.0003, -1), (-1.0009, -1001), (1_790_942_400.1239, 1_790_942_400_123)] as [(Double, Int64)])
+    func subMillisecondsRoundDown(_ seconds: Double, _ milliseconds: Int64) {
+        #expect(Date(timeIntervalSince1970: seconds).millisecondsSince1970 == milliseconds)
+    }
+
     /// A `Date` no log can hold is not a crash: a command is capped at now as always, and a
     /// time before every event is as of position 0.
     @Test func anAbsurdDateIsNotACrash() async throws {

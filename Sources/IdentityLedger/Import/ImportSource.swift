@@ -231,8 +231,15 @@ struct ImportSource {
             row.reject(column: nil, code: "invalidUTF8", "the line is not valid UTF-8")
             return
         }
-        guard case .object(let object)? = try? JSONValue.parse(text) else {
+        let object: [String: JSONValue]
+        switch Result(catching: { () throws(LedgerError) in try JSONValue.parse(text) }) {
+        case .success(.object(let fields)):
+            object = fields
+        case .success:
             row.reject(column: nil, code: "invalidJSON", "the line is not a JSON object")
+            return
+        case .failure(let error):
+            row.reject(column: nil, code: "invalidJSON", error.description)
             return
         }
         for key in object.keys.sorted() where !["ids", "access", "properties", "at", "source"].contains(key) {

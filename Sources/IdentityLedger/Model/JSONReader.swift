@@ -5,8 +5,8 @@
 /// stricter than `JSONDecoder`, which took trailing commas and kept the first of two equal
 /// keys; both are refused here (docs/decisions.md, "JSON input").
 ///
-/// Numbers follow `JSONDecoder`'s choice between the two cases: an integral value in
-/// `Int64`'s range is `.int` (`1.0` and `1e2` too), anything else `.double`.
+/// A number whose exact value is an integer in `Int64`'s range is `.int` (`1.0` and `1e2`
+/// too, as with `JSONDecoder`), anything else the nearest `.double`.
 struct JSONReader {
     struct Failure: Error {
         /// Offset of the offending byte in the UTF-8 text.
@@ -71,10 +71,13 @@ struct JSONReader {
             skipWhitespace()
             guard consume(UInt8(ascii: ":")) else { throw failure("expected ':' after the key") }
             let value = try self.value()
-            guard members.updateValue(value, forKey: key) == nil else {
+            if let earlier = members.index(forKey: key).map({ members[$0].key }) {
                 index = keyOffset
-                throw failure("duplicate key \"\(key)\"")
+                // Swift's String equality is Unicode's canonical equivalence: "é" and "e\u0301" are one key.
+                let sameBytes = earlier.utf8.elementsEqual(key.utf8)
+                throw failure("duplicate key \"\(key)\"" + (sameBytes ? "" : " (an earlier key is the same text in another Unicode form)"))
             }
+            members[key] = value
             skipWhitespace()
         } while consume(UInt8(ascii: ","))
         guard consume(UInt8(ascii: "}")) else { throw failure("expected ',' or '}'") }
@@ -212,53 +215,70 @@ struct JSONReader {
     private mutating func number() throws(Failure) -> JSONValue {
         let start = index
         let negative = consume(UInt8(ascii: "-"))
-        // Accumulated negatively so that Int64.min fits; nil once it does not fit at all.
-        var integer: Int64? = 0
         guard index < bytes.count, isDigit(bytes[index]) else { throw failure("expected a digit") }
-        if bytes[index] == UInt8(ascii: "0") {
+        if bytes[index] == UInt8(ascii: "0"), index + 1 < bytes.count, isDigit(bytes[index + 1]) {
             index += 1
-            if index < bytes.count, isDigit(bytes[index]) { throw failure("leading zero in a number") }
-        } else {
-            while index < bytes.count, isDigit(bytes[index]) {
-                let digit = Int64(bytes[index] - UInt8(ascii: "0"))
-                if let value = integer {
-                    let (times10, overflow) = value.multipliedReportingOverflow(by: 10)
-                    let (next, overflow2) = times10.subtractingReportingOverflow(digit)
-                    integer = overflow || overflow2 ? nil : next
-                }
-                index += 1
-            }
+            throw failure("leading zero in a number")
         }
-        var integral = true
-        if consume(UInt8(ascii: ".")) {
-            integral = false
-            try digits()
-        }
+        let integerPart = try digits()
+        var fractionPart = index..<index
+        if consume(UInt8(ascii: ".")) { fractionPart = try digits() }
+        var exponent = 0
         if index < bytes.count, bytes[index] | 0x20 == UInt8(ascii: "e") {
-            integral = false
             index += 1
-            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
-            try digits()
+            let sign = consume(UInt8(ascii: "-")) ? -1 : 1
+            if sign > 0 { _ = consume(UInt8(ascii: "+")) }
+            for digit in bytes[try digits()] {
+                // Past a million the value is out of range or zero either way.
+                exponent = min(exponent * 10 + Int(digit - UInt8(ascii: "0")), 1_000_000)
+            }
+            exponent *= sign
         }
-        if integral, let value = integer {
-            if negative { return .int(value) }
-            if value != .min { return .int(-value) }
+        if let integer = exactInteger(integerPart, fractionPart, exponent: exponent, negative: negative) {
+            return .int(integer)
         }
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
         guard let double = Double(text), double.isFinite else {
             index = start
             throw failure("number out of range")
         }
-        // -2^63 ..< 2^63: both bounds are exact doubles.
-        if double == double.rounded(), double >= -9.223372036854775808e18, double < 9.223372036854775808e18 {
-            return .int(Int64(double))
-        }
         return .double(double)
     }
 
-    private mutating func digits() throws(Failure) {
+    /// The number's value when it is exactly an integer in `Int64`'s range: its digits (integer
+    /// part, then fraction) times 10^(`exponent` − fraction digits).
+    private func exactInteger(_ integerPart: Range<Int>, _ fractionPart: Range<Int>, exponent: Int, negative: Bool) -> Int64? {
+        // A plain integer, the common case, is read in place.
+        guard !fractionPart.isEmpty else { return Self.integer(bytes[integerPart], scale: exponent, negative: negative) }
+        let digits = Array(bytes[integerPart]) + Array(bytes[fractionPart])
+        return Self.integer(digits[...], scale: exponent - fractionPart.count, negative: negative)
+    }
+
+    private static func integer<Digits: BidirectionalCollection<UInt8>>(_ digits: Digits, scale: Int, negative: Bool) -> Int64?
+    where Digits.SubSequence == Digits {
+        var digits = digits
+        var scale = scale
+        while digits.count > 1 || scale < 0, digits.last == UInt8(ascii: "0") {
+            digits = digits.dropLast()
+            scale += 1
+        }
+        while digits.first == UInt8(ascii: "0") { digits = digits.dropFirst() }
+        if digits.isEmpty { return 0 }
+        // 10^19 is past Int64's range, so a value of more than 19 digits never fits.
+        guard scale >= 0, digits.count + scale <= 19 else { return nil }
+        var value: UInt64 = 0
+        for digit in digits { value = value * 10 + UInt64(digit - UInt8(ascii: "0")) }
+        for _ in 0..<scale { value *= 10 }
+        if negative { return value <= UInt64(Int64.max) + 1 ? Int64(truncatingIfNeeded: 0 &- value) : nil }
+        return value <= UInt64(Int64.max) ? Int64(value) : nil
+    }
+
+    /// A run of one or more digits; returns where it is.
+    private mutating func digits() throws(Failure) -> Range<Int> {
         guard index < bytes.count, isDigit(bytes[index]) else { throw failure("expected a digit") }
+        let start = index
         while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        return start..<index
     }
 
     // MARK: Bytes

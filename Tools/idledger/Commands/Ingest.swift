@@ -38,11 +38,16 @@ struct Ingest: AsyncParsableCommand {
             while let first = reader.next() {
                 // The lines that are already here, without waiting for more.
                 var lines: [(number: Int, command: Result<Command, LedgerError>)] = []
-                var line: String? = first
-                while let text = line {
+                var line: LineReader.Line? = first
+                while let read = line {
                     number += 1
-                    if !text.allSatisfy(\.isWhitespace) {
+                    switch read {
+                    case .text(let text) where text.allSatisfy(\.isWhitespace):
+                        break
+                    case .text(let text):
                         lines.append((number, Result { () throws(LedgerError) in try Command(jsonLine: text) }))
+                    case .invalidUTF8(let byte):
+                        lines.append((number, .failure(.invalidInput(reason: "the line is not valid UTF-8 (byte \(byte))"))))
                     }
                     line = lines.count < Self.batchLimit ? reader.nextIfReady() : nil
                 }

@@ -57,7 +57,8 @@ enum ArgumentParsing {
         return ref
     }
 
-    /// `KEY=JSON`: the value is parsed as JSON; text that is not JSON is taken as a string.
+    /// `KEY=JSON`: the value is parsed as JSON; other text is taken as a string, unless it
+    /// starts like a JSON string, array or object.
     static func properties(_ texts: [String]) throws -> [String: JSONValue] {
         var properties: [String: JSONValue] = [:]
         for text in texts {
@@ -67,14 +68,24 @@ enum ArgumentParsing {
             let key = String(text[..<equals])
             let raw = String(text[text.index(after: equals)...])
             guard properties[key] == nil else { throw ValidationError("--prop \(key) is given twice") }
-            properties[key] = (try? JSONValue.parse(raw)) ?? .string(raw)
+            do throws(LedgerError) {
+                properties[key] = try JSONValue.parse(raw)
+            } catch {
+                // Text opening like a JSON string, array or object was meant as JSON: a
+                // mistake in it is reported, not stored as text.
+                guard let first = raw.first, !"\"[{".contains(first) else {
+                    throw ValidationError("--prop \(key): \(error.description)")
+                }
+                properties[key] = .string(raw)
+            }
         }
         return properties
     }
 
     static let propHelp = ArgumentHelp(
         "A property, KEY=JSON (repeatable). The value is parsed as JSON (name='\"Ann\"', age=42, tags='[\"a\"]', "
-            + "old=null to hide the key); a value that is not valid JSON is stored as a plain string (name=Ann).",
+            + "old=null to hide the key); other text is stored as a plain string (name=Ann), "
+            + "except that a value starting with \", [ or { must be valid JSON.",
         valueName: "key=json")
 
     static let idHelp = ArgumentHelp("An identifier, TYPE=VALUE (repeatable).", valueName: "type=value")

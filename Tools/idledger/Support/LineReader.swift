@@ -3,6 +3,12 @@ import Foundation
 /// Reads a file (or stdin for `-`) line by line without loading it whole, keeping
 /// empty lines so that line numbers match the input. A trailing `\r` is dropped.
 final class LineReader {
+    /// A line's text, or where it stops being UTF-8 (a byte offset from 1).
+    enum Line {
+        case text(String)
+        case invalidUTF8(byte: Int)
+    }
+
     private let fd: Int32
     private let ownsFile: Bool
     private var buffer: [UInt8] = []
@@ -29,13 +35,13 @@ final class LineReader {
     }
 
     /// The next line without its line ending, waiting for input if need be; `nil` at the end.
-    func next() -> String? { line(waiting: true) }
+    func next() -> Line? { line(waiting: true) }
 
     /// The next line if it is there without waiting: already read, or in input that is ready
     /// now (always, for a file). For a pipe, `nil` means none has arrived yet.
-    func nextIfReady() -> String? { line(waiting: false) }
+    func nextIfReady() -> Line? { line(waiting: false) }
 
-    private func line(waiting: Bool) -> String? {
+    private func line(waiting: Bool) -> Line? {
         while true {
             if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
                 defer { start = newline + 1 }
@@ -51,8 +57,14 @@ final class LineReader {
         }
     }
 
-    private func decode(_ bytes: ArraySlice<UInt8>) -> String {
-        String(decoding: bytes.last == UInt8(ascii: "\r") ? bytes.dropLast() : bytes, as: UTF8.self)
+    private func decode(_ line: ArraySlice<UInt8>) -> Line {
+        let bytes = line.last == UInt8(ascii: "\r") ? line.dropLast() : line
+        if let text = String(validating: bytes, as: UTF8.self) { return .text(text) }
+        var iterator = bytes.makeIterator()
+        var parser = Unicode.UTF8.ForwardParser()
+        var valid = 0
+        while case .valid(let scalar) = parser.parseScalar(from: &iterator) { valid += scalar.count }
+        return .invalidUTF8(byte: valid + 1)
     }
 
     private func inputIsReady() -> Bool {
