@@ -27,9 +27,15 @@ public func time(_ body: () async throws -> Void) async rethrows -> Double {
 public struct Samples: Sendable {
     public private(set) var values: [Double]
     public init(_ values: [Double] = []) { self.values = values.sorted() }
+    /// Kept sorted; the place is found by binary search (a linear one was 15% of an as-of
+    /// run's samples with 20 000 queries, between the timed calls).
     public mutating func add(_ value: Double) {
-        let index = values.firstIndex(where: { $0 > value }) ?? values.count
-        values.insert(value, at: index)
+        var low = 0, high = values.count
+        while low < high {
+            let middle = (low + high) / 2
+            if values[middle] > value { high = middle } else { low = middle + 1 }
+        }
+        values.insert(value, at: low)
     }
     public var count: Int { values.count }
     /// Nearest-rank percentile, `q` in 0...1.

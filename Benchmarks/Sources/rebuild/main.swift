@@ -75,7 +75,7 @@ for iteration in 0..<iterations {
 let r = raw.median / rebuild.median
 let q = raw.median / replayOnly.median
 printTable("Rebuild throughput", [
-    ReportRow("`Ledger.rebuild` (replay + digests before/after + swap)", rate(events, rebuild.median) + " events",
+    ReportRow("`Ledger.rebuild` (replay + comparison with the live projections + digests + swap)", rate(events, rebuild.median) + " events",
               baseline: "raw scan + append \(rate(events, raw.median)) events", ratio: ratio(r), target: "≥ 0.5x: \(verdict(r >= 0.5))"),
     ReportRow("`replayLog(into:)` (replay only)", rate(events, replayOnly.median) + " events",
               baseline: "raw scan + append \(rate(events, raw.median)) events", ratio: ratio(q)),
