@@ -110,4 +110,18 @@ import Testing
             #expect(run.status == 64 && run.stderr.contains("not valid JSON at byte"), "\(bad): \(run.stderr)")
         }
     }
+
+    /// Times print as ISO 8601 in UTC with milliseconds, before 1970 and in the first years too.
+    @Test func logPrintsTimesAsTheyWereGiven() throws {
+        let path = temporaryPath()
+        for at in ["1969-12-31T23:59:59.999Z", "0001-02-03T04:05:06.007Z", "2026-11-01T10:00:00.250+01:00"] {
+            let run = try CLIProcess.run(["identify", "--db", path, "--id", "email=a@example.com", "--at", at])
+            #expect(run.status == 0, "\(run.stderr)")
+        }
+        let log = try CLIProcess.run(["log", "--db", path, "--json"])
+        let times = log.stdout.split(separator: "\n").compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["occurredAt"] as? String
+        }
+        #expect(times.suffix(3) == ["1969-12-31T23:59:59.999Z", "0001-02-03T04:05:06.007Z", "2026-11-01T09:00:00.250Z"])
+    }
 }
