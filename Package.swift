@@ -28,6 +28,7 @@ let package = Package(
         ),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         // Fixtures are read from the source tree (FormatFixtureTests), not bundled.
-        .testTarget(name: "IdentityLedgerTests", dependencies: ["IdentityLedger", "LMDB"], exclude: ["Fixtures"]),
+        // idledger: its JSON output encoder is compared with JSONEncoder (CompactJSONEncoderTests).
+        .testTarget(name: "IdentityLedgerTests", dependencies: ["IdentityLedger", "LMDB", "idledger"], exclude: ["Fixtures"]),
     ]
 )

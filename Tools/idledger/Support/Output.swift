@@ -7,10 +7,8 @@ import IdentityLedger
 enum Output {
     /// One compact JSON document, without a trailing newline.
     static func json<T: Encodable>(_ value: T) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do {
-            return String(decoding: try encoder.encode(value), as: UTF8.self)
+            return try CompactJSONEncoder().encode(value)
         } catch {
             // Only non-finite doubles fail to encode; the engine never stores them.
             return #"{"error":{"code":"encoding","message":"\#(error)"}}"#
