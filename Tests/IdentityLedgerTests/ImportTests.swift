@@ -70,6 +70,11 @@ struct ImportTests {
         let imported = try ledger.events(from: 1, limit: 100).filter { $0.kind == "identified" }
         #expect(imported.map(\.occurredAt) == [1_790_942_400_000])
         #expect(try rejections(file + ".errors").map(\.column) == ["at", "at"])
+
+        // A JSON Lines `at` is a string, taken as it is, as an ingest line's.
+        let lines = try importFixture("in.jsonl", #"{"ids":{"external_id":"E-9"},"at":" 2026-10-02T12:00:00Z"}"# + "\n")
+        let jsonSummary = try await ledger.importFile(at: lines, matchBy: "external_id", errors: lines + ".errors")
+        #expect(jsonSummary.rejected == 1)
     }
 
     @Test func importsNeverMerge() async throws {

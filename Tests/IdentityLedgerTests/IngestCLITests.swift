@@ -101,10 +101,10 @@ import Testing
     /// JSON; other text is a plain string.
     @Test func propValuesThatLookLikeJSONMustBeJSON() throws {
         let path = temporaryPath()
-        let ok = try CLIProcess.run(["update", "--db", path, "--id", "email=a@example.com", "--prop", "name=Ann", "--prop", #"tags=["a"]"#, "--prop", "n=4"])
+        let ok = try CLIProcess.run(["update", "--db", path, "--id", "email=a@example.com", "--prop", "name=Ann", "--prop", #"tags=["a"]"#, "--prop", "n=4", "--prop", "empty="])
         #expect(ok.status == 0, "\(ok.stderr)")
         let properties = try Ledger.open(path: path).customer(.id(1)).properties
-        #expect(properties == ["name": "Ann", "tags": ["a"], "n": 4])
+        #expect(properties == ["name": "Ann", "tags": ["a"], "n": 4, "empty": ""])
         for bad in [#"tags=["a",]"#, #"m={"x":1,"x":2}"#, #"q="open"#] {
             let run = try CLIProcess.run(["update", "--db", path, "--id", "email=a@example.com", "--prop", bad])
             #expect(run.status == 64 && run.stderr.contains("not valid JSON at byte"), "\(bad): \(run.stderr)")
@@ -123,5 +123,44 @@ import Testing
             (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["occurredAt"] as? String
         }
         #expect(times.suffix(3) == ["1969-12-31T23:59:59.999Z", "0001-02-03T04:05:06.007Z", "2026-11-01T09:00:00.250Z"])
+    }
+
+    /// A line longer than one read (here 300 kB, between two short ones) is read whole.
+    @Test func aLineLongerThanOneReadIsReadWhole() throws {
+        let path = temporaryPath()
+        let long = String(repeating: "x", count: 300_000)
+        let input = [
+            #"{"op":"identify","ids":{"email":"a@example.com"}}"#,
+            #"{"op":"update","ids":{"email":"a@example.com"},"properties":{"long":""# + long + #""}}"#,
+            #"{"op":"identify","ids":{"email":"b@example.com"}}"#,
+        ].joined(separator: "\n")
+        let run = try CLIProcess.run(["ingest", "-", "--json", "--db", path], input: input)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.split(separator: "\n").count == 3)
+        #expect(try Ledger.open(path: path).customer(.id(1)).properties["long"] == .string(long))
+    }
+
+    /// An eventId repeated within one batch is idempotent as across batches: the same
+    /// payload returns the first result, another payload is a conflict.
+    @Test func aRepeatedEventIdWithinOneBatch() throws {
+        let path = temporaryPath()
+        let input = [
+            #"{"op":"identify","ids":{"email":"a@example.com"},"eventId":"e1"}"#,
+            #"{"op":"identify","ids":{"email":"a@example.com"},"eventId":"e1"}"#,
+            #"{"op":"identify","ids":{"email":"b@example.com"},"eventId":"e1"}"#,
+        ].joined(separator: "\n") + "\n"
+        let run = try CLIProcess.run(["ingest", "-", "--json", "--db", path], input: input)
+        let results = run.stdout.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(results.count == 3)
+        #expect(results[0]?["seq"] as? [Int] != nil && results[0]?["seq"] as? [Int] == results[1]?["seq"] as? [Int])
+        #expect((results[2]?["error"] as? [String: Any])?["code"] as? String == "eventIdConflict")
+        #expect(try Ledger.open(path: path).statistics().customers == 1)
+    }
+
+    /// A read error is an error (exit 1, fileNotReadable), not the end of the input.
+    @Test func aReadErrorIsNotTheEndOfTheInput() throws {
+        let run = try CLIProcess.run(["ingest", FileManager.default.temporaryDirectory.path, "--json", "--db", temporaryPath()])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("fileNotReadable"), "\(run.stderr)")
     }
 }

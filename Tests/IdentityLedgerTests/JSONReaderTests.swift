@@ -112,6 +112,14 @@ struct JSONReaderTests {
         #expect(throws: LedgerError.invalidInput(reason: "not valid JSON at byte \(byte): \(reason)")) { try JSONValue.parse(text) }
     }
 
+    /// An exponent as long as the digits: the exact value decides, not a capped exponent.
+    @Test func exponentsAsLargeAsTheDigits() throws {
+        let zeros = String(repeating: "0", count: 1_000_000)
+        #expect(try Self.read("1" + zeros + "e-1000005").get() == .double(1e-5))
+        #expect(try Self.read("0." + zeros.dropLast() + "1e1000005").get() == .int(100_000))
+        #expect(try Self.read("1" + zeros + "e-1000000").get() == .int(1))
+    }
+
     @Test func nestingIsLimited() throws {
         let deepest = String(repeating: "[", count: JSONReader.maxDepth) + String(repeating: "]", count: JSONReader.maxDepth)
         #expect(throws: Never.self) { try JSONValue.parse(deepest) }

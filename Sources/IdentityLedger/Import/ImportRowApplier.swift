@@ -1,4 +1,3 @@
-import Foundation
 import LMDB
 
 /// Checks rows against the store and appends one `identified` event per accepted row,
@@ -65,9 +64,7 @@ struct ImportRowApplier {
 
         var occurredAt = startedAt
         if let at = row.at {
-            // Spaces around a cell are common in hand-edited CSV (`a, b`); inside a time they are not.
-            let padded = at.utf8.first == 0x20 || at.utf8.last == 0x20 || at.utf8.first == 0x09 || at.utf8.last == 0x09
-            guard let ms = parseTimestampMilliseconds(padded ? at.trimmingCharacters(in: .whitespaces) : at) else {
+            guard let ms = parseTimestampMilliseconds(at) else {
                 return reject("at", "invalidInput", "\"\(at)\" is not an ISO 8601 time")
             }
             occurredAt = ms

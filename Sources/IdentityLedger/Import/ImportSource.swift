@@ -202,7 +202,10 @@ struct ImportSource {
                     return
                 }
             case .at:
-                row.at = text
+                // Spaces around a cell are common in hand-edited CSV (`a, b`); the JSON Lines
+                // `at` is a string like ingest's, taken as it is.
+                let padded = [UInt8(ascii: " "), UInt8(ascii: "\t")].contains { $0 == bytes.first || $0 == bytes.last }
+                row.at = padded ? text.trimmingCharacters(in: .whitespaces) : text
             case .property(let key):
                 row.properties[key] = .string(text)
             case .refused(let code, let message):

@@ -229,8 +229,10 @@ struct JSONReader {
             let sign = consume(UInt8(ascii: "-")) ? -1 : 1
             if sign > 0 { _ = consume(UInt8(ascii: "+")) }
             for digit in bytes[try digits()] {
-                // Past a million the value is out of range or zero either way.
-                exponent = min(exponent * 10 + Int(digit - UInt8(ascii: "0")), 1_000_000)
+                // An exponent larger than the number has digits (20 to spare) makes it either
+                // out of `Int64`'s range or not an integer, whatever it is exactly; the double
+                // is parsed from the text.
+                exponent = min(exponent * 10 + Int(digit - UInt8(ascii: "0")), bytes.count + 20)
             }
             exponent *= sign
         }

@@ -81,6 +81,8 @@ struct Ingest: AsyncParsableCommand {
                 // Each result line is an acknowledgement: it must not wait in a pipe buffer.
                 fflush(nil) // nil: every output stream (stdout is not concurrency-safe to name)
             }
+            // The lines before a read error were run and answered; the error is not an end.
+            if let failure = reader.failure { throw failure }
         }
         if !global.json {
             Diagnostics.write("ingest: \(total) commands, \(total - failed) succeeded, \(failed) failed")

@@ -73,7 +73,7 @@ enum ArgumentParsing {
             } catch {
                 // Text opening like a JSON string, array or object was meant as JSON: a
                 // mistake in it is reported, not stored as text.
-                guard let first = raw.first, !"\"[{".contains(first) else {
+                guard !"\"[{".contains(raw.first ?? " ") else {
                     throw ValidationError("--prop \(key): \(error.description)")
                 }
                 properties[key] = .string(raw)

@@ -11,13 +11,19 @@ final class LineReader {
 
     private let fd: Int32
     private let ownsFile: Bool
+    private let name: String
     private var buffer: [UInt8] = []
     /// The first byte of `buffer` not returned yet.
     private var start = 0
+    /// Where the search for the next newline goes on: the bytes before it have none.
+    private var searched = 0
     private var atEnd = false
+    /// Set when reading failed: the lines before it were returned, and then `nil`.
+    private(set) var failure: CLIError?
 
     /// - Throws: ``CLIError`` (`fileNotReadable`) when the file cannot be opened.
     init(path: String) throws {
+        name = path == "-" ? "stdin" : path
         if path == "-" {
             fd = STDIN_FILENO
             ownsFile = false
@@ -34,7 +40,8 @@ final class LineReader {
         if ownsFile { close(fd) }
     }
 
-    /// The next line without its line ending, waiting for input if need be; `nil` at the end.
+    /// The next line without its line ending, waiting for input if need be; `nil` at the end
+    /// (or after a read error, see ``failure``).
     func next() -> Line? { line(waiting: true) }
 
     /// The next line if it is there without waiting: already read, or in input that is ready
@@ -43,10 +50,11 @@ final class LineReader {
 
     private func line(waiting: Bool) -> Line? {
         while true {
-            if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
-                defer { start = newline + 1 }
+            if let newline = buffer[searched...].firstIndex(of: UInt8(ascii: "\n")) {
+                defer { start = newline + 1; searched = start }
                 return decode(buffer[start..<newline])
             }
+            searched = buffer.count
             if atEnd {
                 guard start < buffer.count else { return nil }
                 defer { start = buffer.count }
@@ -74,15 +82,27 @@ final class LineReader {
 
     private func readMore() {
         buffer.removeSubrange(..<start)
+        searched -= start
         start = 0
+        // At least as much again as a long line already holds, so reading one is linear.
+        let size = max(1 << 16, buffer.count)
         let old = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: 1 << 16))
+        buffer.append(contentsOf: repeatElement(0, count: size))
         var count: Int
-        repeat {
-            count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + old, 1 << 16) }
-        } while count < 0 && errno == EINTR
+        while true {
+            count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + old, size) }
+            guard count < 0 else { break }
+            if errno == EINTR { continue }
+            if errno == EAGAIN || errno == EWOULDBLOCK {
+                // A non-blocking stdin: wait until there is something to read.
+                var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                _ = poll(&descriptor, 1, -1)
+                continue
+            }
+            failure = CLIError(code: "fileNotReadable", message: "cannot read \(name): \(String(cString: strerror(errno)))")
+            break
+        }
         buffer.removeSubrange((old + max(count, 0))...)
-        // A read error ends the input, as the end of the file does.
         if count <= 0 { atEnd = true }
     }
 }
