@@ -53,6 +53,67 @@ struct CompactJSONEncoderTests {
         }
     }
 
+    /// Objects whose keys are drawn from spellings that sort differently by UTF-8 bytes, by
+    /// UTF-16 units and by Swift's `<` (canonical equivalence).
+    @Test func keysInEveryUnicodeOrder() throws {
+        let pool = ["e\u{301}", "é", "f", "\u{E000}", "ａ", "😀", "", "A", "a", "10", "9", "\u{7F}", "ß", "\u{1100}\u{1161}", "가"]
+        var random = SeededGenerator(seed: 9)
+        for _ in 0..<2_000 {
+            var object: [String: JSONValue] = [:]
+            for _ in 0..<(1 + random.next() % 6) { object[pool[Int(random.next() % UInt64(pool.count))]] = .int(Int64(random.next() % 100)) }
+            try Self.expectSame(JSONValue.object(object))
+        }
+    }
+
+    /// Integer types of every width, the Foundation types JSONEncoder treats specially, and
+    /// containers used in unusual ways (a container opened twice for one key, super
+    /// encoders holding a single value, an array or an object).
+    @Test func everyKindOfValue() throws {
+        try Self.expectSame(Integers())
+        try Self.expectSame([Int8(-1), Int8(1)])
+        try Self.expectSame(UInt16(9))
+        try Self.expectSame(FoundationValues())
+        try Self.expectSame(UnusualContainers())
+        try Self.expectSame(["k": NoValue()])
+        #expect(throws: EncodingError.self) { try CompactJSONEncoder().encode(NoValue()) }
+        #expect(throws: EncodingError.self) { try Self.reference(NoValue()) }
+    }
+
+    struct Integers: Encodable {
+        var a: Int8 = -3, b: UInt8 = 250, c: Int16 = -300, d: UInt16 = 6000, e: UInt = 7, f: Int32 = .min, g: UInt32 = .max
+    }
+
+    struct FoundationValues: Encodable {
+        var data = Data([1, 2, 255])
+        var decimal = Decimal(string: "12.50")!
+        var url = URL(string: "https://example.com/a?b=c")!
+        var date = Date(timeIntervalSince1970: 1_790_000_000.5)
+    }
+
+    struct NoValue: Encodable {
+        func encode(to encoder: any Encoder) throws {}
+    }
+
+    struct UnusualContainers: Encodable {
+        enum Key: String, CodingKey { case a, b, c }
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Key.self)
+            var first = container.nestedContainer(keyedBy: Key.self, forKey: .a)
+            try first.encode(1, forKey: .b)
+            var again = container.nestedContainer(keyedBy: Key.self, forKey: .a)
+            try again.encode(2, forKey: .c)
+            var single = container.superEncoder().singleValueContainer()
+            try single.encode("str")
+            var list = container.superEncoder(forKey: .b).unkeyedContainer()
+            try list.encode(1)
+            try list.encode("x")
+            var array = container.nestedUnkeyedContainer(forKey: .c)
+            try array.encode(true)
+            var inner = array.superEncoder().container(keyedBy: Key.self)
+            try inner.encode("y", forKey: .a)
+        }
+    }
+
     @Test func nonFiniteNumbersFailAsWithJSONEncoder() {
         #expect(throws: (any Error).self) { try CompactJSONEncoder().encode(JSONValue.double(.nan)) }
         #expect(throws: (any Error).self) { try Self.reference(JSONValue.double(.nan)) }

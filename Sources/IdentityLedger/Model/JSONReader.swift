@@ -171,7 +171,7 @@ struct JSONReader {
         throw failure("unterminated string")
     }
 
-    /// `\uXXXX` after its `\u`, or a UTF-16 surrogate pair written as two of them.
+    /// The four hex digits after `\u`, or a UTF-16 surrogate pair written as two such escapes.
     private mutating func unicodeEscape() throws(Failure) -> Character {
         let escapeStart = index - 2
         let unit = try hex4()

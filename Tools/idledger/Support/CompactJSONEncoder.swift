@@ -3,12 +3,17 @@ import Foundation
 /// Encodes an `Encodable` value as compact JSON with sorted keys and unescaped slashes: the
 /// bytes `JSONEncoder` writes with `[.sortedKeys, .withoutEscapingSlashes]`, without its
 /// boxing of every value, which was most of `log --json`'s and `export --json`'s CPU.
-/// Numbers with a fraction are still written by `JSONEncoder` (they are rare in the output,
-/// and its choice of digits is the reference). A test compares both on the CLI's outputs.
+/// Floating-point numbers and the Foundation types `JSONEncoder` treats specially (`Date`,
+/// `Data`, `Decimal`, `URL`) are still written by `JSONEncoder`: they are rare in the
+/// output, and its choice is the reference. A test compares both on the CLI's outputs.
 struct CompactJSONEncoder {
     func encode<T: Encodable>(_ value: T) throws -> String {
+        let tree = try Self.tree(value)
+        if case .deferred(let encoder) = tree, encoder.result == nil {
+            throw EncodingError.invalidValue(value, .init(codingPath: [], debugDescription: "Top-level \(T.self) did not encode any values."))
+        }
         var out = ""
-        try Self.tree(value).write(to: &out)
+        tree.write(to: &out)
         return out
     }
 
@@ -16,20 +21,18 @@ struct CompactJSONEncoder {
         switch value {
         case let string as String: return .scalar(quoted(string))
         case let bool as Bool: return .scalar(bool ? "true" : "false")
-        case let int as Int: return .scalar(String(int))
-        case let int as Int64: return .scalar(String(int))
-        case let int as UInt64: return .scalar(String(int))
-        case let int as Int32: return .scalar(String(int))
-        case let int as UInt32: return .scalar(String(int))
-        case is Double, is Float: return .scalar(try fraction(value))
+        // Every integer type: their own `encode(to:)` would come back here through a
+        // single-value container, forever.
+        case let int as any BinaryInteger: return .scalar(String(describing: int))
+        case is Double, is Float, is Date, is Data, is Decimal, is URL: return .scalar(try viaJSONEncoder(value))
         default:
             let encoder = TreeEncoder()
             try value.encode(to: encoder)
-            return encoder.result ?? .object(Members())
+            return .deferred(encoder)
         }
     }
 
-    fileprivate static func fraction<T: Encodable>(_ value: T) throws -> String {
+    fileprivate static func viaJSONEncoder<T: Encodable>(_ value: T) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(value), as: UTF8.self)
@@ -68,11 +71,16 @@ fileprivate enum Tree {
     case scalar(String)
     case object(Members)
     case array(Elements)
+    /// Whatever an encoder handed out (a value's own, a super encoder) has put in it by the
+    /// time the whole is written; an empty object if nothing.
+    case deferred(TreeEncoder)
 
     func write(to out: inout String) {
         switch self {
         case .scalar(let text):
             out += text
+        case .deferred(let encoder):
+            (encoder.result ?? .object(Members())).write(to: &out)
         case .object(let members):
             out += "{"
             // By UTF-8 bytes, as JSONEncoder sorts: String's `<` would put "e\u{301}" with "é".
@@ -139,27 +147,28 @@ fileprivate struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtoco
         members.values[key.stringValue] = try CompactJSONEncoder.tree(value)
     }
 
+    // A container opened twice for one key adds to the first, as with JSONEncoder.
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
+        if case .object(let nested)? = members.values[key.stringValue] { return KeyedEncodingContainer(KeyedContainer<NestedKey>(members: nested)) }
         let nested = Members()
         members.values[key.stringValue] = .object(nested)
         return KeyedEncodingContainer(KeyedContainer<NestedKey>(members: nested))
     }
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
+        if case .array(let nested)? = members.values[key.stringValue] { return UnkeyedContainer(elements: nested) }
         let nested = Elements()
         members.values[key.stringValue] = .array(nested)
         return UnkeyedContainer(elements: nested)
     }
 
-    mutating func superEncoder() -> any Encoder { superEncoder(forKey: Key(stringValue: "super")!) }
+    mutating func superEncoder() -> any Encoder { superEncoder(named: "super") }
 
-    mutating func superEncoder(forKey key: Key) -> any Encoder {
-        // The part is filled in after this returns: attach an object now, as JSONEncoder does
-        // for a super encoder that opens a keyed container (the only kind the CLI has).
+    mutating func superEncoder(forKey key: Key) -> any Encoder { superEncoder(named: key.stringValue) }
+
+    private func superEncoder(named name: String) -> any Encoder {
         let encoder = TreeEncoder()
-        let nested = Members()
-        encoder.result = .object(nested)
-        members.values[key.stringValue] = .object(nested)
+        members.values[name] = .deferred(encoder)
         return encoder
     }
 }
@@ -187,9 +196,7 @@ fileprivate struct UnkeyedContainer: UnkeyedEncodingContainer {
 
     mutating func superEncoder() -> any Encoder {
         let encoder = TreeEncoder()
-        let nested = Members()
-        encoder.result = .object(nested)
-        elements.values.append(.object(nested))
+        elements.values.append(.deferred(encoder))
         return encoder
     }
 }

@@ -12,7 +12,9 @@ final class LineReader {
     private let fd: Int32
     private let ownsFile: Bool
     private let name: String
+    /// Read input in `buffer[..<filled]`; the rest is room for the next read.
     private var buffer: [UInt8] = []
+    private var filled = 0
     /// The first byte of `buffer` not returned yet.
     private var start = 0
     /// Where the search for the next newline goes on: the bytes before it have none.
@@ -50,15 +52,16 @@ final class LineReader {
 
     private func line(waiting: Bool) -> Line? {
         while true {
-            if let newline = buffer[searched...].firstIndex(of: UInt8(ascii: "\n")) {
+            if let newline = buffer[searched..<filled].firstIndex(of: UInt8(ascii: "\n")) {
                 defer { start = newline + 1; searched = start }
                 return decode(buffer[start..<newline])
             }
-            searched = buffer.count
+            searched = filled
             if atEnd {
-                guard start < buffer.count else { return nil }
-                defer { start = buffer.count }
-                return decode(buffer[start...])
+                // After a read error the unterminated rest may be cut short: it is not a line.
+                guard start < filled, failure == nil else { return nil }
+                defer { start = filled }
+                return decode(buffer[start..<filled])
             }
             guard waiting || inputIsReady() else { return nil }
             readMore()
@@ -81,16 +84,20 @@ final class LineReader {
     }
 
     private func readMore() {
-        buffer.removeSubrange(..<start)
-        searched -= start
-        start = 0
-        // At least as much again as a long line already holds, so reading one is linear.
-        let size = max(1 << 16, buffer.count)
-        let old = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: size))
+        if start > 0 {
+            // Move the unreturned rest to the front; a long line is moved at most once.
+            buffer.withUnsafeMutableBytes { bytes in
+                _ = memmove(bytes.baseAddress!, bytes.baseAddress! + start, filled - start)
+            }
+            filled -= start
+            searched -= start
+            start = 0
+        }
+        // Room for at least 64 KiB, doubling for a long line, so that reading one is linear.
+        if buffer.count - filled < 1 << 16 { buffer.append(contentsOf: repeatElement(0, count: max(1 << 16, buffer.count))) }
         var count: Int
         while true {
-            count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + old, size) }
+            count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
             guard count < 0 else { break }
             if errno == EINTR { continue }
             if errno == EAGAIN || errno == EWOULDBLOCK {
@@ -102,8 +109,7 @@ final class LineReader {
             failure = CLIError(code: "fileNotReadable", message: "cannot read \(name): \(String(cString: strerror(errno)))")
             break
         }
-        buffer.removeSubrange((old + max(count, 0))...)
-        if count <= 0 { atEnd = true }
+        if count > 0 { filled += count } else { atEnd = true }
     }
 }
 
