@@ -24,5 +24,6 @@ let package = Package(
         .executableTarget(name: "rebuild", dependencies: ["BenchSupport"]),
         .executableTarget(name: "asof", dependencies: ["BenchSupport"]),
         .executableTarget(name: "import", dependencies: ["BenchSupport"]),
+        .executableTarget(name: "cli", dependencies: ["BenchSupport"]),
     ]
 )

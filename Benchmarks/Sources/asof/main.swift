@@ -59,11 +59,24 @@ let cacheKey = "asof-v5-s\(seed)-c\(config.customers)"
 
 func markerPath(_ dir: String) -> String { (dir as NSString).appendingPathComponent("commands-consumed") }
 
+/// The marker holds how many commands a cached store consumed and which build of the
+/// stream it belongs to: stores built at different times carry different event times, so
+/// a larger store is used only with smaller ones of its own build ("" for markers older
+/// than this rule).
+func readMarker(_ dir: String) -> (consumed: Int, build: String)? {
+    guard let text = try? String(contentsOfFile: markerPath(dir), encoding: .utf8) else { return nil }
+    let parts = text.split(separator: " ", maxSplits: 1).map(String.init)
+    guard let consumed = parts.first.flatMap({ Int($0) }) else { return nil }
+    return (consumed, parts.count > 1 ? parts[1] : "")
+}
+var build: String? = nil
+
 for size in sizes.sorted() {
     let cached = (cacheRoot as NSString).appendingPathComponent("\(cacheKey)-\(size)")
     let path: String
     var buildSeconds: Double? = nil
-    if useCache, let text = try? String(contentsOfFile: markerPath(cached), encoding: .utf8), let n = Int(text) {
+    if useCache, let (n, cachedBuild) = readMarker(cached), build == nil || build == cachedBuild {
+        build = cachedBuild
         progress("using cached store \(cached)")
         path = cached
         // Later sizes continue the same stream from where this store stopped.
@@ -92,7 +105,8 @@ for size in sizes.sorted() {
             }
         }
         buildSeconds = now() - start
-        try String(consumed).write(toFile: markerPath(target), atomically: true, encoding: .utf8)
+        if build == nil { build = UUID().uuidString }
+        try "\(consumed) \(build!)".write(toFile: markerPath(target), atomically: true, encoding: .utf8)
         path = target
     }
     working = path
