@@ -35,7 +35,9 @@ public final class Ledger: Sendable {
 
     /// The store format this build writes; opening a newer one fails, an older one is upgraded.
     /// 2: customers split into `customers`, `holdings` and `absorbed` (see ``Databases``).
-    static let storeFormat: UInt64 = 2
+    /// 3: `holdings` keys ordered by where each holding began, so an as-of read of a customer
+    /// stops at the holdings it got later.
+    static let storeFormat: UInt64 = 3
 
     let env: Environment
     let db: Databases

@@ -41,7 +41,7 @@ import LMDB
         try await Self.regenerate()
     }
 
-    @Test(arguments: [1, 2] as [UInt64])
+    @Test(arguments: [1, 2, 3] as [UInt64])
     func aCopyOfEachFormatsStoreReadsTheSameCustomersLookupsAndEvents(format: UInt64) async throws {
         let path = temporaryPath("fixture-\(format)")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)

@@ -3,7 +3,7 @@ import Testing
 @testable import IdentityLedger
 import LMDB
 
-/// Store format 2: a customer version costs what the event changed, not the whole
+/// Store formats 2 and 3: a customer version costs what the event changed, not the whole
 /// aggregate, however many identifiers and absorbed customers the customer has.
 @Suite struct StoreLayoutTests {
     static func counts(_ ledger: Ledger) throws -> [Int] {

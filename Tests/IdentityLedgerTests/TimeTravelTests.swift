@@ -98,8 +98,8 @@ struct TimeTravelTests {
 
     /// An as-of read costs the same number of cursor steps on a tiny store and on one with
     /// a million events: one reverse seek per key, never a scan or a replay. A customer is
-    /// three reads (store format 2): its header (seek and step back), its holdings (seek, one
-    /// step per version, one past the end) and the customers it absorbed (one seek, none here).
+    /// three reads: its header (seek and step back), its holdings (seek, one step per version
+    /// of those begun by then, one past them) and the customers it absorbed (one seek, none here).
     @Test func asOfCostDoesNotGrowWithTheLog() async throws {
         func cursorSteps(_ ledger: Ledger, _ query: (ProjectionReader) throws -> Void) throws -> Int {
             try ledger.env.read { txn in
@@ -121,6 +121,27 @@ struct TimeTravelTests {
         let lookupLarge = try cursorSteps(large) { _ = try $0.holders(of: probe) }
         #expect(customerSmall == customerLarge && customerLarge <= 5)
         #expect(lookupSmall == lookupLarge && lookupLarge <= 2)
+    }
+
+    /// Holdings are keyed by where they began (store format 3): a customer read as of k steps
+    /// over none of the identifiers the customer got after k, however many there are.
+    @Test func anAsOfReadOfACustomerSkipsTheIdentifiersItGotLater() async throws {
+        let ledger = try await makeLedger()
+        let ann = try await ledger.identify("email=ann@example.com", "cookie=c0", access: ["email"])
+        let early = ann.seq.last!
+        func read() throws -> (values: [String], steps: Int) {
+            try ledger.env.read { txn in
+                var reader = ProjectionReader(txn: txn, db: ledger.db)
+                reader.asOf = early
+                return (try reader.existingCustomer(ann.customer).identifiers.map(\.value), txn.cursorOperations)
+            }
+        }
+        let before = try read()
+        #expect(before.values == ["c0", "ann@example.com"])
+        for i in 1...50 { _ = try await ledger.identify("email=ann@example.com", "cookie=c\(i)") }
+        let after = try read()
+        #expect(after.values == before.values && after.steps == before.steps)
+        #expect(try ledger.customer(.id(ann.customer)).identifiers.count == 52)
     }
 
     /// `events` log entries for 1,000 customers (an identify each, then updates in turn),

@@ -1,6 +1,7 @@
 import BenchSupport
 import Foundation
 import IdentityLedger
+import LMDB
 
 // Suite 5: as-of latency (`customer(asOf:)`, `lookup(asOf:)` at random log positions) at
 // 100k, 1M and 10M events, twice: at random positions of each store (the customers asked
@@ -40,6 +41,9 @@ struct Result {
     /// The first size's questions asked again in this store (first pass, repeat pass).
     var same: Samples
     var sameAgain: Samples
+    /// Mean `holdings` entries of the customers of the same questions: stored, and stepped
+    /// through by a read as of the asked position.
+    var sameHoldings: (stored: Double, scanned: Double)
 }
 var results: [Result] = []
 // The questions of the smallest store, asked again in every larger one. The stores are one
@@ -54,8 +58,8 @@ var workload = Workload(config)
 var consumed = 0
 var working: String? = nil
 // Bump the version when the workload or the store format changes: a cached store holds an
-// older stream (v5: store format 2).
-let cacheKey = "asof-v5-s\(seed)-c\(config.customers)"
+// older stream (v5: store format 2; v6: store format 3).
+let cacheKey = "asof-v6-s\(seed)-c\(config.customers)"
 
 func markerPath(_ dir: String) -> String { (dir as NSString).appendingPathComponent("commands-consumed") }
 
@@ -162,9 +166,26 @@ for size in sizes.sorted() {
         fatalError("the smallest store's questions got different answers at \(events) events: the cached stores are not one stream")
     }
     let held = targets.reduce(0) { $0 + ((try? ledger.customer(.id($1.customer), asOf: .seq($1.position)))?.identifiers.count ?? 0) }
+    // Diagnostic: the `holdings` entries of the customers asked about (the ledger's open
+    // environment is handed back), all of them and those a read as of the asked position
+    // steps through: keys are customer ID, then the position where the holding began.
+    let env = try Environment.open(path: path, configuration: .init(databases: [.init("holdings")]))
+    let holdings = try env.database("holdings")
+    let (stored, scanned) = try env.read { txn in
+        var stored = 0, scanned = 0
+        for target in sameTargets {
+            try txn.forEachInPlace(holdings, prefix: withUnsafeBytes(of: target.customer.bigEndian) { Array($0) }) { key, _ in
+                stored += 1
+                if UInt64(bigEndian: key.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) <= target.position { scanned += 1 }
+                return true
+            }
+        }
+        return (stored, scanned)
+    }
     results.append(Result(size: events, customer: customer, lookup: lookup, customerAgain: customerAgain, lookupAgain: lookupAgain,
                           identifiers: Double(held) / Double(targets.count), bytes: directorySize(path), built: buildSeconds,
-                          same: same, sameAgain: sameAgain))
+                          same: same, sameAgain: sameAgain,
+                          sameHoldings: (Double(stored) / Double(sameTargets.count), Double(scanned) / Double(sameTargets.count))))
 }
 
 var rows: [ReportRow] = []
@@ -193,7 +214,7 @@ for result in results {
     let first = result.same.median / base.same.median
     let again = result.sameAgain.median / base.sameAgain.median
     let isLargest = result.size == results.last!.size && results.count > 1
-    rows.append(ReportRow("same questions (the \(formatCount(Double(base.size)))-event store's, same answers), `customer` + `lookup` p50, first / repeat pass — \(formatCount(Double(result.size))) events",
+    rows.append(ReportRow("same questions (the \(formatCount(Double(base.size)))-event store's, same answers; the customer has \(String(format: "%.1f", result.sameHoldings.stored)) `holdings` entries, a read steps through \(String(format: "%.1f", result.sameHoldings.scanned))), `customer` + `lookup` p50, first / repeat pass — \(formatCount(Double(result.size))) events",
                           "\(ms(result.same.median)) / \(ms(result.sameAgain.median))",
                           baseline: "\(formatCount(Double(base.size))) events: \(ms(base.same.median)) / \(ms(base.sameAgain.median))",
                           ratio: "\(ratio(first)) / \(ratio(again))",

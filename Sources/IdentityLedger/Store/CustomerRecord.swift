@@ -112,38 +112,29 @@ extension CustomerRecord {
     }
 }
 
-/// A `holdings` value: whether a customer holds an identifier after an event, and how.
+/// A `holdings` value: whether a customer holds an identifier after an event, and whether
+/// with access. Where the holding began (`since`) is part of its key
+/// (``Keys/holdingVersion(_:since:_:_:)``).
 struct Holding: Hashable {
     var held: Bool
     var access: Bool
-    /// When the customer (or one merged into it) got the value; 0 once released.
-    var since: UInt64
 
-    static let released = Holding(held: false, access: false, since: 0)
+    static let released = Holding(held: false, access: false)
 
-    init(held: Bool, access: Bool, since: UInt64) {
+    /// One byte of flags: 1 held, 2 access.
+    func encoded() -> [UInt8] {
+        [UInt8((held ? 1 : 0) | (access ? 2 : 0))]
+    }
+
+    init(held: Bool, access: Bool) {
         self.held = held
         self.access = access
-        self.since = since
-    }
-
-    init(_ held: HeldIdentifier) {
-        self.init(held: true, access: held.access, since: held.since)
-    }
-
-    /// Flags (1: held, 2: access), then `since` as a big-endian `UInt64`: fixed width, so a
-    /// scan decodes it in place.
-    func encoded() -> [UInt8] {
-        var bytes = KeyBuilder(capacity: 9)
-        bytes.append(UInt8((held ? 1 : 0) | (access ? 2 : 0)))
-        bytes.append(since)
-        return bytes.bytes
     }
 
     init<Bytes: RandomAccessCollection<UInt8>>(bytes: Bytes) throws(BinaryReader.Failure) {
-        guard bytes.count == 9, let flags = bytes.first, flags & ~3 == 0 else {
+        guard bytes.count == 1, let flags = bytes.first, flags & ~3 == 0 else {
             throw BinaryReader.Failure(reason: "not a holding: \(Array(bytes))")
         }
-        self.init(held: flags & 1 != 0, access: flags & 2 != 0, since: bytes.dropFirst().reduce(0) { $0 << 8 | UInt64($1) })
+        self.init(held: flags & 1 != 0, access: flags & 2 != 0)
     }
 }

@@ -26,8 +26,10 @@ final class Databases: Sendable {
     /// it (a copy when the event changed neither, e.g. a decline): one version per event,
     /// which is also the customer's history index.
     let customers: Database
-    /// customer ID, type, value, seq → whether the customer holds the identifier after that
-    /// event, with its access flag (``Holding``); written only when that changed.
+    /// customer ID, since, type, value, seq → whether the customer holds the identifier after
+    /// that event, with its access flag (``Holding``); written only when that changed. `since`
+    /// is where the holding began (it never changes while the value is held), so a read as of
+    /// position k stops at the first key whose `since` is past k (store format 3).
     let holdings: Database
     /// survivor ID, absorbed ID → seq of the merge from which the survivor counts it among
     /// the customers merged into it (directly or through an earlier merge).
@@ -107,33 +109,29 @@ enum Keys {
     /// Type in lexicographic byte order (`appendOrdered`; type names are ASCII letters,
     /// digits and `_`, so never escaped), value length-prefixed as in `values`: escaping
     /// could double a value's 256 bytes past LMDB's 511-byte key limit.
-    static func holdingVersion(_ id: CustomerID, _ identifier: Identifier, _ seq: UInt64) -> [UInt8] {
-        var key = holdingKey(id, identifier)
+    static func holdingVersion(_ id: CustomerID, since: UInt64, _ identifier: Identifier, _ seq: UInt64) -> [UInt8] {
+        var key = KeyBuilder(capacity: identifier.type.utf8.count + identifier.value.utf8.count + 32)
+        key.append(id)
+        key.append(since)
+        key.appendOrdered(identifier.type.utf8)
+        key.append(lengthPrefixed: identifier.value)
         key.append(seq)
         return key.bytes
     }
 
-    /// customer ID, type, value: the prefix of one holding's versions.
-    static func holding(_ id: CustomerID, _ identifier: Identifier) -> [UInt8] {
-        holdingKey(id, identifier).bytes
-    }
+    /// Where the type starts in a `holdings` key: after the customer ID and `since`.
+    static let holdingTypeOffset = 16
 
-    private static func holdingKey(_ id: CustomerID, _ identifier: Identifier) -> KeyBuilder {
-        var key = KeyBuilder(capacity: identifier.type.utf8.count + identifier.value.utf8.count + 24)
-        key.append(id)
-        key.appendOrdered(identifier.type.utf8)
-        key.append(lengthPrefixed: identifier.value)
-        return key
-    }
-
-    /// The identifier of a `holdings` key without its position (customer ID, type, value).
-    static func holdingIdentifier(_ key: UnsafeRawBufferPointer) -> Identifier? {
+    /// The `since` and identifier of a `holdings` key without its position.
+    static func holdingIdentifier(_ key: UnsafeRawBufferPointer) -> (since: UInt64, identifier: Identifier)? {
+        let start = holdingTypeOffset
         // The type: bytes up to its 0x00 0x01 terminator (never escaped, see `holdingVersion`).
-        guard key.count > 8, let end = key[8...].firstIndex(of: 0), end + 3 < key.count, key[end + 1] == 1 else { return nil }
+        guard key.count > start, let end = key[start...].firstIndex(of: 0), end + 3 < key.count, key[end + 1] == 1 else { return nil }
         let count = Int(key[end + 2]) << 8 | Int(key[end + 3])
         guard end + 4 + count == key.count else { return nil }
-        return Identifier(type: String(decoding: UnsafeRawBufferPointer(rebasing: key[8..<end]), as: UTF8.self),
-                          value: String(decoding: UnsafeRawBufferPointer(rebasing: key[(end + 4)...]), as: UTF8.self))
+        let since = UInt64(bigEndian: key.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        return (since, Identifier(type: String(decoding: UnsafeRawBufferPointer(rebasing: key[start..<end]), as: UTF8.self),
+                                  value: String(decoding: UnsafeRawBufferPointer(rebasing: key[(end + 4)...]), as: UTF8.self)))
     }
 
     /// The big-endian `UInt64` that ends `bytes` (a key's log position, in versioned projections).

@@ -54,33 +54,51 @@ struct ProjectionReader {
         return try CustomerRecord(header: header)
     }
 
-    /// Whether and how the customer holds `identifier`, or `nil` if it never did.
-    func holding(_ customer: CustomerID, _ identifier: Identifier) throws -> Holding? {
-        try lastVersion(in: db.holdings, prefix: Keys.holding(customer, identifier), upTo: asOf).map { try Holding(bytes: $0.value) }
+    /// Whether and how the customer holds `identifier` (with where that holding began), or
+    /// `nil` if it never did. A scan of the customer's holdings: for the projector's rare
+    /// cases (access added to a held value, a detach), which do not know `since`.
+    func holding(_ customer: CustomerID, _ identifier: Identifier) throws -> (since: UInt64, holding: Holding)? {
+        var name = KeyBuilder(capacity: identifier.type.utf8.count + identifier.value.utf8.count + 8)
+        name.appendOrdered(identifier.type.utf8)
+        name.append(lengthPrefixed: identifier.value)
+        let wanted = name.bytes
+        // A value can have several holdings one after another (held, released, held again
+        // or brought in by a merge): the one changed last is the current one.
+        var found: (seq: UInt64, since: UInt64, holding: Holding)?
+        try forEachHolding(of: customer) { since, key, value in
+            let position = try Keys.trailingUInt64(key)
+            guard position <= asOf, position >= found?.seq ?? 0,
+                  key.count == Keys.holdingTypeOffset + wanted.count + 8,
+                  wanted.withUnsafeBytes({ $0.elementsEqual(key[Keys.holdingTypeOffset..<(key.count - 8)]) }) else { return }
+            found = (position, since, try Holding(bytes: value))
+        }
+        return found.map { ($0.since, $0.holding) }
     }
 
-    /// The identifiers the customer holds, sorted: of each identifier's versions the last
-    /// one at or before `asOf`, where it is still held. Holdings of the `excluded` types are
+    /// The identifiers the customer holds, sorted: of each holding's versions the last one at
+    /// or before `asOf`, where it is still held. Holdings of the `excluded` types are
     /// stepped over without being decoded.
     func heldIdentifiers(of id: CustomerID, excluding excluded: [String] = []) throws -> [HeldIdentifier] {
         let excludedTypes = excluded.map { Array($0.utf8) }
+        let typeStart = Keys.holdingTypeOffset
         var held: [HeldIdentifier] = []
-        // An identifier's versions are adjacent; `name` is their key without the position.
+        // A holding's versions are adjacent; `name` is their key without the position.
         var name: [UInt8] = []
         var latest: Holding?
         func flush() throws {
             defer { latest = nil }
             guard let latest, latest.held else { return }
-            guard let identifier = name.withUnsafeBytes(Keys.holdingIdentifier) else {
+            guard let (since, identifier) = name.withUnsafeBytes(Keys.holdingIdentifier) else {
                 throw BinaryReader.Failure(reason: "unreadable holdings key \(name)")
             }
-            held.append(HeldIdentifier(type: identifier.type, value: identifier.value, access: latest.access, since: latest.since))
+            held.append(HeldIdentifier(type: identifier.type, value: identifier.value, access: latest.access, since: since))
         }
-        try txn.forEachInPlace(db.holdings, prefix: Keys.customer(id)) { key, value in
-            // The type follows the 8-byte customer ID and ends with a 0 (see `Keys.holdingIdentifier`).
+        try forEachHolding(of: id) { _, key, value in
+            // The type ends with a 0 (see `Keys.holdingIdentifier`).
             if excludedTypes.contains(where: { type in
-                key.count > 8 + type.count && key[8 + type.count] == 0 && key[8..<(8 + type.count)].elementsEqual(type)
-            }) { return true }
+                key.count > typeStart + type.count && key[typeStart + type.count] == 0
+                    && key[typeStart..<(typeStart + type.count)].elementsEqual(type)
+            }) { return }
             let position = try Keys.trailingUInt64(key)
             let keyName = UnsafeRawBufferPointer(rebasing: key.dropLast(8))
             if !name.withUnsafeBytes({ $0.elementsEqual(keyName) }) {
@@ -88,18 +106,29 @@ struct ProjectionReader {
                 name = Array(keyName)
             }
             if position <= asOf { latest = try Holding(bytes: value) }
-            return true
         }
         try flush()
-        // Keys order types as records do (byte order), but a type's values by length first;
-        // records list them by bytes, so each run of one type is sorted on its own.
-        var start = held.startIndex
-        while start < held.endIndex {
-            let end = held[start...].firstIndex { $0.type != held[start].type } ?? held.endIndex
-            if end - start > 1 { held[start..<end].sort { compareUTF8($0.value, $1.value) < 0 } }
-            start = end
+        // Records list identifiers by type, then value bytes; keys order them by `since` first.
+        held.sort { a, b in
+            let byType = compareUTF8(a.type, b.type)
+            return byType != 0 ? byType < 0 : compareUTF8(a.value, b.value) < 0
         }
         return held
+    }
+
+    /// Calls `body` with the `since`, key and value of each `holdings` entry of the customer
+    /// whose holding began at or before `asOf`, in key order. Keys are ordered by `since`, so
+    /// the holdings a customer got later are not even stepped over.
+    private func forEachHolding(
+        of id: CustomerID, _ body: (_ since: UInt64, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Void
+    ) throws {
+        try txn.forEachInPlace(db.holdings, prefix: Keys.customer(id)) { key, value in
+            guard key.count > Keys.holdingTypeOffset else { throw BinaryReader.Failure(reason: "unreadable holdings key \(Array(key))") }
+            let since = UInt64(bigEndian: key.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            guard since <= asOf else { return false }
+            try body(since, key, value)
+            return true
+        }
     }
 
     /// The customer with this ID, or a typed error.

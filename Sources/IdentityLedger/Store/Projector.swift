@@ -54,16 +54,14 @@ struct Projector {
         case .detached(let customer, let identifier, let accessOnly):
             let header = try reader.existingHeader(customer)
             var state = try reader.valueState(identifier) ?? ValueState()
-            let holding = try reader.holding(customer, identifier)
-            if accessOnly {
-                if let holding, holding.held, holding.access {
-                    try put(Holding(held: true, access: false, since: holding.since), of: identifier, customer, event)
+            if let (since, holding) = try reader.holding(customer, identifier), holding.held {
+                if !accessOnly {
+                    try put(.released, of: identifier, customer, since: since, event)
+                } else if holding.access {
+                    try put(Holding(held: true, access: false), of: identifier, customer, since: since, event)
                 }
-                state.set(customer, access: false)
-            } else {
-                if holding?.held == true { try put(.released, of: identifier, customer, event) }
-                state.remove(customer)
             }
+            if accessOnly { state.set(customer, access: false) } else { state.remove(customer) }
             try save(state, of: identifier, event)
             try saveHeader(header, event)
 
@@ -125,17 +123,19 @@ struct Projector {
         var i = old.startIndex
         for held in record.identifiers {
             while i < old.endIndex, old[i].identifier < held.identifier {
-                try put(.released, of: old[i].identifier, record.id, event)
+                try release(old[i], of: record.id, event)
                 i += 1
             }
             if i < old.endIndex, old[i].identifier == held.identifier {
-                if old[i] != held { try put(Holding(held), of: held.identifier, record.id, event) }
+                // A holding's `since` is in its key: a different one is another holding.
+                if old[i].since != held.since { try release(old[i], of: record.id, event) }
+                if old[i] != held { try put(Holding(held: true, access: held.access), of: held.identifier, record.id, since: held.since, event) }
                 i += 1
             } else {
-                try put(Holding(held), of: held.identifier, record.id, event)
+                try put(Holding(held: true, access: held.access), of: held.identifier, record.id, since: held.since, event)
             }
         }
-        for gone in old[i...] { try put(.released, of: gone.identifier, record.id, event) }
+        for gone in old[i...] { try release(gone, of: record.id, event) }
         // Customers are only ever added to `mergedFrom`, which is sorted too.
         let known = before.mergedFrom
         var j = known.startIndex
@@ -146,8 +146,12 @@ struct Projector {
         }
     }
 
-    private func put(_ holding: Holding, of identifier: Identifier, _ customer: CustomerID, _ event: Event) throws {
-        try txn.put(db.holdings, key: Keys.holdingVersion(customer, identifier, event.seq), value: holding.encoded())
+    private func put(_ holding: Holding, of identifier: Identifier, _ customer: CustomerID, since: UInt64, _ event: Event) throws {
+        try txn.put(db.holdings, key: Keys.holdingVersion(customer, since: since, identifier, event.seq), value: holding.encoded())
+    }
+
+    private func release(_ held: HeldIdentifier, of customer: CustomerID, _ event: Event) throws {
+        try put(.released, of: held.identifier, customer, since: held.since, event)
     }
 
     private func save(_ state: ValueState, of identifier: Identifier, _ event: Event) throws {
@@ -156,18 +160,18 @@ struct Projector {
 
     /// Makes `customer` a holder of `identifier` (with access, if `access`), in its holdings
     /// and in the value's state. The value's state says whether and how the customer holds
-    /// it already; the holding itself is read only to keep its `since` when access is added.
+    /// it already; the holding itself is read only for its `since` (its key) when access is added.
     private func hold(_ identifier: Identifier, access: Bool, claim: Bool, by customer: CustomerID, _ event: Event) throws {
         var state = try reader.valueState(identifier) ?? ValueState()
         let before = state
         let current = state.holders.first { $0.customer == customer }
         if current == nil {
-            try put(Holding(held: true, access: access, since: event.seq), of: identifier, customer, event)
+            try put(Holding(held: true, access: access), of: identifier, customer, since: event.seq, event)
         } else if access, current?.access == false {
-            guard let held = try reader.holding(customer, identifier), held.held else {
+            guard let (since, held) = try reader.holding(customer, identifier), held.held else {
                 throw LedgerError.corruptEvent(seq: event.seq, reason: "\(identifier) lists customer \(customer) as a holder, its holdings do not")
             }
-            try put(Holding(held: true, access: true, since: held.since), of: identifier, customer, event)
+            try put(Holding(held: true, access: true), of: identifier, customer, since: since, event)
         }
         state.set(customer, access: access || current?.access == true)
         if claim { state.claimedHolder = customer }
