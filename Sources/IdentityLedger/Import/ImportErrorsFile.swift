@@ -27,8 +27,9 @@ final class ImportErrorsFile {
         self.handle = handle
         // A device such as /dev/null cannot be cut back; there is nothing to keep anyway.
         guard (try? manager.attributesOfItem(atPath: path)[.type] as? FileAttributeType) == .typeRegular else { return }
+        var keep: UInt64 = 0
+        if let lastRow { keep = try Self.length(ofLinesUpToRow: lastRow, path: path) }
         do {
-            let keep = try lastRow.map { try Self.length(ofLinesUpToRow: $0, path: path) } ?? 0
             try handle.truncate(atOffset: keep)
             try handle.seekToEnd()
         } catch {
@@ -58,13 +59,13 @@ final class ImportErrorsFile {
     }
 
     /// Bytes of the leading lines whose row is at most `lastRow` (rows only grow along the file).
-    private static func length(ofLinesUpToRow lastRow: UInt64, path: String) throws -> UInt64 {
+    private static func length(ofLinesUpToRow lastRow: UInt64, path: String) throws(LedgerError) -> UInt64 {
         var chunks = try ByteChunks(path: path)
         defer { chunks.close() }
         var kept: UInt64 = 0
         var line: [UInt8] = []
         let prefix = Array(#"{"row":"#.utf8)
-        while let byte = chunks.next() {
+        while let byte = try chunks.next() {
             guard byte == 0x0A else {
                 if line.count < 64 { line.append(byte) }
                 continue
