@@ -27,4 +27,17 @@ struct ImportCLITests {
         #expect(!FileManager.default.fileExists(atPath: directory + ".errors.jsonl"))
         #expect(try Ledger.open(path: db).events(from: 1, limit: .max).map(\.kind) == ["schemaChanged", "identified"])
     }
+
+    /// `--errors` naming the input is refused (exit 1, invalidInput): the input is left whole
+    /// and nothing is imported.
+    @Test func errorsPointingAtTheInputIsRefused() throws {
+        let db = try store()
+        let contents = "email,name\nb@example.com,Bob\n"
+        let file = try importFixture("c.csv", contents)
+        let run = try CLIProcess.run(["import", file, "--match-by", "email", "--errors", file, "--json", "--db", db])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains(#""code":"invalidInput""#), "\(run.stderr)")
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == contents)
+        #expect(try Ledger.open(path: db).events(from: 1, limit: .max).map(\.kind) == ["schemaChanged", "identified"])
+    }
 }

@@ -254,6 +254,32 @@ struct ImportTests {
         #expect(try ledger.verify().isValid)
     }
 
+    /// An errors file that is the input itself, by its own path, a symbolic link, a `..`
+    /// detour or a hard link, is refused before anything is written: it used to be emptied.
+    @Test func anErrorsFileThatIsTheInputIsRefused() async throws {
+        let ledger = try await makeLedger()
+        try await ledger.identify("email=a@example.com")
+        let contents = "email,name\nb@example.com,Bob\nbad,Bad\n"
+        let file = try importFixture("c.csv", contents)
+        let directory = (file as NSString).deletingLastPathComponent
+        let link = directory + "/link.jsonl", hardLink = directory + "/hard.jsonl"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: file)
+        try FileManager.default.linkItem(atPath: file, toPath: hardLink)
+        let detour = directory + "/../" + (directory as NSString).lastPathComponent + "/c.csv"
+        for errors in [file, link, detour, hardLink] {
+            let error = try await expectRefused(ledger, code: "invalidInput") {
+                _ = try await ledger.importFile(at: file, matchBy: "email", errors: errors)
+            }
+            #expect(error?.description.contains(errors) == true, "\(String(describing: error))")
+            #expect(try String(contentsOfFile: file, encoding: .utf8) == contents)
+        }
+        // The input named through the link, the errors file by its own path: the same file too.
+        try await expectRefused(ledger, code: "invalidInput") {
+            _ = try await ledger.importFile(at: link, format: .csv, matchBy: "email", errors: file)
+        }
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == contents)
+    }
+
     @Test func rerunOfAFinishedImportIsANoOp() async throws {
         let ledger = try await makeLedger()
         let file = try importFixture("in.csv", "email,name\na@example.com,Ann\nbad,Bob\n")

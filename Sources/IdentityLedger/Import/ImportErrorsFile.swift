@@ -39,6 +39,19 @@ final class ImportErrorsFile {
 
     deinit { try? handle?.close() }
 
+    /// Refuses an errors file that is the import's input: the same device and inode, so that
+    /// a symbolic link, a `..` path or a hard link is caught too.
+    /// - Throws: ``LedgerError/invalidInput(reason:)`` when `errors` is the file at `input`.
+    static func refuse(_ errors: String?, ifItIs input: String) throws(LedgerError) {
+        guard let errors else { return }
+        var errorsFile = stat(), inputFile = stat()
+        // A file that does not exist is not the other one (a missing input fails when it is read).
+        guard stat(errors, &errorsFile) == 0, stat(input, &inputFile) == 0 else { return }
+        if errorsFile.st_dev == inputFile.st_dev, errorsFile.st_ino == inputFile.st_ino {
+            throw .invalidInput(reason: "the errors file \(errors) is the file being imported (\(input)); it would be emptied: name another errors file")
+        }
+    }
+
     func append(_ rejections: [ImportRejection]) throws(LedgerError) {
         guard let handle, !rejections.isEmpty else { return }
         var text = ""

@@ -81,7 +81,7 @@ extension Ledger {
     ///   - progress: called after every committed batch, on the calling task.
     /// - Throws: ``LedgerError/importSourceChanged(importId:startedWith:found:)`` when `importId`
     ///   was started on other contents; `unknownIdentifierType` for `matchBy`; `invalidInput`
-    ///   for a bad CSV header;
+    ///   for a bad CSV header or an `errors` file that is the input itself;
     ///   ``LedgerError/fileNotReadable(path:reason:)`` when the file cannot be opened or read
     ///   (before the first row: nothing written; part-way: the committed batches stay and the
     ///   import is not finished, so running it again resumes). Rejected rows do not throw.
@@ -105,6 +105,9 @@ extension Ledger {
         }
         let schema = try schema()
         guard schema.type(named: matchBy) != nil else { throw .unknownIdentifierType(type: matchBy) }
+
+        // Before anything is written: emptying the errors file would destroy the input.
+        try ImportErrorsFile.refuse(errors, ifItIs: path)
 
         var hasher = SHA256()
         var totalBytes: UInt64 = 0
