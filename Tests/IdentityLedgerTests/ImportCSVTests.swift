@@ -11,7 +11,7 @@ struct ImportCSVTests {
         var parser = try CSVParser(path: path)
         defer { parser.close() }
         var all: [CSVParser.Record] = []
-        while let record = parser.next() { all.append(record) }
+        while let record = try parser.next() { all.append(record) }
         return all
     }
 

@@ -12,6 +12,24 @@ func importFixture(_ name: String, _ contents: [UInt8]) throws -> String {
 
 func importFixture(_ name: String, _ text: String) throws -> String { try importFixture(name, Array(text.utf8)) }
 
+/// Puts `replacement`, opened read-only, in place of this process's open descriptor of the
+/// file at `path` (found through /proc/self/fd), so that its next read fails as reading
+/// `replacement` would. False when no descriptor of that file is open.
+func replaceOpenDescriptor(of path: String, with replacement: String) -> Bool {
+    var target = stat()
+    guard stat(path, &target) == 0 else { return false }
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
+        guard let fd = Int32(name) else { continue }
+        var opened = stat()
+        guard stat("/proc/self/fd/\(name)", &opened) == 0, opened.st_dev == target.st_dev, opened.st_ino == target.st_ino else { continue }
+        let other = open(replacement, O_RDONLY)
+        guard other >= 0 else { return false }
+        defer { close(other) }
+        return dup2(other, fd) >= 0
+    }
+    return false
+}
+
 /// The errors file's lines, decoded.
 func rejections(_ path: String) throws -> [ImportRejection] {
     try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
@@ -186,6 +204,80 @@ struct ImportTests {
         let error = await ledgerError { _ = try await ledger.importFile(at: file, matchBy: "loyalty") }
         #expect(error?.code == "unknownIdentifierType")
         #expect(try ledger.fingerprint() == before)
+    }
+
+    /// A file that cannot be read (a directory: its first read fails) is an error naming it
+    /// and the system's reason, not an empty input, and the import starts nothing.
+    @Test(arguments: ["d.csv", "d.jsonl", "missing.csv"])
+    func anUnreadableFileIsAnErrorAndStartsNothing(_ name: String) async throws {
+        let ledger = try await makeLedger()
+        try await ledger.identify("email=a@example.com")
+        let path = temporaryPath(name)
+        if !name.hasPrefix("missing") { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+        let error = try await expectRefused(ledger, code: "fileNotReadable") {
+            _ = try await ledger.importFile(at: path, matchBy: "email", errors: path + ".errors")
+        }
+        #expect(error?.description == "cannot read \(path): \(name.hasPrefix("missing") ? "No such file or directory" : "Is a directory")")
+        #expect(!FileManager.default.fileExists(atPath: path + ".errors"))
+    }
+
+    /// A read error part-way through the rows stops the import with `fileNotReadable`: the
+    /// batches committed before it stay, the import is not finished, and a re-run resumes.
+    /// The error is real: after the first batch the open file's descriptor is replaced by
+    /// one of a directory, so the reader's next `read` fails with EISDIR.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/proc/self/fd")))
+    func aReadErrorMidFileLeavesTheImportUnfinishedAndResumable() async throws {
+        // Over 1 MiB, so that the rows pass reads the file in two chunks.
+        let rows = (1...1200).map { "E\($0),\(String(repeating: "x", count: 1000))" }
+        let file = try importFixture("in.csv", "external_id,note\n" + rows.joined(separator: "\n") + "\n")
+        let tuning = ImportTuning(batchSize: 100)
+        let ledger = try await makeLedger()
+        var broken = false
+        let error = await ledgerError {
+            _ = try await ledger.importFile(at: file, format: nil, matchBy: "external_id", importId: "mid", errors: nil, progress: { _ in
+                if !broken { broken = replaceOpenDescriptor(of: file, with: (file as NSString).deletingLastPathComponent) }
+            }, tuning: tuning)
+        }
+        #expect(broken)
+        #expect(error?.code == "fileNotReadable")
+        #expect(error?.description == "cannot read \(file): Is a directory")
+        let state = try ledger.snapshot { try $0.importState("mid") }
+        let committed = try #require(state?.lastRow)
+        #expect(state?.finished == nil)
+        #expect(committed >= 200 && committed < 1200 && committed % 100 == 0, "\(committed)")
+        #expect(try ledger.events(from: 1, limit: .max).allSatisfy { $0.kind != "importFinished" })
+
+        let resumed = try await ledger.importFile(
+            at: file, format: nil, matchBy: "external_id", importId: "mid", errors: nil, progress: nil, tuning: tuning)
+        #expect(resumed.resumedAfterRow == committed && !resumed.alreadyFinished)
+        #expect((resumed.rows, resumed.created, resumed.rejected) == (1200, 1200, 0))
+        #expect(try ledger.verify().isValid)
+    }
+
+    /// An errors file that is the input itself, by its own path, a symbolic link, a `..`
+    /// detour or a hard link, is refused before anything is written: it used to be emptied.
+    @Test func anErrorsFileThatIsTheInputIsRefused() async throws {
+        let ledger = try await makeLedger()
+        try await ledger.identify("email=a@example.com")
+        let contents = "email,name\nb@example.com,Bob\nbad,Bad\n"
+        let file = try importFixture("c.csv", contents)
+        let directory = (file as NSString).deletingLastPathComponent
+        let link = directory + "/link.jsonl", hardLink = directory + "/hard.jsonl"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: file)
+        try FileManager.default.linkItem(atPath: file, toPath: hardLink)
+        let detour = directory + "/../" + (directory as NSString).lastPathComponent + "/c.csv"
+        for errors in [file, link, detour, hardLink] {
+            let error = try await expectRefused(ledger, code: "invalidInput") {
+                _ = try await ledger.importFile(at: file, matchBy: "email", errors: errors)
+            }
+            #expect(error?.description.contains(errors) == true, "\(String(describing: error))")
+            #expect(try String(contentsOfFile: file, encoding: .utf8) == contents)
+        }
+        // The input named through the link, the errors file by its own path: the same file too.
+        try await expectRefused(ledger, code: "invalidInput") {
+            _ = try await ledger.importFile(at: link, format: .csv, matchBy: "email", errors: file)
+        }
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == contents)
     }
 
     @Test func rerunOfAFinishedImportIsANoOp() async throws {

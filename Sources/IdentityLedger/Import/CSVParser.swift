@@ -29,9 +29,10 @@ struct CSVParser {
     private var input: ByteChunks
     private var line = 1
 
+    /// - Throws: ``LedgerError/fileNotReadable(path:reason:)`` when the file cannot be opened or read.
     init(path: String) throws(LedgerError) {
         input = try ByteChunks(path: path)
-        input.skipByteOrderMark()
+        try input.skipByteOrderMark()
     }
 
     var bytesRead: UInt64 { input.consumed }
@@ -41,7 +42,8 @@ struct CSVParser {
     private static let comma = UInt8(ascii: ","), quote = UInt8(ascii: "\""), cr = UInt8(ascii: "\r"), lf = UInt8(ascii: "\n")
 
     /// The next record, or `nil` at the end of the file.
-    mutating func next() -> Record? {
+    /// - Throws: ``LedgerError/fileNotReadable(path:reason:)`` on a read error (never taken for the end).
+    mutating func next() throws(LedgerError) -> Record? {
         var fields: [[UInt8]] = []
         var field: [UInt8] = []
         var problem: Problem?
@@ -74,7 +76,7 @@ struct CSVParser {
         }
 
         while true {
-            guard let byte = input.next() else {
+            guard let byte = try input.next() else {
                 guard sawAnything else { return nil }
                 if inQuotes {
                     note("malformedQuoting", "quoted field opened on line \(quoteOpenedAt) is never closed")
@@ -84,15 +86,15 @@ struct CSVParser {
             }
             if inQuotes {
                 if byte == Self.quote {
-                    if input.peek() == Self.quote {
-                        _ = input.next()
+                    if try input.peek() == Self.quote {
+                        _ = try input.next()
                         append(Self.quote)
                     } else {
                         inQuotes = false
                         quotedFieldClosed = true
                     }
                 } else {
-                    if byte == Self.lf || (byte == Self.cr && input.peek() != Self.lf) { line += 1 }
+                    if byte == Self.lf { line += 1 } else if byte == Self.cr, try input.peek() != Self.lf { line += 1 }
                     append(byte)
                 }
                 continue
@@ -102,7 +104,7 @@ struct CSVParser {
                 sawAnything = true
                 endField()
             case Self.cr, Self.lf:
-                if byte == Self.cr, input.peek() == Self.lf { _ = input.next() }
+                if byte == Self.cr, try input.peek() == Self.lf { _ = try input.next() }
                 line += 1
                 if !sawAnything {
                     // An empty line: skip it, the next record starts on the next line.

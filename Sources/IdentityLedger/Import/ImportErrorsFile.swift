@@ -27,8 +27,9 @@ final class ImportErrorsFile {
         self.handle = handle
         // A device such as /dev/null cannot be cut back; there is nothing to keep anyway.
         guard (try? manager.attributesOfItem(atPath: path)[.type] as? FileAttributeType) == .typeRegular else { return }
+        var keep: UInt64 = 0
+        if let lastRow { keep = try Self.length(ofLinesUpToRow: lastRow, path: path) }
         do {
-            let keep = try lastRow.map { try Self.length(ofLinesUpToRow: $0, path: path) } ?? 0
             try handle.truncate(atOffset: keep)
             try handle.seekToEnd()
         } catch {
@@ -37,6 +38,19 @@ final class ImportErrorsFile {
     }
 
     deinit { try? handle?.close() }
+
+    /// Refuses an errors file that is the import's input: the same device and inode, so that
+    /// a symbolic link, a `..` path or a hard link is caught too.
+    /// - Throws: ``LedgerError/invalidInput(reason:)`` when `errors` is the file at `input`.
+    static func refuse(_ errors: String?, ifItIs input: String) throws(LedgerError) {
+        guard let errors else { return }
+        var errorsFile = stat(), inputFile = stat()
+        // A file that does not exist is not the other one (a missing input fails when it is read).
+        guard stat(errors, &errorsFile) == 0, stat(input, &inputFile) == 0 else { return }
+        if errorsFile.st_dev == inputFile.st_dev, errorsFile.st_ino == inputFile.st_ino {
+            throw .invalidInput(reason: "the errors file \(errors) is the file being imported (\(input)); it would be emptied: name another errors file")
+        }
+    }
 
     func append(_ rejections: [ImportRejection]) throws(LedgerError) {
         guard let handle, !rejections.isEmpty else { return }
@@ -58,13 +72,13 @@ final class ImportErrorsFile {
     }
 
     /// Bytes of the leading lines whose row is at most `lastRow` (rows only grow along the file).
-    private static func length(ofLinesUpToRow lastRow: UInt64, path: String) throws -> UInt64 {
+    private static func length(ofLinesUpToRow lastRow: UInt64, path: String) throws(LedgerError) -> UInt64 {
         var chunks = try ByteChunks(path: path)
         defer { chunks.close() }
         var kept: UInt64 = 0
         var line: [UInt8] = []
         let prefix = Array(#"{"row":"#.utf8)
-        while let byte = chunks.next() {
+        while let byte = try chunks.next() {
             guard byte == 0x0A else {
                 if line.count < 64 { line.append(byte) }
                 continue

@@ -116,12 +116,13 @@ struct ImportSource {
     private(set) var rowsRead: UInt64 = 0
 
     /// Opens the file and, for CSV, reads and checks the header row.
-    /// - Throws: ``LedgerError/invalidInput(reason:)`` for an unreadable file or a bad header.
+    /// - Throws: ``LedgerError/fileNotReadable(path:reason:)`` for a file that cannot be
+    ///   opened or read, ``LedgerError/invalidInput(reason:)`` for a bad header.
     init(path: String, format: ImportFormat, schema: Schema) throws(LedgerError) {
         switch format {
         case .csv:
             var parser = try CSVParser(path: path)
-            guard let record = parser.next() else { throw .invalidInput(reason: "\(path) is empty: a CSV import needs a header row") }
+            guard let record = try parser.next() else { throw .invalidInput(reason: "\(path) is empty: a CSV import needs a header row") }
             if let problem = record.problem { throw .invalidInput(reason: "header row: \(problem.message)") }
             for (index, bytes) in record.fields.enumerated() {
                 guard let name = String(validating: bytes, as: UTF8.self) else {
@@ -148,16 +149,17 @@ struct ImportSource {
 
     /// The next row, or `nil` at the end. With `mapping: false` the row is only counted
     /// (for rows a resumed import already committed).
-    mutating func next(mapping: Bool = true) -> ImportRow? {
+    /// - Throws: ``LedgerError/fileNotReadable(path:reason:)`` on a read error.
+    mutating func next(mapping: Bool = true) throws(LedgerError) -> ImportRow? {
         if csv != nil {
-            guard let record = csv!.next() else { return nil }
+            guard let record = try csv!.next() else { return nil }
             rowsRead += 1
             var row = ImportRow(row: rowsRead, line: record.line)
             if mapping { Self.map(record, header: columns, roles: roles, into: &row) }
             return row
         }
         while true {
-            guard let (bytes, tooLong) = Self.nextLine(&jsonl!) else { return nil }
+            guard let (bytes, tooLong) = try Self.nextLine(&jsonl!) else { return nil }
             line += 1
             if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }), !tooLong { continue }
             rowsRead += 1
@@ -218,11 +220,11 @@ struct ImportSource {
     // MARK: JSON Lines
 
     /// The next line without its `\n`; `tooLong` when it was cut at the size limit.
-    private static func nextLine(_ chunks: inout ByteChunks) -> (bytes: [UInt8], tooLong: Bool)? {
+    private static func nextLine(_ chunks: inout ByteChunks) throws(LedgerError) -> (bytes: [UInt8], tooLong: Bool)? {
         var bytes: [UInt8] = []
         var tooLong = false
-        guard chunks.peek() != nil else { return nil }
-        while let byte = chunks.next(), byte != 0x0A {
+        guard try chunks.peek() != nil else { return nil }
+        while let byte = try chunks.next(), byte != 0x0A {
             if bytes.count < CSVParser.maxFieldBytes { bytes.append(byte) } else { tooLong = true }
         }
         if bytes.last == 0x0D { bytes.removeLast() }

@@ -81,7 +81,10 @@ extension Ledger {
     ///   - progress: called after every committed batch, on the calling task.
     /// - Throws: ``LedgerError/importSourceChanged(importId:startedWith:found:)`` when `importId`
     ///   was started on other contents; `unknownIdentifierType` for `matchBy`; `invalidInput`
-    ///   for an unreadable file or CSV header. Rejected rows do not throw.
+    ///   for a bad CSV header or an `errors` file that is the input itself;
+    ///   ``LedgerError/fileNotReadable(path:reason:)`` when the file cannot be opened or read
+    ///   (before the first row: nothing written; part-way: the committed batches stay and the
+    ///   import is not finished, so running it again resumes). Rejected rows do not throw.
     public func importFile(
         at path: String,
         format: ImportFormat? = nil,
@@ -102,6 +105,9 @@ extension Ledger {
         }
         let schema = try schema()
         guard schema.type(named: matchBy) != nil else { throw .unknownIdentifierType(type: matchBy) }
+
+        // Before anything is written: emptying the errors file would destroy the input.
+        try ImportErrorsFile.refuse(errors, ifItIs: path)
 
         var hasher = SHA256()
         var totalBytes: UInt64 = 0
@@ -175,8 +181,10 @@ extension Ledger {
                 throw .invalidInput(reason: "import \(importId) stopped after \(batches) batches (test hook)")
             }
         }
-        // Rows up to the resume point are only counted, not mapped.
-        while let row = source.next(mapping: source.rowsRead >= committed) {
+        // Rows up to the resume point are only counted, not mapped. A read error throws out
+        // of here: the batches committed so far stay and `importFinished` is not written, so
+        // a re-run resumes after them instead of finding a shortened import finished.
+        while let row = try source.next(mapping: source.rowsRead >= committed) {
             guard row.row > committed else { continue }
             batch.append(row)
             // Batches end at fixed row numbers, so a resumed import commits the rest of

@@ -36,6 +36,9 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
     case storeInUse(path: String)
     /// An import ID was started on a file with other contents (SHA-256, hex).
     case importSourceChanged(importId: String, startedWith: String, found: String)
+    /// A file to read (an import's input) cannot be opened or read; `reason` is the
+    /// system's (`strerror`), e.g. "Is a directory".
+    case fileNotReadable(path: String, reason: String)
     case storage(LMDBError)
 
     /// The stable error code, e.g. `duplicateUniqueIdentifier`.
@@ -63,6 +66,7 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
         case .projectionMismatch: "projectionMismatch"
         case .storeInUse: "storeInUse"
         case .importSourceChanged: "importSourceChanged"
+        case .fileNotReadable: "fileNotReadable"
         case .storage: "storage"
         }
     }
@@ -113,6 +117,8 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
             "another process has the store at \(path) open; a rebuild, or opening a store of an older format (which rebuilds it), needs it offline"
         case .importSourceChanged(let importId, let startedWith, let found):
             "import \(importId) was started on a file with SHA-256 \(startedWith); this file has \(found) (use another --import-id to import it)"
+        case .fileNotReadable(let path, let reason):
+            "cannot read \(path): \(reason)"
         case .storage(let error):
             error.description
         }

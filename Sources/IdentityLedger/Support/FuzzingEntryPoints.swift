@@ -16,12 +16,16 @@ public enum FuzzingEntryPoints {
 
     /// Reads every row of an import file (CSV with its header, or JSON Lines) against the
     /// default schema, mapping each to identifiers and properties; returns the rows read,
-    /// or -1 when the file is refused as a whole (a bad CSV header).
+    /// or -1 when the file is refused as a whole (a bad CSV header, a read error).
     public static func readImport(path: String, csv: Bool) -> Int {
         guard var source = try? ImportSource(path: path, format: csv ? .csv : .jsonl, schema: .default) else { return -1 }
         defer { source.close() }
         var rows = 0
-        while source.next() != nil { rows += 1 }
+        do {
+            while try source.next() != nil { rows += 1 }
+        } catch {
+            return -1
+        }
         return rows
     }
 
