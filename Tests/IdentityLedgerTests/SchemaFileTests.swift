@@ -74,4 +74,33 @@ struct SchemaFileTests {
         #expect(run.stderr.contains("invalidSchema") && run.stderr.contains("blockMergeOnConfict"), "\(run.stderr)")
         #expect(try Ledger.open(path: path).schema() == .default)
     }
+
+    /// A schema `init --schema` or `schema set` refuses (here a soft type that grants access)
+    /// creates nothing: no store and no directory, and a directory that was there stays as it
+    /// was. The store used to be created first, with the default schema.
+    @Test func anInvalidSchemaCreatesNoStore() throws {
+        let file = try Self.file(#"{"types":[{"name":"cookie","kind":"soft","canGrantAccess":true}]}"#)
+        let path = temporaryPath()
+        let run = try CLIProcess.run(["init", "--db", path, "--schema", file, "--json"])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("invalidSchema") && run.stderr.contains("canGrantAccess"), "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: path))
+
+        let empty = temporaryPath()
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        #expect(try CLIProcess.run(["init", "--db", empty, "--schema", file]).status == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: empty) == [])
+
+        let other = temporaryPath()
+        #expect(try CLIProcess.run(["schema", "set", file, "--db", other]).status == 1)
+        #expect(!FileManager.default.fileExists(atPath: other))
+
+        // An existing store keeps its log and schema.
+        let existing = temporaryPath()
+        #expect(try CLIProcess.run(["identify", "--db", existing, "--id", "email=a@example.com"]).status == 0)
+        #expect(try CLIProcess.run(["init", "--db", existing, "--schema", file]).status == 1)
+        let ledger = try Ledger.open(path: existing)
+        #expect(try ledger.statistics().events == 2)
+        #expect(try ledger.schema() == .default)
+    }
 }

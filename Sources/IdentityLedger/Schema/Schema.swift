@@ -104,9 +104,15 @@ public struct Schema: Sendable, Hashable, Encodable {
         types.firstIndex { $0.name == name }
     }
 
-    /// Checks names and the combinations of settings each kind allows.
+    /// Checks names and the combinations of settings each kind allows, as
+    /// ``Ledger/setSchema(_:)`` does; public so that a schema can be refused before a store
+    /// is created for it.
+    ///
+    /// ```swift
+    /// try Schema(types: [IdentifierType(name: "cookie", kind: .soft, canGrantAccess: true)]).validate() // throws
+    /// ```
     /// - Throws: ``LedgerError/invalidSchema(reason:)``.
-    func validate() throws(LedgerError) {
+    public func validate() throws(LedgerError) {
         if types.isEmpty { throw .invalidSchema(reason: "a schema needs at least one identifier type") }
         var seen = Set<String>()
         for type in types {

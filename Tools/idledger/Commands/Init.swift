@@ -25,6 +25,8 @@ struct Init: AsyncParsableCommand {
         try await global.run {
             let path = global.storePath!
             let existed = FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("data.mdb"))
+            // Read and validated before the store is opened, which creates it: a refused
+            // schema must leave nothing behind.
             let newSchema = try schema.map(loadSchema)
             let ledger = try global.openLedger(create: true)
             var seq: [UInt64] = []

@@ -3,13 +3,17 @@ import IdentityLedger
 
 /// Reads `{"types":[{"name":…,"kind":…,"normalize":…,"blockMergeOnConflict":…,"canGrantAccess":…,"defaultCallingCode":…}]}`
 /// strictly (``Schema/init(json:)``): an unknown key or a wrong value type is refused, not defaulted.
-/// - Throws: ``CLIError`` for an unreadable file, ``LedgerError/invalidSchema(reason:)`` for bad JSON.
+/// The schema is also validated, so that a command can refuse it before it creates a store.
+/// - Throws: ``CLIError`` for an unreadable file, ``LedgerError/invalidSchema(reason:)`` for bad JSON
+///   or a schema ``Schema/validate()`` refuses.
 func loadSchema(_ path: String) throws -> Schema {
     guard let text = String(validating: try readSmallFile(path), as: UTF8.self) else {
         throw LedgerError.invalidSchema(reason: "\(path): the file is not valid UTF-8")
     }
     do {
-        return try Schema(json: text)
+        let schema = try Schema(json: text)
+        try schema.validate()
+        return schema
     } catch .invalidSchema(let reason) {
         throw LedgerError.invalidSchema(reason: "\(path): \(reason)")
     }
