@@ -148,6 +148,40 @@ struct ErrorTests {
         #expect(command.context.source == "web" && command.context.eventId == "e-17")
     }
 
+    /// An ingest field the op does not take is refused by name, not skipped: a misspelled
+    /// key (or one of another op) would otherwise drop its data silently.
+    @Test(arguments: [
+        (#"{"op":"identify","ids":{"email":"typo@y.com"},"propertes":{"name":"Lost"},"acess":["email"]}"#, "acess"),
+        (#"{"op":"identify","ids":{"email":"a@b.com"},"actor":"ops"}"#, "actor"),
+        (#"{"op":"identify","ids":{"email":"a@b.com"},"propertes":null}"#, "propertes"),
+        (#"{"op":"update","ids":{"email":"a@b.com"},"access":["email"],"properties":{"a":1}}"#, "access"),
+        (#"{"op":"merge","into":1,"from":2,"actor":"ops","notes":"same person"}"#, "notes"),
+        (#"{"op":"detach","customer":1,"type":"email","value":"a@b.com","actor":"ops","accessonly":true}"#, "accessonly"),
+    ])
+    func unknownIngestFieldsAreRefused(line: String, field: String) {
+        do {
+            _ = try Command(jsonLine: line)
+            Issue.record("accepted \(line)")
+        } catch {
+            #expect(error.code == "invalidInput")
+            #expect(error.description.hasPrefix("unknown field \"\(field)\""), "\(error)")
+        }
+    }
+
+    /// Every field each op documents is still taken (SPEC section 8).
+    @Test func everyIngestFieldOfEachOpIsTaken() throws {
+        let context = #""at":"2026-11-01T10:00:00Z","source":"web","eventId":"e-1""#
+        for line in [
+            #"{"op":"identify","ids":{"email":"a@b.com"},"access":["email"],"properties":{"n":1},"# + context + "}",
+            #"{"op":"update","ids":{"email":"a@b.com"},"properties":{"n":1},"# + context + "}",
+            #"{"op":"merge","into":1,"from":2,"actor":"ops","note":"same","requireGuards":true,"# + context + "}",
+            #"{"op":"detach","customer":1,"type":"email","value":"a@b.com","actor":"ops","note":"n","accessOnly":true,"# + context + "}",
+        ] {
+            let command = try Command(jsonLine: line)
+            #expect(command.context.eventId == "e-1", "\(line)")
+        }
+    }
+
     @Test func newerStoreFormatAndCorruptEvents() async throws {
         let ledger = try await makeLedger()
         _ = try await ledger.identify("email=z@example.com")

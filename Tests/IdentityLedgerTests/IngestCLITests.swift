@@ -157,6 +157,32 @@ import Testing
         #expect(try Ledger.open(path: path).statistics().customers == 1)
     }
 
+    /// A misspelled field refuses its line, named with the line number, and writes nothing: it
+    /// was skipped, so the customer was created without the data under the typo.
+    @Test func aMisspelledFieldRefusesItsLine() throws {
+        let path = temporaryPath()
+        let input = [
+            #"{"op":"identify","ids":{"email":"ok@y.com"}}"#,
+            #"{"op":"identify","ids":{"email":"typo@y.com"},"propertes":{"name":"Lost"},"acess":["email"]}"#,
+        ].joined(separator: "\n") + "\n"
+        let run = try CLIProcess.run(["ingest", "-", "--json", "--db", path], input: input)
+        #expect(run.status == 2, "\(run.stderr)")
+        let results = run.stdout.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(results.count == 2)
+        #expect(results[1]?["line"] as? Int == 2)
+        let error = results[1]?["error"] as? [String: Any]
+        #expect(error?["code"] as? String == "invalidInput")
+        #expect((error?["message"] as? String)?.contains(#"unknown field "acess""#) == true, "\(run.stdout)")
+        let ledger = try Ledger.open(path: path)
+        #expect(try ledger.statistics().customers == 1)
+        #expect(throws: LedgerError.self) { try ledger.customer(.identifier(Identifier(type: "email", value: "typo@y.com"))) }
+
+        // Without --json the line number leads the message, as for other ingest errors.
+        let plain = try CLIProcess.run(["ingest", "-", "--db", path], input: input)
+        #expect(plain.status == 2)
+        #expect(plain.stdout.contains(#"line 2: error invalidInput: unknown field "acess""#), "\(plain.stdout)")
+    }
+
     /// A read error is an error (exit 1, fileNotReadable), not the end of the input.
     @Test func aReadErrorIsNotTheEndOfTheInput() throws {
         let run = try CLIProcess.run(["ingest", FileManager.default.temporaryDirectory.path, "--json", "--db", temporaryPath()])

@@ -8,8 +8,14 @@ extension Command {
             throw .invalidInput(reason: "a command must be a JSON object")
         }
         let fields = JSONFields(object)
+        let op = try fields.string("op")
+        // A key the op does not take is refused, not skipped: a misspelled "propertes" would
+        // otherwise drop its data silently (as JSON Lines import refuses it, docs/import.md).
+        if let allowed = Self.jsonKeys[op], let key = fields.firstUnknownKey(allowed: allowed) {
+            throw .invalidInput(reason: "unknown field \"\(key)\" (\(op) takes \(allowed.joined(separator: ", ")))")
+        }
         let context = try fields.context()
-        switch try fields.string("op") {
+        switch op {
         case "identify":
             self = .identify(IdentifyCommand(
                 identifiers: try fields.identifiers(), access: try fields.stringArray("access") ?? [],
@@ -36,6 +42,17 @@ extension Command {
             throw .invalidInput(reason: "unknown op \"\(op)\" (expected identify, update, merge or detach)")
         }
     }
+
+    /// The keys each op takes: its own, then the context every op takes (``JSONFields/context()``).
+    private static let jsonKeys: [String: [String]] = {
+        let context = ["at", "source", "eventId"]
+        return [
+            "identify": ["op", "ids", "access", "properties"] + context,
+            "update": ["op", "ids", "properties"] + context,
+            "merge": ["op", "into", "from", "actor", "note", "requireGuards"] + context,
+            "detach": ["op", "customer", "type", "value", "actor", "note", "accessOnly"] + context,
+        ]
+    }()
 }
 
 /// Typed access to the members of a JSON object, with errors that name the field.
@@ -43,6 +60,11 @@ struct JSONFields {
     let object: [String: JSONValue]
 
     init(_ object: [String: JSONValue]) { self.object = object }
+
+    /// The first key, in sorted order (so the same one each run), that is not in `allowed`.
+    func firstUnknownKey(allowed: [String]) -> String? {
+        object.keys.lazy.filter { !allowed.contains($0) }.min()
+    }
 
     func string(_ key: String) throws(LedgerError) -> String {
         guard let value = try optionalString(key) else { throw .invalidInput(reason: "missing field \"\(key)\"") }

@@ -11,7 +11,10 @@ public enum IdentifierKind: String, Sendable, Codable, CaseIterable {
 }
 
 /// One identifier type of a ``Schema``.
-public struct IdentifierType: Sendable, Hashable, Codable {
+///
+/// Encodable only: a schema is read by ``Schema/init(json:)``, which refuses unknown keys
+/// where a `Decodable` conformance would take a misspelled guard as the guard left off.
+public struct IdentifierType: Sendable, Hashable, Encodable {
     public var name: String
     public var kind: IdentifierKind
     public var normalize: Normalization
@@ -43,18 +46,6 @@ public struct IdentifierType: Sendable, Hashable, Codable {
         case name, kind, normalize, blockMergeOnConflict, canGrantAccess, defaultCallingCode
     }
 
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(
-            name: try c.decode(String.self, forKey: .name),
-            kind: try c.decode(IdentifierKind.self, forKey: .kind),
-            normalize: try c.decodeIfPresent(Normalization.self, forKey: .normalize) ?? .exact,
-            blockMergeOnConflict: try c.decodeIfPresent(Bool.self, forKey: .blockMergeOnConflict) ?? false,
-            canGrantAccess: try c.decodeIfPresent(Bool.self, forKey: .canGrantAccess) ?? false,
-            defaultCallingCode: try c.decodeIfPresent(String.self, forKey: .defaultCallingCode)
-        )
-    }
-
     /// Normalizes a raw value of this type.
     /// - Throws: ``LedgerError/invalidIdentifierValue(type:value:reason:)``.
     func normalizeValue(_ raw: String) throws(LedgerError) -> String {
@@ -75,7 +66,9 @@ public struct IdentifierType: Sendable, Hashable, Codable {
 ///     IdentifierType(name: "email", kind: .contact, normalize: .email, canGrantAccess: true),
 /// ])
 /// ```
-public struct Schema: Sendable, Hashable, Codable {
+///
+/// Encodable only, like ``IdentifierType``: ``init(json:)`` reads a schema document.
+public struct Schema: Sendable, Hashable, Encodable {
     public var types: [IdentifierType]
 
     public init(types: [IdentifierType]) { self.types = types }
@@ -111,9 +104,15 @@ public struct Schema: Sendable, Hashable, Codable {
         types.firstIndex { $0.name == name }
     }
 
-    /// Checks names and the combinations of settings each kind allows.
+    /// Checks names and the combinations of settings each kind allows, as
+    /// ``Ledger/setSchema(_:)`` does; public so that a schema can be refused before a store
+    /// is created for it.
+    ///
+    /// ```swift
+    /// try Schema(types: [IdentifierType(name: "cookie", kind: .soft, canGrantAccess: true)]).validate() // throws
+    /// ```
     /// - Throws: ``LedgerError/invalidSchema(reason:)``.
-    func validate() throws(LedgerError) {
+    public func validate() throws(LedgerError) {
         if types.isEmpty { throw .invalidSchema(reason: "a schema needs at least one identifier type") }
         var seen = Set<String>()
         for type in types {

@@ -9,7 +9,7 @@ struct Init: AsyncParsableCommand {
             Without --schema a new store gets the default schema with its first write. The schema \
             file is JSON: {"types":[{"name":"email","kind":"contact","normalize":"email","canGrantAccess":true}, …]}; \
             kind is unique, contact or soft; normalize is exact (default), lowercase, email or phone; \
-            blockMergeOnConflict, canGrantAccess and defaultCallingCode are optional.
+            blockMergeOnConflict, canGrantAccess and defaultCallingCode are optional; any other key is an error.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -25,6 +25,8 @@ struct Init: AsyncParsableCommand {
         try await global.run {
             let path = global.storePath!
             let existed = FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("data.mdb"))
+            // Read and validated before the store is opened, which creates it: a refused
+            // schema must leave nothing behind.
             let newSchema = try schema.map(loadSchema)
             let ledger = try global.openLedger(create: true)
             var seq: [UInt64] = []

@@ -21,6 +21,7 @@ struct SchemaSet: AsyncParsableCommand {
 
     func run() async throws {
         try await global.run {
+            // Validated before the store is opened, which creates a new one (see Init).
             let schema = try loadSchema(file)
             let ledger = try global.openLedger(create: true)
             let seq = try await ledger.setSchema(schema)

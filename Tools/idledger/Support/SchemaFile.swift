@@ -1,28 +1,20 @@
 import Foundation
 import IdentityLedger
 
-/// Reads `{"types":[{"name":…,"kind":…,"normalize":…,"blockMergeOnConflict":…,"canGrantAccess":…,"defaultCallingCode":…}]}`.
-/// - Throws: ``CLIError`` for an unreadable file, ``LedgerError/invalidSchema(reason:)`` for bad JSON.
+/// Reads `{"types":[{"name":…,"kind":…,"normalize":…,"blockMergeOnConflict":…,"canGrantAccess":…,"defaultCallingCode":…}]}`
+/// strictly (``Schema/init(json:)``): an unknown key or a wrong value type is refused, not defaulted.
+/// The schema is also validated, so that a command can refuse it before it creates a store.
+/// - Throws: ``CLIError`` for an unreadable file, ``LedgerError/invalidSchema(reason:)`` for bad JSON
+///   or a schema ``Schema/validate()`` refuses.
 func loadSchema(_ path: String) throws -> Schema {
-    let data = try readSmallFile(path)
+    guard let text = String(validating: try readSmallFile(path), as: UTF8.self) else {
+        throw LedgerError.invalidSchema(reason: "\(path): the file is not valid UTF-8")
+    }
     do {
-        return try JSONDecoder().decode(Schema.self, from: data)
-    } catch let error as DecodingError {
-        throw LedgerError.invalidSchema(reason: "\(path): \(describe(error))")
-    } catch {
-        throw LedgerError.invalidSchema(reason: "\(path): \(error)")
-    }
-}
-
-private func describe(_ error: DecodingError) -> String {
-    func path(_ context: DecodingError.Context) -> String {
-        let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-        return keys.isEmpty ? "" : " at \(keys.hasPrefix(".") ? String(keys.dropFirst()) : keys)"
-    }
-    switch error {
-    case .keyNotFound(let key, let context): return "missing \"\(key.stringValue)\"\(path(context))"
-    case .typeMismatch(_, let context), .valueNotFound(_, let context): return context.debugDescription + path(context)
-    case .dataCorrupted(let context): return context.debugDescription + path(context)
-    @unknown default: return "\(error)"
+        let schema = try Schema(json: text)
+        try schema.validate()
+        return schema
+    } catch .invalidSchema(let reason) {
+        throw LedgerError.invalidSchema(reason: "\(path): \(reason)")
     }
 }
