@@ -136,6 +136,8 @@ public final class Ledger: Sendable {
     }
 
     /// Writes properties to the customer the identifiers resolve to, without merging (SPEC 5.2).
+    /// - Throws: ``LedgerError`` (`ambiguousCustomer`; `invalidInput` for a command without
+    ///   properties; validation errors); nothing is written then.
     public func update(_ command: UpdateCommand) async throws(LedgerError) -> CommandResult {
         try await execute(.update(command))
     }
@@ -175,6 +177,13 @@ public final class Ledger: Sendable {
         }
     }
 
+    /// Flushes every command committed so far to disk. For a ``Durability/noSync`` store, at
+    /// the points where losing recent commands to an OS crash would matter (docs/durability.md);
+    /// a `full` store has nothing left to flush.
+    public func sync() throws(LedgerError) {
+        try Self.wrap { try env.sync() }
+    }
+
     /// The schema in force.
     public func schema() throws(LedgerError) -> Schema {
         try snapshot { try $0.schema() }
@@ -189,9 +198,10 @@ public final class Ledger: Sendable {
         }
     }
 
-    /// Up to `limit` events from position `from` on.
+    /// Up to `limit` events from position `from` on (none for a `limit` of 0 or less).
     public func events(from: UInt64 = 1, limit: Int = 100) throws(LedgerError) -> [Event] {
-        try Self.wrap {
+        guard limit > 0 else { return [] }
+        return try Self.wrap {
             try env.read { txn in
                 var events: [Event] = []
                 try txn.forEach(db.log, from: Keys.seq(max(from, 1)), upTo: nil) { entry in
@@ -265,7 +275,9 @@ public final class Ledger: Sendable {
         switch error {
         case let error as LedgerError: error
         case let error as LMDBError: .storage(error)
-        case let error as BinaryReader.Failure: .corruptEvent(seq: 0, reason: error.reason)
+        // Events decode through `Event.decoding`, which names their position: a bare failure
+        // is a projection's record.
+        case let error as BinaryReader.Failure: .corruptProjection(reason: error.reason)
         default: .invalidInput(reason: "\(error)")
         }
     }

@@ -25,6 +25,27 @@ import LMDB
         #expect(try withStore(path) { try $0.projectionDigests() } == before)
     }
 
+    /// A damaged projection record is not a damaged event: the log is intact, `verify` names the
+    /// projection and `rebuild` repairs it.
+    @Test func anUndecodableProjectionRecordIsCorruptProjectionAndRebuildRepairsIt() async throws {
+        let path = try await populatedStorePath()
+        try await withStoreAsync(path) { ledger async throws in
+            // Customer 1's first holding gets flags no holding has.
+            try await ledger.env.write { txn in
+                var key: [UInt8]?
+                try txn.forEachInPlace(ledger.db.holdings, prefix: Keys.customer(1)) { k, _ in key = Array(k); return false }
+                try txn.put(ledger.db.holdings, key: try #require(key), value: [0xFF])
+            }
+            let error = await ledgerError { _ = try ledger.customer(.id(1)) }
+            #expect(error?.code == "corruptProjection" && error?.description.contains("rebuild") == true)
+            #expect(try ledger.verify().mismatch?.projection == "holdings")
+        }
+        #expect(try Ledger.rebuild(path: path).changedProjections == ["holdings"])
+        try withStore(path) { ledger throws in
+            #expect(try ledger.customer(.id(1)).identifiers.map(\.value).contains("ann@example.com"))
+        }
+    }
+
     /// Commands read only the last event's header (for its clock); a damaged header still
     /// refuses the command, with the same reason a full decode gives, and writes nothing.
     @Test func aCommandAfterALastEventWithADamagedHeaderIsRefused() async throws {

@@ -21,6 +21,23 @@ struct ErrorTests {
         #expect(error?.description.contains("dot") == true)
     }
 
+    /// An update writes properties only: without any it is refused, through the library and
+    /// through an `ingest` line alike, and nothing is written.
+    @Test func anUpdateWithoutPropertiesIsRefused() async throws {
+        let ledger = try await makeLedger()
+        let ann = try await ledger.identify("email=ann@example.com")
+        try await expectRefused(ledger, code: "invalidInput") {
+            _ = try await ledger.update(UpdateCommand(identifiers: ids("email=ann@example.com"), properties: [:]))
+        }
+        try await expectRefused(ledger, code: "invalidInput") {
+            _ = try await ledger.update(UpdateCommand(identifiers: ids("email=new@example.com"), properties: [:]))
+        }
+        let line = try Command(jsonLine: #"{"op":"update","ids":{"email":"ann@example.com"}}"#)
+        try await expectRefused(ledger, code: "invalidInput") { _ = try await ledger.execute(line) }
+        #expect(try ledger.customer(.id(ann.customer)).properties.isEmpty)
+        #expect(try ledger.events(limit: 0).isEmpty && ledger.events(limit: -1).isEmpty)
+    }
+
     @Test func sameValueTwiceIsOneIdentifier() async throws {
         let ledger = try await makeLedger()
         let result = try await ledger.identify("external_id=A", "external_id= A ")

@@ -131,6 +131,10 @@ struct CommandExecutor {
     private func update(_ command: UpdateCommand, _ log: inout EventAppender) throws -> CommandResult {
         let schema = try reader.schema()
         let presented = try normalizeIdentifiers(command.identifiers, access: [], schema: schema)
+        // An update only writes properties; without any it would log an event that says nothing.
+        guard !command.properties.isEmpty else {
+            throw LedgerError.invalidInput(reason: "update needs at least one property (identify is for presenting identifiers)")
+        }
         let properties = try Self.propertyWrites(command.properties)
         let candidates = try findCandidates(presented, schema: schema, reader: reader)
         let customer: CustomerID

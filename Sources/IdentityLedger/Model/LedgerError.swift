@@ -25,8 +25,10 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
     case invalidSchema(reason: String)
     /// Malformed input: JSON, a command line, an option.
     case invalidInput(reason: String)
-    /// A log event that cannot be decoded.
+    /// A log event that cannot be decoded, or that the projections cannot take.
     case corruptEvent(seq: UInt64, reason: String)
+    /// A projection's record that cannot be decoded; the log is intact, so `rebuild` repairs it.
+    case corruptProjection(reason: String)
     /// The store was written by a newer format than this build reads.
     case unsupportedFormat(found: Int, supported: Int)
     /// `verify`: the rebuilt projection differs from the live one, first at `key` (hex).
@@ -62,6 +64,7 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
         case .invalidSchema: "invalidSchema"
         case .invalidInput: "invalidInput"
         case .corruptEvent: "corruptEvent"
+        case .corruptProjection: "corruptProjection"
         case .unsupportedFormat: "unsupportedFormat"
         case .projectionMismatch: "projectionMismatch"
         case .storeInUse: "storeInUse"
@@ -108,7 +111,9 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
         case .invalidInput(let reason):
             reason
         case .corruptEvent(let seq, let reason):
-            "event \(seq) cannot be decoded: \(reason)"
+            "event \(seq) is corrupt: \(reason)"
+        case .corruptProjection(let reason):
+            "a projection is corrupt (\(reason)); the log is not: `rebuild` recomputes the projections from it"
         case .unsupportedFormat(let found, let supported):
             "the store has format \(found); this build reads formats up to \(supported)"
         case .projectionMismatch(let projection, let key):
