@@ -6,8 +6,8 @@ import IdentityLedger
 ///
 /// The tool is thin: every subcommand parses its arguments, calls the library and
 /// prints the result. stdout carries results (JSON with `--json`), stderr carries
-/// diagnostics. Exit status: 0 success, 1 a typed ``LedgerError``, 2 `ingest` ran to
-/// the end but rejected some lines, 64 a usage error.
+/// diagnostics. Exit status: 0 success, 1 a typed ``LedgerError``, 2 `ingest` or `import`
+/// ran to the end but rejected some lines or rows, 64 a usage error.
 @main
 struct IDLedger: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,7 +16,7 @@ struct IDLedger: AsyncParsableCommand {
         discussion: """
             Every command takes --db PATH (or the IDLEDGER_DB environment variable) and --json.
             A new store is created with the default schema on first write, or with `init --schema FILE`.
-            Exit status: 0 success, 1 a ledger error, 2 ingest rejected some lines, 64 usage error.
+            Exit status: 0 success, 1 a ledger error, 2 ingest or import rejected some lines or rows, 64 usage error.
             """,
         subcommands: [
             Init.self, SchemaCommand.self,

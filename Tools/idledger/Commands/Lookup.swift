@@ -19,8 +19,10 @@ struct Lookup: AsyncParsableCommand {
 
     func run() async throws {
         try await global.run {
-            let identifier = try ArgumentParsing.identifier(identifier, option: "TYPE=VALUE")
-            let holders = try global.openLedger(create: false).lookup(identifier, asOf: asOf.value)
+            let ledger = try global.openLedger(create: false)
+            // Printed as stored: "0044 20 7946 0958" is looked up, and shown, as +442079460958.
+            let identifier = try ledger.schema().normalize(try ArgumentParsing.identifier(identifier, option: "TYPE=VALUE"))
+            let holders = try ledger.lookup(identifier, asOf: asOf.value)
             if global.json {
                 print(Output.json(LookupOutput(
                     type: identifier.type, value: identifier.value,

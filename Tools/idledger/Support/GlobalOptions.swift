@@ -7,7 +7,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The store directory (default: $IDLEDGER_DB).", valueName: "path"))
     var db: String?
 
-    @Flag(name: .long, help: "Print JSON to stdout (JSON Lines for export, log and ingest).")
+    @Flag(name: .long, help: "Print JSON to stdout (JSON Lines for export, log, history and ingest).")
     var json = false
 
     /// `--db`, else a non-empty `IDLEDGER_DB`.
