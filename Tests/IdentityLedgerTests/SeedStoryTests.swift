@@ -15,6 +15,13 @@ struct SeedStoryTests {
         #expect(ann.customer != bob.customer)
         #expect(bob.merged.isEmpty)
         #expect(bob.declinedGuards(ann.customer) == [GuardName.uniqueIdConflict])
+        // Bob's identify event records the declined candidate with the guard that failed.
+        let identified = try #require(try ledger.events(from: bob.seq.first!, limit: 1).first)
+        if case .identified(_, _, _, _, let declined) = identified.body {
+            #expect(declined.map(\.customer) == [ann.customer] && declined.first?.failingGuards == [.uniqueIdConflict])
+        } else {
+            Issue.record("event \(identified.seq) is \(identified.kind)")
+        }
         // Both hold the phone; neither lost their card.
         #expect(try ledger.lookup(Identifier(type: "phone", value: "+442079460958")).map(\.customer) == [ann.customer, bob.customer])
         #expect(try ledger.customer(.id(bob.customer)).properties["name"] == .string("Bob"))
@@ -118,6 +125,25 @@ struct SeedStoryTests {
 
     /// A shared browser: two known people log in on the same browser; the cookie never merges them,
     /// and it follows the last person who logged in.
+    /// A soft value that nobody claimed (imports claim nothing) goes to its first holder: the
+    /// lowest customer ID, for identify and update alike (docs/decisions.md).
+    @Test func anUnclaimedSoftValueGoesToItsFirstHolder() async throws {
+        let ledger = try await makeLedger()
+        let file = try importFixture("shared.csv", """
+            email,cookie
+            ann@example.com,shared
+            bob@example.com,shared
+
+            """)
+        let summary = try await ledger.importFile(at: file, matchBy: "email")
+        #expect(summary.created == 2)
+        #expect(try ledger.lookup(Identifier(type: "cookie", value: "shared")).map(\.customer) == [1, 2])
+        let visit = try await ledger.identify("cookie=shared")
+        #expect(visit.customer == 1 && !visit.created && visit.merged.isEmpty)
+        let update = try await ledger.update("cookie=shared", properties: ["seen": true])
+        #expect(update.customer == 1)
+    }
+
     @Test func sharedBrowserNeverMergesTwoKnownCustomers() async throws {
         let ledger = try await makeLedger()
         let ann = try await ledger.identify("email=ann@example.com", "cookie=shared", access: ["email"])

@@ -7,7 +7,7 @@ func normalizeIdentifiers(
     guard !raw.isEmpty else { throw .noIdentifiers }
     for name in access {
         guard let type = schema.type(named: name) else { throw .unknownIdentifierType(type: name) }
-        guard type.canGrantAccess, type.kind != .soft else { throw .accessNotAllowedForType(type: name) }
+        guard type.mayGrantAccess else { throw .accessNotAllowedForType(type: name) }
     }
     let accessTypes = Set(access)
     var seen = Set<Identifier>()

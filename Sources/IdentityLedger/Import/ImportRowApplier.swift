@@ -33,7 +33,7 @@ struct ImportRowApplier {
             guard let type = schema.type(named: name) else {
                 return reject(column, "unknownIdentifierType", LedgerError.unknownIdentifierType(type: name).description)
             }
-            guard type.canGrantAccess, type.kind != .soft else {
+            guard type.mayGrantAccess else {
                 return reject(column, "accessNotAllowedForType", LedgerError.accessNotAllowedForType(type: name).description)
             }
             accessTypes.append(type.name)

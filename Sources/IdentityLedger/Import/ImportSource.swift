@@ -88,7 +88,7 @@ enum ColumnRole: Sendable {
         } else if name.hasPrefix("access:") {
             let typeName = String(name.dropFirst("access:".count))
             if let type = schema.type(named: typeName) {
-                self = type.canGrantAccess && type.kind != .soft
+                self = type.mayGrantAccess
                     ? .access(type: type.name)
                     : .refused(code: "accessNotAllowedForType", message: LedgerError.accessNotAllowedForType(type: typeName).description)
             } else {
@@ -247,11 +247,11 @@ struct ImportSource {
             row.reject(column: nil, code: "invalidJSON", error.description)
             return
         }
-        for key in object.keys.sorted() where !["ids", "access", "properties", "at", "source"].contains(key) {
+        let fields = JSONFields(object)
+        if let key = fields.firstUnknownKey(allowed: ["ids", "access", "properties", "at", "source"]) {
             row.reject(column: key, code: "invalidInput", "unknown field \"\(key)\" (expected ids, access, properties, at, source)")
             return
         }
-        let fields = JSONFields(object)
         do throws(LedgerError) {
             if case .object(let ids)? = object["ids"] {
                 for (type, value) in ids.sorted(by: { $0.key < $1.key }) {

@@ -27,11 +27,6 @@ public struct Customer: Sendable, Hashable {
     /// Set when the reference named a merged customer: this profile is its survivor's.
     public var resolvedFrom: Redirect?
 
-    /// Whether the customer holds a unique or contact identifier.
-    public func isKnown(in schema: Schema) -> Bool {
-        identifiers.contains { schema.type(named: $0.type)?.kind != .soft }
-    }
-
     init(_ record: CustomerRecord, resolvedFrom: Redirect? = nil) {
         id = record.id
         status = record.isActive ? .active : .merged

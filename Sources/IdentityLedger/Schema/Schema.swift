@@ -42,6 +42,9 @@ public struct IdentifierType: Sendable, Hashable, Encodable {
         self.defaultCallingCode = defaultCallingCode
     }
 
+    /// Whether a command or an import row may declare this type's values access-granting.
+    var mayGrantAccess: Bool { canGrantAccess && kind != .soft }
+
     private enum CodingKeys: String, CodingKey {
         case name, kind, normalize, blockMergeOnConflict, canGrantAccess, defaultCallingCode
     }

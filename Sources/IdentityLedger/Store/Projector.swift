@@ -136,10 +136,11 @@ struct Projector {
             }
         }
         for gone in old[i...] { try release(gone, of: record.id, event) }
-        // Customers are only ever added to `mergedFrom`, which is sorted too.
+        // Customers are only ever added to `mergedFrom`, which is sorted too: write the new ones.
+        guard record.mergedFrom.count != before.mergedFrom.count else { return }
         let known = before.mergedFrom
         var j = known.startIndex
-        for absorbed in record.mergedFrom where known.count != record.mergedFrom.count {
+        for absorbed in record.mergedFrom {
             while j < known.endIndex, known[j] < absorbed { j += 1 }
             if j < known.endIndex, known[j] == absorbed { continue }
             try txn.put(db.absorbed, key: Keys.absorbed(record.id, absorbed), value: Keys.seq(event.seq))
