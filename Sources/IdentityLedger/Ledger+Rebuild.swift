@@ -42,7 +42,7 @@ extension Ledger {
 
     /// Where a live projection first differs from its rebuild.
     public struct ProjectionMismatch: Sendable, Hashable {
-        /// The projection's database name, e.g. `holders`.
+        /// The projection's database name, e.g. `holdings`.
         public var projection: String
         /// The first differing key (in key order), in hex.
         public var key: String
