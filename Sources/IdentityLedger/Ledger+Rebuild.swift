@@ -125,8 +125,10 @@ extension Ledger {
     /// let report = try ledger.verify()
     /// if let mismatch = report.mismatch { print(mismatch.projection, mismatch.key) }
     /// ```
-    /// - Parameter scratchPath: where to rebuild (must not exist; removed afterwards);
-    ///   default `<store>.verify-<pid>` beside the store.
+    /// - Parameters:
+    ///   - scratchPath: where to rebuild (must not exist; removed afterwards); default
+    ///     `<store>.verify-<pid>` beside the store.
+    ///   - progress: called after each replayed batch.
     /// - Throws: ``LedgerError/corruptEvent(seq:reason:)`` naming the first event that cannot be
     ///   decoded or applied; ``LedgerError/storage(_:)``.
     public func verify(scratchPath: String? = nil, progress: ((ReplayProgress) -> Void)? = nil) throws(LedgerError) -> VerifyReport {

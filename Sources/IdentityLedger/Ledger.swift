@@ -177,7 +177,7 @@ public final class Ledger: Sendable {
         }
     }
 
-    /// Flushes every command committed so far to disk. For a ``Durability/noSync`` store, at
+    /// Flushes every command committed so far to disk. For a `.noSync` store, at
     /// the points where losing recent commands to an OS crash would matter (docs/durability.md);
     /// a `full` store has nothing left to flush.
     public func sync() throws(LedgerError) {

@@ -283,7 +283,7 @@ public final class Environment: @unchecked Sendable {
         }
     }
 
-    /// Like ``write(_:)-3k1wq`` but suspends the calling task instead of blocking its thread.
+    /// Like the synchronous `write(_:)` but suspends the calling task instead of blocking its thread.
     public func write<T: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> T) async throws -> T {
         // As in the synchronous `write`: the submitted closure outlives the resumption,
         // so it holds neither `self` (kept alive by this suspended caller) nor, once the
@@ -298,7 +298,7 @@ public final class Environment: @unchecked Sendable {
         }
     }
 
-    /// Like the async ``write(_:)-3k1wq``, but commands submitted while the writer is busy
+    /// Like the async `write(_:)`, but commands submitted while the writer is busy
     /// are coalesced: each runs as one ``WriteTransaction/step(_:)`` of one shared write
     /// transaction, so a failing one leaves the others intact, and the whole group costs
     /// one commit and one sync. `body` returns (or throws) its own outcome; the caller

@@ -12,7 +12,7 @@ public struct Entry: Hashable, Sendable {
 }
 
 /// A read-only snapshot, valid only inside the closure of ``Environment/read(_:)``
-/// (or ``Environment/write(_:)-3k1wq``, whose ``WriteTransaction`` is also one).
+/// (or `Environment.write(_:)`, whose ``WriteTransaction`` is also one).
 ///
 /// Every value it returns is a copy, so it stays valid after the transaction ends.
 /// Using the transaction after its closure returned throws ``LMDBError/transactionEnded``.
@@ -250,7 +250,7 @@ public struct PutFlags: OptionSet, Sendable {
     public static let appendDuplicate = PutFlags(rawValue: UInt32(MDB_APPENDDUP))
 }
 
-/// A write transaction, valid only inside the closure of ``Environment/write(_:)-3k1wq``.
+/// A write transaction, valid only inside the closure of `Environment.write(_:)`.
 public final class WriteTransaction: ReadTransaction {
     /// Set when LMDB reported `MDB_MAP_FULL`; the environment then grows the map and retries.
     private(set) var mapFull = false

@@ -73,6 +73,7 @@ extension Ledger {
     ///
     /// - Parameters:
     ///   - path: the file; its extension (`.csv`, `.jsonl`, `.ndjson`) gives the format unless `format` does.
+    ///   - format: CSV or JSON Lines, when the extension does not say.
     ///   - matchBy: the identifier type that finds existing customers.
     ///   - importId: names the import for resuming; by default derived from the file's SHA-256,
     ///     so re-running the same file resumes or does nothing.
