@@ -142,7 +142,7 @@ extension Event {
 
     /// The `recordedAt` of the event stored at `seq`, read from its header alone: every
     /// command reads the last event's clock, and decoding the whole event was a measurable
-    /// share of a command (BENCHMARKS.md). The header is checked as in a full decode; a
+    /// share of a command (docs/benchmark-history.md). The header is checked as in a full decode; a
     /// damaged body is noticed by `verify` and every read of the event, not here.
     static func recordedAt(seq: UInt64, bytes: [UInt8]) throws(LedgerError) -> Int64 {
         try decoding(seq: seq, bytes) { r in try readHeader(&r, seq: seq).recordedAt }

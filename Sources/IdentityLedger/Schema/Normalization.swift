@@ -165,7 +165,7 @@ extension Normalization {
 
 extension String {
     /// ASCII is already in every normal form: skipping Foundation's normalization for it
-    /// removed about a quarter of the CPU time of a typical identify (BENCHMARKS.md).
+    /// removed about a quarter of the CPU time of a typical identify (docs/benchmark-history.md).
     fileprivate var nfc: String { utf8.allSatisfy { $0 < 0x80 } ? self : precomposedStringWithCanonicalMapping }
     fileprivate var nfkc: String { utf8.allSatisfy { $0 < 0x80 } ? self : precomposedStringWithCompatibilityMapping }
     /// Foundation's trimming is skipped when both ends are visible ASCII (nothing to trim).

@@ -11,7 +11,7 @@ import LMDB
 /// aggregate (store format 2): `customers` holds its header and properties, `holdings`
 /// its identifiers one by one, `absorbed` the customers merged into it. A customer's
 /// identifiers and absorbed customers grow with its activity; copying them into every
-/// version made the projections about 8 times the size of the log (BENCHMARKS.md).
+/// version made the projections about 8 times the size of the log (docs/benchmark-history.md).
 ///
 /// A class: readers and projectors are made per use and hold it, and copying ten
 /// databases (each with its name) cost ten retains and releases every time.

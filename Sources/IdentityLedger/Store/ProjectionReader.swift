@@ -20,7 +20,7 @@ struct ProjectionReader {
     func schema() throws -> Schema {
         guard let entry = try lastVersion(in: db.schemas, prefix: [], upTo: asOf) else { return .default }
         // Every command reads the schema at least twice; decoding it was a measurable share
-        // of an identify (BENCHMARKS.md), so the last one decoded is reused for equal bytes.
+        // of an identify (docs/benchmark-history.md), so the last one decoded is reused for equal bytes.
         if let cached = decodedSchema.withLock({ $0 }), cached.bytes == entry.value { return cached.schema }
         var reader = BinaryReader(entry.value)
         let schema = try reader.readSchema()

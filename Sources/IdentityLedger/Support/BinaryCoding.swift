@@ -124,7 +124,7 @@ struct BinaryReader {
     mutating func readString() throws(Failure) -> String {
         let raw = try readRaw()
         // ASCII needs no validation, and the generic `String(validating:)` was a measurable
-        // share of decoding a customer record on every command (BENCHMARKS.md).
+        // share of decoding a customer record on every command (docs/benchmark-history.md).
         if raw.allSatisfy({ $0 < 0x80 }) { return String(decoding: raw, as: UTF8.self) }
         guard let string = String(validating: raw, as: UTF8.self) else {
             throw Failure(reason: "invalid UTF-8 before byte \(offset)")
