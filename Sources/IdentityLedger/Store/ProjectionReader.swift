@@ -63,14 +63,17 @@ struct ProjectionReader {
         name.append(lengthPrefixed: identifier.value)
         let wanted = name.bytes
         // A value can have several holdings one after another (held, released, held again
-        // or brought in by a merge): the one changed last is the current one.
+        // or brought in by a merge): the one changed last is the current one, and where one
+        // is released as another begins, at the same position, the one held.
         var found: (seq: UInt64, since: UInt64, holding: Holding)?
         try forEachHolding(of: customer) { since, key, value in
             let position = try Keys.trailingUInt64(key)
             guard position <= asOf, position >= found?.seq ?? 0,
                   key.count == Keys.holdingTypeOffset + wanted.count + 8,
                   wanted.withUnsafeBytes({ $0.elementsEqual(key[Keys.holdingTypeOffset..<(key.count - 8)]) }) else { return }
-            found = (position, since, try Holding(bytes: value))
+            let holding = try Holding(bytes: value)
+            if position == found?.seq, found?.holding.held == true, !holding.held { return }
+            found = (position, since, holding)
         }
         return found.map { ($0.since, $0.holding) }
     }
