@@ -100,9 +100,7 @@ extension Ledger {
     ) throws(LedgerError) -> (UInt64, [String], [String: String]) {
         // An older store is read as it is: its log is replayed into the current format.
         let live = try Ledger.openAsIs(path: directory, options: options)
-        let target = try Ledger.open(path: scratch, options: Options(
-            durability: .noSync, clock: options.clock, initialMapSize: max(options.initialMapSize, live.env.mapSize)
-        ))
+        let target = try live.openReplayTarget(at: scratch)
         let (events, changed) = try wrap {
             try live.env.read { txn in
                 let events = try live.replay(txn, into: target, progress: progress)
@@ -145,7 +143,7 @@ extension Ledger {
     }
 
     private func compare(withRebuildAt scratch: String, progress: ((ReplayProgress) -> Void)?) throws -> VerifyReport {
-        let target = try Ledger.open(path: scratch, options: .init(durability: .noSync, initialMapSize: env.mapSize))
+        let target = try openReplayTarget(at: scratch)
         return try env.read { txn in
             let events = try replay(txn, into: target, progress: progress)
             var report = VerifyReport(events: events, seconds: 0, digests: try digests(txn), mismatch: nil)

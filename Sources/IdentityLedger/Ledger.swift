@@ -254,12 +254,20 @@ public final class Ledger: Sendable {
         guard !FileManager.default.fileExists(atPath: path) else {
             throw .invalidInput(reason: "\(path) already exists")
         }
-        let target = try Ledger.open(path: path, options: Options(durability: .noSync, clock: options.clock, initialMapSize: options.initialMapSize))
+        let target = try openReplayTarget(at: path)
         return try Self.wrap {
             let count = try env.read { source in try replay(source, into: target, progress: nil) }
             try target.env.sync()
             return count
         }
+    }
+
+    /// A new store at `path` for a replay of this one's log (`replayLog`, `rebuild`, `verify`):
+    /// without a sync per batch (the caller syncs once at the end, or deletes it), and with a
+    /// map as large as this store's, so that it need not grow on the way.
+    func openReplayTarget(at path: String) throws(LedgerError) -> Ledger {
+        try Ledger.open(path: path, options: Options(
+            durability: .noSync, clock: options.clock, initialMapSize: max(options.initialMapSize, env.mapSize)))
     }
 
     /// Maps any error to ``LedgerError``.
