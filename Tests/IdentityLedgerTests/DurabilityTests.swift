@@ -1,10 +1,23 @@
 import Foundation
 import Testing
 @testable import IdentityLedger
+@testable import idledger
 
 @Suite struct DurabilityTests {
     @Test func fullIsTheDefault() {
         #expect(Ledger.Options().durability == .full)
+    }
+
+    /// The mapping from `IDLEDGER_DURABILITY` to the store's options (the process test below can
+    /// only see that a nosync run succeeds, not that it skipped the syncs).
+    @Test func theCLIsDurabilityComesFromTheEnvironment() throws {
+        let options = try GlobalOptions.parse([])
+        #expect(try options.ledgerOptions(environment: [:]).durability == .full)
+        #expect(try options.ledgerOptions(environment: ["IDLEDGER_DURABILITY": ""]).durability == .full)
+        #expect(try options.ledgerOptions(environment: ["IDLEDGER_DURABILITY": "Full"]).durability == .full)
+        #expect(try options.ledgerOptions(environment: ["IDLEDGER_DURABILITY": "nosync"]).durability == .noSync)
+        #expect(try options.ledgerOptions(environment: ["IDLEDGER_DURABILITY": "NOSYNC"]).durability == .noSync)
+        #expect(throws: CLIError.self) { try options.ledgerOptions(environment: ["IDLEDGER_DURABILITY": "sometimes"]) }
     }
 
     @Test func theCLIChoosesNoSyncByEnvironmentAndRefusesAnUnknownMode() throws {

@@ -36,8 +36,8 @@ struct GlobalOptions: ParsableArguments {
     /// `IDLEDGER_DURABILITY=nosync` opts into ``Ledger/Durability/noSync`` (docs/durability.md);
     /// unset, empty or `full` is the fully durable default. An environment variable rather than
     /// a flag, because it is a deployment choice, not a per-command one.
-    func ledgerOptions() throws -> Ledger.Options {
-        switch ProcessInfo.processInfo.environment["IDLEDGER_DURABILITY"]?.lowercased() {
+    func ledgerOptions(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Ledger.Options {
+        switch environment["IDLEDGER_DURABILITY"]?.lowercased() {
         case nil, "", "full": return Ledger.Options(durability: .full)
         case "nosync": return Ledger.Options(durability: .noSync)
         case let other?:
