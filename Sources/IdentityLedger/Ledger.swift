@@ -184,9 +184,9 @@ public final class Ledger: Sendable {
         try Self.wrap { try env.sync() }
     }
 
-    /// The schema in force.
-    public func schema() throws(LedgerError) -> Schema {
-        try snapshot { try $0.schema() }
+    /// The schema in force, now or as of a past point (schema changes are events in the log).
+    public func schema(asOf: AsOf? = nil) throws(LedgerError) -> Schema {
+        try snapshot(asOf: asOf) { try $0.schema() }
     }
 
     /// Calls `body` with every active customer, by ID, from one snapshot.

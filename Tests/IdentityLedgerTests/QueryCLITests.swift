@@ -15,4 +15,30 @@ import Testing
         #expect(output?["type"] as? String == "phone" && output?["value"] as? String == "+442079460958")
         #expect((output?["holders"] as? [[String: Any]])?.map { $0["customer"] as? Int } == [1])
     }
+
+    /// `lookup --as-of` reads the value by the schema in force then: a type removed since is
+    /// still known at that point (SPEC 2: time travel uses the schema of its point).
+    @Test func lookupAsOfUsesTheSchemaOfThatPoint() throws {
+        let path = temporaryPath()
+        let directory = temporaryPath("schemas")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let withLoyalty = directory + "/with.json", without = directory + "/without.json"
+        try #"{"types":[{"name":"email","kind":"contact","normalize":"email","canGrantAccess":true},{"name":"loyalty","kind":"unique"}]}"#
+            .write(toFile: withLoyalty, atomically: true, encoding: .utf8)
+        try #"{"types":[{"name":"email","kind":"contact","normalize":"email","canGrantAccess":true}]}"#
+            .write(toFile: without, atomically: true, encoding: .utf8)
+        for arguments in [
+            ["init", "--schema", withLoyalty], ["identify", "--id", "email=a@example.com", "--id", "loyalty=L1"],
+            ["detach", "1", "loyalty=L1", "--actor", "ops"], ["schema", "set", without],
+        ] {
+            let run = try CLIProcess.run(arguments + ["--db", path])
+            #expect(run.status == 0, "\(arguments): \(run.stderr)")
+        }
+        let then = try CLIProcess.run(["lookup", "loyalty=L1", "--as-of", "2", "--json", "--db", path])
+        #expect(then.status == 0, "\(then.stderr)")
+        let output = try JSONSerialization.jsonObject(with: Data(then.stdout.utf8)) as? [String: Any]
+        #expect((output?["holders"] as? [[String: Any]])?.map { $0["customer"] as? Int } == [1])
+        let now = try CLIProcess.run(["lookup", "loyalty=L1", "--json", "--db", path])
+        #expect(now.status == 1 && now.stderr.contains("unknownIdentifierType"))
+    }
 }

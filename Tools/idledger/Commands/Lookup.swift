@@ -20,8 +20,9 @@ struct Lookup: AsyncParsableCommand {
     func run() async throws {
         try await global.run {
             let ledger = try global.openLedger(create: false)
-            // Printed as stored: "0044 20 7946 0958" is looked up, and shown, as +442079460958.
-            let identifier = try ledger.schema().normalize(try ArgumentParsing.identifier(identifier, option: "TYPE=VALUE"))
+            // Printed as stored: "0044 20 7946 0958" is looked up, and shown, as +442079460958,
+            // by the schema in force at that point (a type may since have been removed).
+            let identifier = try ledger.schema(asOf: asOf.value).normalize(try ArgumentParsing.identifier(identifier, option: "TYPE=VALUE"))
             let holders = try ledger.lookup(identifier, asOf: asOf.value)
             if global.json {
                 print(Output.json(LookupOutput(
