@@ -51,6 +51,15 @@ struct ErrorTests {
         try await expectRefused(ledger, code: "customerNotFound") {
             _ = try await ledger.merge(MergeCommand(into: .id(a.customer), from: .id(99), actor: "ops"))
         }
+        // A merge or detach cannot be undone: someone must be named as having decided it.
+        for actor in ["", "  "] {
+            try await expectRefused(ledger, code: "invalidInput") {
+                _ = try await ledger.merge(MergeCommand(into: .id(a.customer), from: .id(b.customer), actor: actor))
+            }
+            try await expectRefused(ledger, code: "invalidInput") {
+                _ = try await ledger.detach(DetachCommand(customer: .id(a.customer), identifier: Identifier(type: "email", value: "m1@example.com"), actor: actor))
+            }
+        }
         try await expectRefused(ledger, code: "sameCustomer") {
             _ = try await ledger.merge(MergeCommand(into: .id(a.customer), from: .identifier(Identifier(type: "email", value: "M1@example.com")), actor: "ops"))
         }

@@ -41,4 +41,16 @@ import Testing
         let now = try CLIProcess.run(["lookup", "loyalty=L1", "--json", "--db", path])
         #expect(now.status == 1 && now.stderr.contains("unknownIdentifierType"))
     }
+
+    /// A manual merge that every guard allowed is printed as such, not as "forced past" nothing.
+    @Test func logPrintsAManualMergeThatEveryGuardAllowed() throws {
+        let path = temporaryPath()
+        for arguments in [["identify", "--id", "email=a@example.com"], ["identify", "--id", "email=b@example.com"], ["merge", "1", "2", "--actor", "ops"]] {
+            let run = try CLIProcess.run(arguments + ["--db", path])
+            #expect(run.status == 0, "\(arguments): \(run.stderr)")
+        }
+        let log = try CLIProcess.run(["log", "--db", path])
+        #expect(log.stdout.contains("merged 2 into 1 (manual; every guard passed)"), "\(log.stdout)")
+        #expect(!log.stdout.contains("forced past )"))
+    }
 }

@@ -74,6 +74,8 @@ struct TimeTravelTests {
         #expect(AsOf(parsing: "42") == .seq(42))
         #expect(AsOf(parsing: "2026-11-01T10:00:00Z") == .time(Date(timeIntervalSince1970: 1_793_527_200)))
         #expect(AsOf(parsing: "last tuesday") == nil)
+        // Only digits are a position: UInt64("+5") would read 5.
+        #expect(AsOf(parsing: "+5") == nil && AsOf(parsing: "5 ") == nil)
     }
 
     @Test func historyIncludesAbsorbedCustomersAndManualMerges() async throws {

@@ -30,14 +30,23 @@ struct CommandExecutor {
         case .identify(let command): return try identify(command, &log)
         case .update(let command): return try update(command, &log)
         case .merge(let command):
-            log.header.actor = command.actor
+            log.header.actor = try Self.accountable(command.actor)
             log.header.note = command.note
             return try merge(command, &log)
         case .detach(let command):
-            log.header.actor = command.actor
+            log.header.actor = try Self.accountable(command.actor)
             log.header.note = command.note
             return try detach(command, &log)
         }
+    }
+
+    /// The operator a manual merge or detach is recorded under: it cannot be undone, so someone
+    /// must answer for it; an empty or blank actor is refused.
+    private static func accountable(_ actor: String) throws(LedgerError) -> String {
+        guard actor.contains(where: { !$0.isWhitespace }) else {
+            throw .invalidInput(reason: "actor must name who decided (it is empty)")
+        }
+        return actor
     }
 
     /// An appender positioned after the last event, with a clock that never goes back.

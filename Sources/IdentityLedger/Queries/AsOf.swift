@@ -9,7 +9,7 @@ public enum AsOf: Sendable, Hashable {
 
     /// The CLI form: all digits is a log position, anything else ISO 8601.
     public init?(parsing text: String) {
-        if !text.isEmpty, text.allSatisfy(\.isASCII), let seq = UInt64(text) {
+        if !text.isEmpty, text.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let seq = UInt64(text) {
             self = .seq(seq)
         } else if let date = parseTimestamp(text) {
             self = .time(date)

@@ -81,7 +81,10 @@ enum Rendering {
         case .merged(let survivor, let absorbed, let trigger, let guards, let forced):
             text += " \(absorbed) into \(survivor)"
             if !trigger.isEmpty { text += " via " + trigger.map(\.description).joined(separator: ", ") }
-            if forced { text += " (forced past \(failing(guards)))" }
+            if forced {
+                let failing = failing(guards)
+                text += failing.isEmpty ? " (manual; every guard passed)" : " (forced past \(failing))"
+            }
         case .mergeDeclined(let customer, let candidate, let guards):
             text += " \(customer) / \(candidate): \(failing(guards))"
         case .importStarted(let start):
