@@ -218,6 +218,26 @@ extension Ledger {
 
     // MARK: Files
 
+    /// Removes the store at `path` (its `data.mdb` and `lock.mdb`, not the directory) when its
+    /// log is empty and no other process has it open; returns whether it did. For a tool that
+    /// creates a store for a command which is then refused, so that the refusal leaves nothing
+    /// behind. Another process could still open the store between the check and the removal;
+    /// call it only for a store this process has just created.
+    public static func removeIfUnused(path: String) -> Bool {
+        let directory = URL(fileURLWithPath: path).standardizedFileURL.path
+        let lockFile = (directory as NSString).appendingPathComponent("lock.mdb")
+        guard FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("data.mdb")),
+              !StoreFiles.lockedByAnotherProcess(lockFile),
+              (try? Ledger.openAsIs(path: directory, options: .init()).events(limit: 1).isEmpty) == true,
+              // The ledger opened above is released; one of this process's that is still alive
+              // would keep the removed files open, harmlessly.
+              !StoreFiles.lockedByAnotherProcess(lockFile) else { return false }
+        for name in ["data.mdb", "lock.mdb"] {
+            try? FileManager.default.removeItem(atPath: (directory as NSString).appendingPathComponent(name))
+        }
+        return true
+    }
+
     /// Fails when another process has the store's environment open. Every process that opens
     /// an LMDB environment holds a shared `fcntl` lock on byte 0 of `lock.mdb` until it closes
     /// it; `F_GETLK` reports another process's lock and ignores this process's own.

@@ -28,7 +28,7 @@ struct Init: AsyncParsableCommand {
             // Read and validated before the store is opened, which creates it: a refused
             // schema must leave nothing behind.
             let newSchema = try schema.map(loadSchema)
-            let ledger = try global.openLedger(create: true)
+            let ledger = try global.openLedger(create: true, keep: true)
             var seq: [UInt64] = []
             if let newSchema { seq = try await ledger.setSchema(newSchema) }
             let current = try ledger.schema()
