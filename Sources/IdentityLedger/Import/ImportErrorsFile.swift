@@ -68,6 +68,14 @@ final class ImportErrorsFile {
         line += rejection.column.map(quoted) ?? "null"
         line += #","code":"# + quoted(rejection.code) + #","message":"# + quoted(rejection.message)
         if let customer = rejection.customer { line += #","customer":\#(customer)"# }
+        if let guards = rejection.guards {
+            // As the CLI prints guard results: {"guard","passed","detail","evidence":[{"type","value"}]}.
+            line += #","guards":["# + guards.map { result in
+                let evidence = result.evidence.map { #"{"type":"# + quoted($0.type) + #","value":"# + quoted($0.value) + "}" }
+                return #"{"guard":"# + quoted(result.guard.rawValue) + #","passed":\#(result.passed),"detail":"# + quoted(result.detail)
+                    + #","evidence":["# + evidence.joined(separator: ",") + "]}"
+            }.joined(separator: ",") + "]"
+        }
         return line + "}"
     }
 

@@ -24,8 +24,8 @@ struct ImportRowApplier {
     /// `open` first if it is `nil` (so that a batch without accepted rows reads no clock).
     func apply(_ row: ImportRow, to log: inout EventAppender?, open: () throws -> EventAppender) throws -> Outcome {
         if let rejection = row.rejection { return .rejected(rejection) }
-        func reject(_ column: String?, _ code: String, _ message: String, customer: CustomerID? = nil) -> Outcome {
-            .rejected(ImportRejection(row: row.row, line: row.line, column: column, code: code, message: message, customer: customer))
+        func reject(_ column: String?, _ code: String, _ message: String, customer: CustomerID? = nil, guards: [GuardResult]? = nil) -> Outcome {
+            .rejected(ImportRejection(row: row.row, line: row.line, column: column, code: code, message: message, customer: customer, guards: guards))
         }
 
         var accessTypes: [String] = []
@@ -104,7 +104,7 @@ struct ImportRowApplier {
                 let details = guards.filter { !$0.passed }.map { "\($0.guard.rawValue): \($0.detail)" }
                 return reject(column(of: matchValues[0]), "mergeBlocked",
                               "the row matches customer \(target.id) by \(matchBy) but " + details.joined(separator: "; "),
-                              customer: target.id)
+                              customer: target.id, guards: guards)
             }
         }
         // Imports never merge: a value owned by any other customer refuses the row.

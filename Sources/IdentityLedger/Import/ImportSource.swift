@@ -32,6 +32,8 @@ public struct ImportRejection: Sendable, Hashable, Codable {
     public var message: String
     /// The customer that owns the value or that the row matched, when there is one.
     public var customer: CustomerID?
+    /// For `mergeBlocked`: every guard's result for the row against the matched customer.
+    public var guards: [GuardResult]?
 }
 
 /// A row read from the file and mapped to identifiers, access, properties and time;
