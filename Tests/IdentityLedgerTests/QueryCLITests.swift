@@ -53,4 +53,18 @@ import Testing
         #expect(log.stdout.contains("merged 2 into 1 (manual; every guard passed)"), "\(log.stdout)")
         #expect(!log.stdout.contains("forced past )"))
     }
+
+    /// `show --json` says since when the customer holds each identifier (SPEC 3: since).
+    @Test func showPrintsWhereEachIdentifierWasGot() throws {
+        let path = temporaryPath()
+        for arguments in [["identify", "--id", "email=a@example.com"], ["identify", "--id", "email=a@example.com", "--id", "cookie=c1"]] {
+            let run = try CLIProcess.run(arguments + ["--db", path])
+            #expect(run.status == 0, "\(arguments): \(run.stderr)")
+        }
+        let show = try CLIProcess.run(["show", "1", "--json", "--db", path])
+        let output = try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any]
+        let identifiers = output?["identifiers"] as? [[String: Any]]
+        // Position 1 is the default schema; the email came with 2, the cookie with 3.
+        #expect(identifiers?.map { "\($0["value"] ?? "")@\($0["since"] ?? "")" } == ["c1@3", "a@example.com@2"])
+    }
 }

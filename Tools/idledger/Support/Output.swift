@@ -71,6 +71,8 @@ struct HeldIdentifierOutput: Encodable {
     var type: String
     var value: String
     var access: Bool
+    /// The log position at which the customer (or one merged into it) got the value (SPEC 3).
+    var since: UInt64
 }
 
 struct GuardOutput: Encodable {
@@ -153,7 +155,7 @@ struct CustomerOutput: Encodable {
         mergedInto = customer.mergedInto
         survivor = customer.survivor
         mergedFrom = customer.mergedFrom
-        identifiers = customer.identifiers.map { HeldIdentifierOutput(type: $0.type, value: $0.value, access: $0.access) }
+        identifiers = customer.identifiers.map { HeldIdentifierOutput(type: $0.type, value: $0.value, access: $0.access, since: $0.since) }
         properties = customer.properties
         createdAt = Output.timestamp(customer.createdAt)
         resolvedFrom = customer.resolvedFrom.map {
@@ -180,7 +182,7 @@ struct CustomerOutput: Encodable {
     }
 }
 
-/// lookup: `{"type":"email","value":"Ann@Example.com","holders":[{"customer":7,"access":true}]}`
+/// lookup: `{"type":"email","value":"ann@example.com","holders":[{"customer":7,"access":true}]}`
 /// (`value` as given; the engine matched its normalized form).
 struct LookupOutput: Encodable {
     struct Holder: Encodable {
