@@ -48,50 +48,64 @@ extension Ledger {
         public var key: String
     }
 
-    /// Recomputes every projection from the log of the store at `path`, offline, into
-    /// `<path>.rebuild-tmp`, then swaps the two directories atomically
-    /// (`renameat2(RENAME_EXCHANGE)`) and removes the old one. A crash at any point leaves
-    /// a valid store at `path`: the old one before the swap, the new one after it.
+    /// Recomputes every projection from the log of the store at `path`, offline, into a new
+    /// data file in `<path>/rebuild-tmp`, then moves it over the store's data file in one
+    /// `rename`. A crash at any point leaves a valid store at `path`: the old data file before
+    /// the rename, the new one after it.
+    ///
+    /// For its whole run it holds the store lock (`ledger.lock`) exclusively, so no process
+    /// can open the store meanwhile: an open fails with ``LedgerError/storeInUse(path:)``,
+    /// and nothing can be committed that the rebuilt file would not hold.
     ///
     /// ```swift
     /// let summary = try Ledger.rebuild(path: "/var/lib/shop/customers")
     /// print(summary.events, summary.changedProjections)
     /// ```
     /// - Throws: ``LedgerError/storeInUse(path:)`` when another process (or a `Ledger` still
-    ///   alive in this one) has the store open; ``LedgerError/corruptEvent(seq:reason:)`` for an
-    ///   event that cannot be decoded or applied (the store is then left untouched);
-    ///   ``LedgerError/storage(_:)``.
-    /// Not thread-safe with other users of the store: it must be offline.
+    ///   alive in this one) has the store open, or another rebuild runs;
+    ///   ``LedgerError/corruptEvent(seq:reason:)`` for an event that cannot be decoded or
+    ///   applied (the store is then left untouched); ``LedgerError/storage(_:)``.
     @discardableResult
     public static func rebuild(
         path: String, options: Options = .init(), progress: ((ReplayProgress) -> Void)? = nil
     ) throws(LedgerError) -> RebuildSummary {
         let start = Date()
         let directory = URL(fileURLWithPath: path).standardizedFileURL.path
-        guard FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("data.mdb")) else {
+        guard StoreFiles.storeExists(in: directory) else {
             throw .invalidInput(reason: "no store at \(path)")
         }
-        let scratch = directory + ".rebuild-tmp"
+        // Held until this function returns. Every `Ledger` takes the shared lock before it
+        // opens the environment: with this one taken, none has it open or can open it.
+        let lock = try StoreLock.acquire(.exclusive, directory: directory)
+        defer { withExtendedLifetime(lock) {} }
+        // A second line for openers that do not take the store lock (LMDB's own tools; a
+        // store whose directory was read-only when they opened it).
         try ensureOffline(directory)
-        // Whatever is left here is garbage from an interrupted rebuild: a partial new store
-        // (crash before the swap) or the old one (crash after it). `path` is valid either way.
+        let scratch = (directory as NSString).appendingPathComponent(rebuildDirectory)
+        // Whatever is left here is garbage from an interrupted rebuild (a partial new store,
+        // or the directory of a new data file already moved in): `path` is valid either way.
         try removeTree(scratch)
 
         let (events, changed, digests) = try rebuildAside(directory, into: scratch, options: options, progress: progress)
 
         // Both environments are closed now (their last references went with the call
-        // above); one still open would keep serving the old files after the swap.
+        // above); one still open would keep serving the old file after the rename.
         guard !Environment.isOpen(path: directory), !Environment.isOpen(path: scratch) else {
             throw .storeInUse(path: directory)
         }
         try ensureOffline(directory)
-        try StoreFiles.syncDirectory(scratch)
-        try StoreFiles.exchange(scratch, directory)
-        try StoreFiles.syncDirectory((directory as NSString).deletingLastPathComponent)
+        try StoreFiles.replaceDataFile(in: directory, with: StoreFiles.dataFile(in: scratch))
+        // The store's `lock.mdb` stays: it describes no open environment (none can be open
+        // now), and the next process to open the store gets LMDB's exclusive lock on it and
+        // initialises it again, reading the current transaction from the new data file.
         try removeTree(scratch)
 
         return RebuildSummary(events: events, seconds: Date().timeIntervalSince(start), changedProjections: changed, digests: digests)
     }
+
+    /// Where `rebuild` writes the new data file: inside the store, so that it is on the
+    /// same file system and one `rename` moves it into place.
+    static let rebuildDirectory = "rebuild-tmp"
 
     /// Replays into `scratch`; returns the events replayed, the projections that differ from
     /// the live ones, and the digests of the rebuilt ones.
@@ -99,7 +113,8 @@ extension Ledger {
         _ directory: String, into scratch: String, options: Options, progress: ((ReplayProgress) -> Void)?
     ) throws(LedgerError) -> (UInt64, [String], [String: String]) {
         // An older store is read as it is: its log is replayed into the current format.
-        let live = try Ledger.openAsIs(path: directory, options: options)
+        // Without the shared lock: this process holds the store's lock exclusively.
+        let live = try Ledger.openAsIs(path: directory, options: options, locked: false)
         let target = try live.openReplayTarget(at: scratch)
         let (events, changed) = try wrap {
             try live.env.read { txn in
@@ -218,26 +233,6 @@ extension Ledger {
 
     // MARK: Files
 
-    /// Removes the store at `path` (its `data.mdb` and `lock.mdb`, not the directory) when its
-    /// log is empty and no other process has it open; returns whether it did. For a tool that
-    /// creates a store for a command which is then refused, so that the refusal leaves nothing
-    /// behind. Another process could still open the store between the check and the removal;
-    /// call it only for a store this process has just created.
-    public static func removeIfUnused(path: String) -> Bool {
-        let directory = URL(fileURLWithPath: path).standardizedFileURL.path
-        let lockFile = (directory as NSString).appendingPathComponent("lock.mdb")
-        guard FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("data.mdb")),
-              !StoreFiles.lockedByAnotherProcess(lockFile),
-              (try? Ledger.openAsIs(path: directory, options: .init()).events(limit: 1).isEmpty) == true,
-              // The ledger opened above is released; one of this process's that is still alive
-              // would keep the removed files open, harmlessly.
-              !StoreFiles.lockedByAnotherProcess(lockFile) else { return false }
-        for name in ["data.mdb", "lock.mdb"] {
-            try? FileManager.default.removeItem(atPath: (directory as NSString).appendingPathComponent(name))
-        }
-        return true
-    }
-
     /// Fails when another process has the store's environment open. Every process that opens
     /// an LMDB environment holds a shared `fcntl` lock on byte 0 of `lock.mdb` until it closes
     /// it; `F_GETLK` reports another process's lock and ignores this process's own.
@@ -253,49 +248,5 @@ extension Ledger {
     private static func removeTree(_ path: String) throws(LedgerError) {
         guard FileManager.default.fileExists(atPath: path) else { return }
         try wrap { try FileManager.default.removeItem(atPath: path) }
-    }
-}
-
-/// The few file-system calls rebuild needs beyond Foundation.
-enum StoreFiles {
-    private typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32
-
-    /// glibc declares `renameat2` only under `_GNU_SOURCE`, which the Swift Glibc module does
-    /// not set, so it is looked up at run time (glibc 2.28 and later have it).
-    private static let renameat2: RenameAt2? = {
-        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "renameat2") else { return nil }
-        return unsafeBitCast(symbol, to: RenameAt2.self)
-    }()
-
-    private static let renameExchange: UInt32 = 2 // RENAME_EXCHANGE, <linux/fs.h>
-
-    /// Swaps two directories in one step: a crash sees either both old names or both new.
-    static func exchange(_ a: String, _ b: String) throws(LedgerError) {
-        guard let renameat2 else { throw .invalidInput(reason: "renameat2 is not available; rebuild needs Linux 3.15+ and glibc 2.28+") }
-        guard renameat2(AT_FDCWD, a, AT_FDCWD, b, renameExchange) == 0 else {
-            throw .invalidInput(reason: "cannot swap \(a) and \(b): \(String(cString: strerror(errno)))")
-        }
-    }
-
-    /// Makes a directory's entries (a new file, a rename) durable.
-    static func syncDirectory(_ path: String) throws(LedgerError) {
-        let fd = open(path, O_RDONLY | O_DIRECTORY)
-        guard fd >= 0 else { throw .invalidInput(reason: "cannot open \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw .invalidInput(reason: "cannot sync \(path): \(String(cString: strerror(errno)))") }
-    }
-
-    /// Whether another process holds a lock on byte 0 of `lock.mdb` (LMDB's "environment in use" lock).
-    static func lockedByAnotherProcess(_ lockFile: String) -> Bool {
-        let fd = open(lockFile, O_RDWR)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var lock = flock()
-        lock.l_type = Int16(F_WRLCK)
-        lock.l_whence = Int16(SEEK_SET)
-        lock.l_start = 0
-        lock.l_len = 1
-        guard fcntl(fd, F_GETLK, &lock) == 0 else { return false }
-        return lock.l_type != Int16(F_UNLCK)
     }
 }

@@ -25,6 +25,9 @@ public final class Ledger: Sendable {
         /// The engine clock; `recordedAt` never goes back even if this does.
         public var clock: @Sendable () -> Date
         public var initialMapSize: Int
+        /// A private scratch store in which ``LazyLedger`` decides whether work would write:
+        /// an import there stops once it has recorded its start.
+        var decidesOnly = false
 
         public init(durability: Durability = .full, clock: @escaping @Sendable () -> Date = { Date() }, initialMapSize: Int = 64 << 20) {
             self.durability = durability
@@ -39,13 +42,15 @@ public final class Ledger: Sendable {
     /// stops at the holdings it got later.
     static let storeFormat: UInt64 = 3
 
-    let env: Environment
+    /// The environment, with the store lock held for it (``StoreLock``).
+    private let store: LockedEnvironment
+    var env: Environment { store.environment }
     let db: Databases
     private let options: Options
 
-    private init(env: Environment, options: Options) throws {
-        self.env = env
-        self.db = try Databases(env)
+    private init(store: LockedEnvironment, options: Options) throws {
+        self.store = store
+        self.db = try Databases(store.environment)
         self.options = options
     }
 
@@ -53,43 +58,61 @@ public final class Ledger: Sendable {
     /// default schema with its first write (or ``setSchema(_:)``). A store written in an
     /// older store format is first upgraded offline by ``rebuild(path:options:progress:)``
     /// (the log is kept as it is; every projection is written again in the current layout).
-    /// - Throws: ``LedgerError/unsupportedFormat(found:supported:)`` for a store written by a
-    ///   newer version; for an older one, ``LedgerError/storeInUse(path:)`` while another
-    ///   process (or a `Ledger` still alive in this one) has it open and
-    ///   ``LedgerError/corruptEvent(seq:reason:)`` when its log cannot be replayed;
-    ///   ``LedgerError/storage(_:)`` when LMDB cannot open it.
+    ///
+    /// The `Ledger` holds a shared lock on the store (`ledger.lock` in its directory) until
+    /// it is released, which keeps a rebuild out; while one runs, `open` fails at once.
+    /// - Throws: ``LedgerError/storeInUse(path:)`` while a rebuild of the store runs (in any
+    ///   process), and for a store of an older format while another process (or a `Ledger`
+    ///   still alive in this one) has it open;
+    ///   ``LedgerError/unsupportedFormat(found:supported:)`` for a store written by a
+    ///   newer version; ``LedgerError/corruptEvent(seq:reason:)`` when an older store's log
+    ///   cannot be replayed; ``LedgerError/storage(_:)`` when LMDB cannot open it.
     public static func open(path: String, options: Options = .init()) throws(LedgerError) -> Ledger {
         do {
             let ledger = try openAsIs(path: path, options: options)
-            if try wrap({ try ledger.storedFormat() ?? storeFormat }) == storeFormat { return ledger }
-        }  // An older store's ledger is released here, so that `rebuild` may swap its files.
+            if try wrap({ try ledger.storedFormat() }) == storeFormat { return ledger }
+        }  // An older store's ledger is released here (and its lock), so that `rebuild` may swap its files.
         try rebuild(path: path, options: options)
         return try openAsIs(path: path, options: options)
     }
 
     /// Opens the store without upgrading it: for `open`, and for `rebuild`, which reads an
-    /// older store's log as it is.
-    static func openAsIs(path: String, options: Options) throws(LedgerError) -> Ledger {
-        try wrap {
+    /// older store's log as it is. `locked: false` opens it without the shared store lock:
+    /// for rebuild's own opens of the store it holds exclusively, and for private stores.
+    static func openAsIs(path: String, options: Options, locked: Bool = true) throws(LedgerError) -> Ledger {
+        try StoreFiles.createDirectory(path)
+        // Before the environment opens: from here until it has closed, no rebuild can start.
+        let lock = locked ? try StoreLock.acquire(.shared, directory: path) : nil
+        return try wrap {
             let env = try Environment.open(path: path, configuration: .init(
                 databases: Databases.specs, initialMapSize: options.initialMapSize, durability: options.durability
             ))
-            let ledger = try Ledger(env: env, options: options)
-            if let version = try ledger.storedFormat() {
-                guard version <= storeFormat else { throw LedgerError.unsupportedFormat(found: Int(version), supported: Int(storeFormat)) }
-            } else {
-                try env.write { txn in try txn.put(ledger.db.meta, key: Meta.storeFormat, value: Keys.seq(storeFormat)) }
-            }
+            let ledger = try Ledger(store: LockedEnvironment(env, lock: lock), options: options)
+            let version = try ledger.storedFormat()
+            guard version <= storeFormat else { throw LedgerError.unsupportedFormat(found: Int(version), supported: Int(storeFormat)) }
             return ledger
         }
     }
 
-    /// The store format recorded in `meta`; `nil` for a store opened for the first time.
-    private func storedFormat() throws -> UInt64? {
-        try env.read { txn in try txn.get(db.meta, key: Meta.storeFormat) }.map { Keys.readUInt64($0) ?? 0 }
+    /// The store format recorded in `meta`. A new store records this build's, in a write
+    /// transaction that checks again, because other processes may be creating it too.
+    private func storedFormat() throws -> UInt64 {
+        let db = self.db
+        func recorded(_ txn: ReadTransaction) throws -> UInt64? {
+            try txn.get(db.meta, key: Meta.storeFormat).map { Keys.readUInt64($0) ?? 0 }
+        }
+        if let version = try env.read(recorded) { return version }
+        return try env.write { txn in
+            if let version = try recorded(txn) { return version }
+            try txn.put(db.meta, key: Meta.storeFormat, value: Keys.seq(Self.storeFormat))
+            return Self.storeFormat
+        }
     }
 
     var now: Int64 { options.clock().millisecondsSince1970 }
+
+    /// See ``Options/decidesOnly``.
+    var decidesOnly: Bool { options.decidesOnly }
 
     // MARK: Commands
 
@@ -266,8 +289,9 @@ public final class Ledger: Sendable {
     /// without a sync per batch (the caller syncs once at the end, or deletes it), and with a
     /// map as large as this store's, so that it need not grow on the way.
     func openReplayTarget(at path: String) throws(LedgerError) -> Ledger {
-        try Ledger.open(path: path, options: Options(
-            durability: .noSync, clock: options.clock, initialMapSize: max(options.initialMapSize, env.mapSize)))
+        // A private store: no lock (and no `ledger.lock` file beside the data file rebuild moves).
+        try Ledger.openAsIs(path: path, options: Options(
+            durability: .noSync, clock: options.clock, initialMapSize: max(options.initialMapSize, env.mapSize)), locked: false)
     }
 
     /// Maps any error to ``LedgerError``.

@@ -37,7 +37,7 @@ func withStoreAsync<T>(_ path: String, _ body: (Ledger) async throws -> T) async
         #expect(summary.events == UInt64(events.count))
         #expect(summary.changedProjections == [])
         #expect(summary.digests == before)
-        #expect(!FileManager.default.fileExists(atPath: path + ".rebuild-tmp"))
+        #expect(!FileManager.default.fileExists(atPath: path + "/rebuild-tmp"))
         try withStore(path) { ledger throws in
             #expect(try ledger.projectionDigests() == before)
             #expect(try ledger.events(limit: .max) == events)
@@ -104,12 +104,12 @@ func withStoreAsync<T>(_ path: String, _ body: (Ledger) async throws -> T) async
 
     @Test func rebuildClearsWhatAnInterruptedRebuildLeftBehind() async throws {
         let path = try await populatedStorePath()
-        // A crash after the swap leaves the old store here; before it, a partial new one.
-        try FileManager.default.createDirectory(atPath: path + ".rebuild-tmp", withIntermediateDirectories: true)
-        try Data("partial".utf8).write(to: URL(fileURLWithPath: path + ".rebuild-tmp/data.mdb"))
+        // A crash before the rename leaves a partial new store here; after it, its lock file.
+        try FileManager.default.createDirectory(atPath: path + "/rebuild-tmp", withIntermediateDirectories: true)
+        try Data("partial".utf8).write(to: URL(fileURLWithPath: path + "/rebuild-tmp/data.mdb"))
         let before = try withStore(path) { try $0.projectionDigests() }
         #expect(try Ledger.rebuild(path: path).digests == before)
-        #expect(!FileManager.default.fileExists(atPath: path + ".rebuild-tmp"))
+        #expect(!FileManager.default.fileExists(atPath: path + "/rebuild-tmp"))
     }
 
     @Test func rebuildRefusesAStoreThisProcessHasOpen() async throws {
@@ -117,12 +117,12 @@ func withStoreAsync<T>(_ path: String, _ body: (Ledger) async throws -> T) async
         let open = try Ledger.open(path: path)
         let error = await ledgerError { try Ledger.rebuild(path: path) }
         #expect(error == .storeInUse(path: open.env.path))
-        #expect(!FileManager.default.fileExists(atPath: path + ".rebuild-tmp"))
+        #expect(!FileManager.default.fileExists(atPath: path + "/rebuild-tmp"))
     }
 
     @Test func rebuildRefusesAStoreAnotherProcessHasOpen() async throws {
         let path = try await populatedStorePath()
-        // `ingest -` opens the store, then waits for lines on stdin.
+        // `ingest -` opens the store with its first line, then waits for more on stdin.
         let child = Process()
         child.executableURL = URL(fileURLWithPath: try CLIProcess.require())
         child.arguments = ["ingest", "-", "--db", path]
@@ -130,6 +130,7 @@ func withStoreAsync<T>(_ path: String, _ body: (Ledger) async throws -> T) async
         child.standardInput = stdin
         child.standardOutput = FileHandle.nullDevice
         try child.run()
+        stdin.fileHandleForWriting.write(Data(#"{"op":"identify","ids":{"email":"held@example.com"}}"#.utf8 + [10]))
         defer {
             try? stdin.fileHandleForWriting.close()
             child.waitUntilExit()
@@ -175,4 +176,53 @@ func withStoreAsync<T>(_ path: String, _ body: (Ledger) async throws -> T) async
         let error = try JSONSerialization.jsonObject(with: Data(verify.stderr.utf8)) as? [String: [String: String]]
         #expect(error?["error"]?["code"] == "projectionMismatch")
     }
+
+    /// SPEC's offline rebuild, from other processes: while `idledger rebuild` runs, each
+    /// writer either fails with `storeInUse` (exit 1) or is acknowledged and then found in
+    /// the rebuilt store. Writers used to be let in between rebuild's two checks, and their
+    /// acknowledged commands vanished with the swap.
+    @Test func writersDuringARebuildFailWithStoreInUseOrAreKept() async throws {
+        let executable = try CLIProcess.require()
+        let path = temporaryPath("rebuild-writers")
+        try await fillStore(path, identifies: 8_000)
+        var writersDuringRebuilds = 0
+        for round in 0..<2 {
+            let rebuildStarted = Date()
+            let rebuild = try Child(executable, ["rebuild", "--db", path, "--json"])
+            usleep(300_000)
+            var writers: [(email: String, result: Child.Result)] = []
+            while rebuild.isRunning, writers.count < 30 {
+                let email = "during-\(round)-\(writers.count)@x.com"
+                let writer = try Child(executable, ["identify", "--id", "email=\(email)", "--access", "email", "--json", "--db", path])
+                writers.append((email, writer.wait()))
+            }
+            let rebuilt = rebuild.wait()
+            #expect(rebuilt.exitedNormally && rebuilt.status == 0, "round \(round): \(rebuilt)")
+            print("round \(round): rebuild took \(Date().timeIntervalSince(rebuildStarted))s, \(writers.count) writers, \(writers.filter { $0.result.status == 0 }.count) acknowledged")
+            try withStore(path) { ledger throws in
+                for (email, result) in writers {
+                    if result.exitedNormally && result.status == 0 {
+                        #expect(try ledger.owner("email=\(email)") != nil, "round \(round): acknowledged \(email) is not in the rebuilt store")
+                    } else {
+                        #expect(result.exitedNormally && result.status == 1 && result.stderr.contains(#""code":"storeInUse""#), "round \(round): \(result)")
+                    }
+                }
+            }
+            if rebuilt.status == 0 { writersDuringRebuilds += writers.count }
+        }
+        #expect(writersDuringRebuilds > 0, "no writer ran while a rebuild did")
+    }
+}
+
+/// Fills a new store at `path` with `identifies` new customers (no sync: only a large log is
+/// wanted), in batches, and closes it.
+func fillStore(_ path: String, identifies: Int) async throws {
+    let ledger = try Ledger.open(path: path, options: .init(durability: .noSync))
+    for start in stride(from: 0, to: identifies, by: 1000) {
+        let batch = (start..<min(start + 1000, identifies)).map { i in
+            Command.identify(IdentifyCommand(identifiers: ids("email=u\(i)@example.com", "cookie=k\(i)"), access: ["email"]))
+        }
+        _ = try await ledger.execute(batch: batch)
+    }
+    try ledger.sync()
 }

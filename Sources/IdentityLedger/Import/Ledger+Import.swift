@@ -150,6 +150,10 @@ extension Ledger {
         if state == nil {
             let start = ImportStart(importId: importId, sourceName: sourceName, contentDigest: digest, matchBy: matchBy, format: format.rawValue)
             state = try await startImport(start)
+            // Deciding against an empty store: the import writes (its start, at least).
+            if decidesOnly {
+                return ImportSummary(importId: importId, rows: 0, created: 0, updated: 0, rejected: 0, errorsFile: errorsFile.path, resumedAfterRow: nil, alreadyFinished: false)
+            }
         }
         let committed = state!.lastRow
 

@@ -24,7 +24,7 @@ struct Audit: AsyncParsableCommand {
 
     func run() async throws {
         try await global.run {
-            let ledger = try global.openLedger(create: false)
+            let ledger = try global.openLedger()
             let reports = report.map { [$0] } ?? Report.allCases
             var output = AuditOutput()
             for report in reports {

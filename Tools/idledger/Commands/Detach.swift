@@ -39,7 +39,7 @@ struct Detach: AsyncParsableCommand {
     func run() async throws {
         try await global.run {
             let command = try command()
-            let result = try await global.openLedger(create: true).detach(command)
+            let result = try await global.lazyLedger().write { ledger throws(LedgerError) in try await ledger.detach(command) }
             if global.json {
                 print(Output.json(ResultOutput(result, includeGuards: false)))
             } else {

@@ -21,7 +21,7 @@ struct Explain: AsyncParsableCommand {
 
     func run() async throws {
         try await global.run {
-            let explanation = try global.openLedger(create: false).explain(
+            let explanation = try global.openLedger().explain(
                 try ArgumentParsing.customer(a, argument: "A"), try ArgumentParsing.customer(b, argument: "B"))
             print(global.json ? Output.json(ExplanationOutput(explanation)) : Rendering.explanation(explanation))
         }

@@ -14,7 +14,7 @@ struct Export: AsyncParsableCommand {
     func run() async throws {
         try await global.run {
             let json = global.json
-            try global.openLedger(create: false).forEachActiveCustomer { customer in
+            try global.openLedger().forEachActiveCustomer { customer in
                 print(json ? Output.json(CustomerOutput(customer)) : Rendering.customerLine(customer))
             }
         }

@@ -21,7 +21,7 @@ struct History: AsyncParsableCommand {
     func run() async throws {
         try await global.run {
             let ref = try ArgumentParsing.customer(customer, argument: "CUSTOMER")
-            for event in try global.openLedger(create: false).history(ref, asOf: asOf.value) {
+            for event in try global.openLedger().history(ref, asOf: asOf.value) {
                 print(global.json ? Output.json(EventOutput(event)) : Rendering.event(event))
             }
         }

@@ -37,7 +37,7 @@ struct Identify: AsyncParsableCommand {
     func run() async throws {
         try await global.run {
             let command = try command()
-            let result = try await global.openLedger(create: true).identify(command)
+            let result = try await global.lazyLedger().write { ledger throws(LedgerError) in try await ledger.identify(command) }
             print(global.json ? Output.json(ResultOutput(result, includeGuards: false)) : Rendering.result(result))
         }
     }

@@ -46,14 +46,18 @@ struct Import: AsyncParsableCommand {
     func run() async throws {
         var rejected: UInt64 = 0
         try await global.run {
-            let ledger = try global.openLedger(create: true)
+            let store = try global.lazyLedger()
             let display = ImportProgressDisplay(json: global.json)
             let summary: ImportSummary
             do {
-                summary = try await ledger.importFile(
-                    at: file, format: format, matchBy: matchBy, importId: importId,
-                    errors: errors ?? file + ".errors.jsonl", progress: display.update
-                )
+                // On a new path the import is first decided against an empty store, which
+                // stops once the import would write: the progress is the real run's.
+                summary = try await store.write { ledger throws(LedgerError) in
+                    try await ledger.importFile(
+                        at: file, format: format, matchBy: matchBy, importId: importId,
+                        errors: errors ?? file + ".errors.jsonl", progress: display.update
+                    )
+                }
             } catch {
                 display.finish(nil)
                 throw error

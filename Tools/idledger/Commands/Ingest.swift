@@ -33,7 +33,7 @@ struct Ingest: AsyncParsableCommand {
         var total = 0
         try await global.run {
             let reader = try LineReader(path: file)
-            let ledger = try global.openLedger(create: true)
+            let store = try global.lazyLedger()
             var number = 0
             while let first = reader.next() {
                 // The lines that are already here, without waiting for more.
@@ -54,7 +54,7 @@ struct Ingest: AsyncParsableCommand {
                 let commands = lines.compactMap { try? $0.command.get() }
                 var executed: [Result<CommandResult, LedgerError>]
                 do throws(LedgerError) {
-                    executed = commands.isEmpty ? [] : try await ledger.execute(batch: commands)
+                    executed = commands.isEmpty ? [] : try await store.write { ledger throws(LedgerError) in try await ledger.execute(batch: commands) }
                 } catch {
                     executed = commands.map { _ in .failure(error) }
                 }

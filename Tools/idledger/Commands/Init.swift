@@ -28,7 +28,8 @@ struct Init: AsyncParsableCommand {
             // Read and validated before the store is opened, which creates it: a refused
             // schema must leave nothing behind.
             let newSchema = try schema.map(loadSchema)
-            let ledger = try global.openLedger(create: true, keep: true)
+            // `init` is for creating the store: `Ledger.open` creates it.
+            let ledger = try Ledger.open(path: path, options: try global.ledgerOptions())
             var seq: [UInt64] = []
             if let newSchema { seq = try await ledger.setSchema(newSchema) }
             let current = try ledger.schema()

@@ -25,7 +25,7 @@ struct Log: AsyncParsableCommand {
 
     func run() async throws {
         try await global.run {
-            let ledger = try global.openLedger(create: false)
+            let ledger = try global.openLedger()
             var next = from
             var remaining = limit ?? Int.max
             // Pages keep memory flat on a long log; each page is its own snapshot, which

@@ -43,7 +43,7 @@ struct Merge: AsyncParsableCommand {
     func run() async throws {
         try await global.run {
             let command = try command()
-            let result = try await global.openLedger(create: true).merge(command)
+            let result = try await global.lazyLedger().write { ledger throws(LedgerError) in try await ledger.merge(command) }
             print(global.json ? Output.json(ResultOutput(result, includeGuards: true)) : Rendering.merge(result))
         }
     }

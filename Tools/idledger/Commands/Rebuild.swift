@@ -6,9 +6,10 @@ struct Rebuild: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Recompute every projection from the log, offline, and swap the result in atomically.",
         discussion: """
-            The store must be offline: rebuild fails with storeInUse if another process has it open. \
-            It replays the log into <db>.rebuild-tmp beside the store, then exchanges the two \
-            directories in one rename; a crash at any point leaves a valid store at <db>. \
+            The store must be offline: rebuild fails with storeInUse if another process has it open, \
+            and while it runs every other command on the store fails with storeInUse. It replays \
+            the log into <db>/rebuild-tmp, then moves the new data file over the store's in one \
+            rename; a crash at any point leaves a valid store at <db>. \
             Progress is shown on stderr when it is a terminal. See docs/rebuild.md.
             """)
 

@@ -21,11 +21,11 @@ struct SchemaSet: AsyncParsableCommand {
 
     func run() async throws {
         try await global.run {
-            // Validated before the store is opened, which creates a new one (see Init).
+            // Validated before anything is decided: a bad file is refused before any store is touched.
             let schema = try loadSchema(file)
-            let ledger = try global.openLedger(create: true)
-            let seq = try await ledger.setSchema(schema)
-            let current = try ledger.schema()
+            let (seq, current) = try await global.lazyLedger().write { ledger throws(LedgerError) in
+                (try await ledger.setSchema(schema), try ledger.schema())
+            }
             if global.json {
                 print(Output.json(SchemaSetOutput(changed: !seq.isEmpty, seq: seq, schema: current)))
             } else {

@@ -14,7 +14,7 @@ struct SchemaShow: AsyncParsableCommand {
 
     func run() async throws {
         try await global.run {
-            let schema = try global.openLedger(create: false).schema()
+            let schema = try global.openLedger().schema()
             print(global.json ? Output.json(schema) : Rendering.schema(schema))
         }
     }

@@ -24,7 +24,7 @@ struct Show: AsyncParsableCommand {
     func run() async throws {
         try await global.run {
             let ref = try ArgumentParsing.customer(customer, argument: "CUSTOMER")
-            let profile = try global.openLedger(create: false).customer(ref, asOf: asOf.value)
+            let profile = try global.openLedger().customer(ref, asOf: asOf.value)
             print(global.json ? Output.json(CustomerOutput(profile)) : Rendering.customer(profile))
         }
     }

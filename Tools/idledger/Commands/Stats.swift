@@ -13,7 +13,7 @@ struct Stats: AsyncParsableCommand {
 
     func run() async throws {
         try await global.run {
-            let s = try global.openLedger(create: false).statistics()
+            let s = try global.openLedger().statistics()
             if global.json {
                 print(Output.json(StatsOutput(s)))
             } else {

@@ -35,7 +35,7 @@ struct Update: AsyncParsableCommand {
     func run() async throws {
         try await global.run {
             let command = try command()
-            let result = try await global.openLedger(create: true).update(command)
+            let result = try await global.lazyLedger().write { ledger throws(LedgerError) in try await ledger.update(command) }
             print(global.json ? Output.json(ResultOutput(result, includeGuards: false)) : Rendering.result(result))
         }
     }

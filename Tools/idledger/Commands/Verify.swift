@@ -19,7 +19,7 @@ struct Verify: AsyncParsableCommand {
 
     func run() async throws {
         try await global.run {
-            let ledger = try global.openLedger(create: false)
+            let ledger = try global.openLedger()
             let display = ReplayProgressDisplay(label: "verify", json: global.json)
             let report = try ledger.verify(progress: display.update)
             display.finish()

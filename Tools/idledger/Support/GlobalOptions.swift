@@ -1,11 +1,6 @@
 import ArgumentParser
 import Foundation
 import IdentityLedger
-import Synchronization
-
-/// A store this process created for a writing command (its path, and whether its directory
-/// was there before); `run` removes it again if the command left its log empty.
-private let newStore = Mutex<(path: String, directoryExisted: Bool)?>(nil)
 
 /// Options every subcommand takes: which store, and whether to print JSON.
 struct GlobalOptions: ParsableArguments {
@@ -28,21 +23,26 @@ struct GlobalOptions: ParsableArguments {
         guard storePath != nil else { throw ValidationError("no store: pass --db or set IDLEDGER_DB") }
     }
 
-    /// Opens the store. Commands that only read pass `create: false`, so that a mistyped
-    /// path fails with `storeNotFound` instead of leaving an empty store behind. A store that a
-    /// writing command creates is removed again if the command writes nothing to it (refused,
-    /// or every `ingest` line failed; see `run`), unless `keep` (`init`, which is for creating it).
-    func openLedger(create: Bool, keep: Bool = false) throws -> Ledger {
-        guard let path = storePath else { throw ValidationError("no store: pass --db or set IDLEDGER_DB") }
-        let exists = FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("data.mdb"))
-        if !create, !exists {
+    /// Opens the store for a command that only reads: a path without a store fails with
+    /// `storeNotFound` instead of leaving an empty store behind.
+    func openLedger() throws -> Ledger {
+        let path = try requiredStorePath()
+        guard FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("data.mdb")) else {
             throw CLIError(code: "storeNotFound", message: "no store at \(path)")
         }
-        if create, !keep, !exists {
-            let directoryExisted = FileManager.default.fileExists(atPath: path)
-            newStore.withLock { $0 = (path, directoryExisted) }
-        }
         return try Ledger.open(path: path, options: try ledgerOptions())
+    }
+
+    /// The store for a command that writes: created only if the command writes something
+    /// (``LazyLedger``), so a refused first command creates nothing. `init` uses `Ledger.open`,
+    /// which creates the store on purpose.
+    func lazyLedger() throws -> LazyLedger {
+        LazyLedger(path: try requiredStorePath(), options: try ledgerOptions())
+    }
+
+    private func requiredStorePath() throws -> String {
+        guard let path = storePath else { throw ValidationError("no store: pass --db or set IDLEDGER_DB") }
+        return path
     }
 
     /// `IDLEDGER_DURABILITY=nosync` opts into ``Ledger/Durability/noSync`` (docs/durability.md);
@@ -62,8 +62,6 @@ struct GlobalOptions: ParsableArguments {
     /// exits 1; usage errors (`ValidationError`) and `ExitCode`s pass through to
     /// ArgumentParser, which exits 64 or with the given code.
     func run(_ body: () async throws -> Void) async throws {
-        // After `body`, which held the ledger: a refused first write leaves no empty store.
-        defer { Self.removeNewStoreIfUnused() }
         do {
             try await body()
         } catch let error as LedgerError {
@@ -73,13 +71,6 @@ struct GlobalOptions: ParsableArguments {
             Diagnostics.reportError(code: error.code, message: error.message, json: json)
             throw ExitCode.failure
         }
-    }
-}
-
-extension GlobalOptions {
-    private static func removeNewStoreIfUnused() {
-        guard let created = newStore.withLock({ $0 }), Ledger.removeIfUnused(path: created.path), !created.directoryExisted else { return }
-        rmdir(created.path) // only if nothing else is in it
     }
 }
 

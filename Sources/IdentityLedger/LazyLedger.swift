@@ -1,0 +1,87 @@
+import Foundation
+
+/// The store at a path, for work that writes: a new store is created only by work that
+/// writes something to it, never by a refused command.
+///
+/// ``Ledger/open(path:options:)`` creates a new store as it opens it. A tool that runs a
+/// user's commands on a path that may be new uses this instead, so that a refused first
+/// command leaves nothing behind, without deleting anything afterwards (which is never safe:
+/// another process may be opening the store by then).
+///
+/// While there is no store at the path, ``write(_:)`` first decides its work against an empty
+/// store (the default schema, no customers): it runs it in a private scratch store, a fresh
+/// directory under the system's temporary directory that no other process knows. If that
+/// left the scratch log empty (every command refused), its outcome is returned and nothing
+/// is created. Otherwise the store is opened (created if still needed) and the work runs
+/// there for real, against what the store holds by then, which another process may have
+/// written meanwhile. Once the store exists, `write` runs the work on it directly.
+///
+/// ```swift
+/// let store = LazyLedger(path: "/var/lib/shop/customers")
+/// let result = try await store.write { ledger in try await ledger.identify(command) }
+/// ```
+///
+/// The work may run twice, so it must have no effect outside the store (print its outcome
+/// afterwards). Not thread-safe: one task uses it at a time.
+public final class LazyLedger {
+    /// The store directory.
+    public let path: String
+    private let options: Ledger.Options
+    /// The store, once opened.
+    private var store: Ledger?
+    /// The scratch store, kept from one `write` to the next while it is empty.
+    private var scratch: (ledger: Ledger, directory: String)?
+
+    public init(path: String, options: Ledger.Options = .init()) {
+        self.path = path
+        self.options = options
+    }
+
+    deinit {
+        discardScratch()
+    }
+
+    /// Runs `work` on the store, deciding it against an empty store first while there is none.
+    /// - Throws: what `work` throws; ``LedgerError`` when a store cannot be opened.
+    public func write<T>(_ work: (Ledger) async throws(LedgerError) -> T) async throws(LedgerError) -> T {
+        if let store { return try await work(store) }
+        if !StoreFiles.storeExists(in: path) {
+            let trial = try scratchLedger()
+            let outcome: Result<T, LedgerError>
+            do throws(LedgerError) { outcome = .success(try await work(trial)) } catch { outcome = .failure(error) }
+            // An empty log means nothing was decided: every write is an event.
+            if try trial.events(limit: 1).isEmpty { return try outcome.get() }
+            discardScratch()
+        }
+        let store = try Ledger.open(path: path, options: options)
+        self.store = store
+        return try await work(store)
+    }
+
+    private func scratchLedger() throws(LedgerError) -> Ledger {
+        if let scratch { return scratch.ledger }
+        var template = Array(((NSTemporaryDirectory() as NSString).appendingPathComponent("idledger-decide-XXXXXX")).utf8CString)
+        guard let directory = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }).map({ String(cString: $0) }) else {
+            throw .invalidInput(reason: "cannot create a scratch directory in \(NSTemporaryDirectory()): \(String(cString: strerror(errno)))")
+        }
+        do {
+            var scratchOptions = Ledger.Options(durability: .noSync, clock: options.clock, initialMapSize: 1 << 20)
+            scratchOptions.decidesOnly = true
+            let ledger = try Ledger.openAsIs(path: directory, options: scratchOptions, locked: false)
+            scratch = (ledger, directory)
+            return ledger
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
+    }
+
+    /// Removes the scratch store (a private directory: nothing else can be using it).
+    private func discardScratch() {
+        guard let directory = scratch?.directory else { return }
+        scratch = nil
+        // Its environment closes with its last reference; unlinking the files of an open
+        // LMDB environment first does it no harm.
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}

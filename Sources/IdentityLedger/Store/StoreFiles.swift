@@ -1,0 +1,67 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The few file-system calls opening and rebuilding a store need beyond Foundation.
+enum StoreFiles {
+    /// The LMDB data file in a store's directory.
+    static func dataFile(in directory: String) -> String {
+        (directory as NSString).appendingPathComponent("data.mdb")
+    }
+
+    /// Whether a store (its data file) exists in `directory`.
+    static func storeExists(in directory: String) -> Bool {
+        FileManager.default.fileExists(atPath: dataFile(in: directory))
+    }
+
+    /// Creates `path` and any missing parents. Several processes may create a new store at
+    /// once: a directory that another made meanwhile (`EEXIST`) is no failure.
+    static func createDirectory(_ path: String) throws(LedgerError) {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue { return }
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty, parent != path { try createDirectory(parent) }
+        guard mkdir(path, 0o777) == 0 || errno == EEXIST else {
+            throw .invalidInput(reason: "cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw .invalidInput(reason: "cannot create \(path): a file is in the way")
+        }
+    }
+
+    /// Replaces `directory`'s data file with `newFile` in one `rename` (on the same file
+    /// system: `newFile` is inside `directory`): a crash sees the old file or the new one,
+    /// both complete. The new file is flushed first and the directory after.
+    static func replaceDataFile(in directory: String, with newFile: String) throws(LedgerError) {
+        try syncFile(newFile)
+        guard rename(newFile, dataFile(in: directory)) == 0 else {
+            throw .invalidInput(reason: "cannot move \(newFile) to \(dataFile(in: directory)): \(String(cString: strerror(errno)))")
+        }
+        try syncFile(directory, flags: O_DIRECTORY)
+    }
+
+    /// `fsync`s a file, or with `O_DIRECTORY` a directory's entries (a new file, a rename).
+    static func syncFile(_ path: String, flags: Int32 = 0) throws(LedgerError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | flags)
+        guard fd >= 0 else { throw .invalidInput(reason: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw .invalidInput(reason: "cannot sync \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    /// Whether another process holds a lock on byte 0 of `lock.mdb` (LMDB's "environment in use" lock).
+    /// Call it only while this process does not have the environment open: closing any
+    /// descriptor of `lock.mdb` drops every `fcntl` lock this process holds on it.
+    static func lockedByAnotherProcess(_ lockFile: String) -> Bool {
+        let fd = open(lockFile, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var lock = flock()
+        lock.l_type = Int16(F_WRLCK)
+        lock.l_whence = Int16(SEEK_SET)
+        lock.l_start = 0
+        lock.l_len = 1
+        guard fcntl(fd, F_GETLK, &lock) == 0 else { return false }
+        return lock.l_type != Int16(F_UNLCK)
+    }
+}
