@@ -14,10 +14,10 @@ import Foundation
 /// left the scratch log empty (every command refused), its outcome is returned and nothing
 /// is created. Otherwise the store is opened (created if still needed) and the work runs
 /// there for real, against what the store holds by then, which another process may have
-/// written meanwhile. Once the store exists, `write` runs the work on it directly.
+/// written meanwhile. Once the store is open, `write` runs the work on it directly.
 ///
 /// ```swift
-/// let store = LazyLedger(path: "/var/lib/shop/customers")
+/// let store = try LazyLedger(path: "/var/lib/shop/customers")
 /// let result = try await store.write { ledger in try await ledger.identify(command) }
 /// ```
 ///
@@ -32,9 +32,13 @@ public final class LazyLedger {
     /// The scratch store, kept from one `write` to the next while it is empty.
     private var scratch: (ledger: Ledger, directory: String)?
 
-    public init(path: String, options: Ledger.Options = .init()) {
+    /// Opens the store at `path` if there is one, so that a store that cannot be opened
+    /// (one being rebuilt, a damaged one) fails here, before any work.
+    /// - Throws: what ``Ledger/open(path:options:)`` throws.
+    public init(path: String, options: Ledger.Options = .init()) throws(LedgerError) {
         self.path = path
         self.options = options
+        if StoreFiles.storeExists(in: path) { store = try Ledger.open(path: path, options: options) }
     }
 
     deinit {

@@ -34,7 +34,7 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
     /// `verify`: the rebuilt projection differs from the live one, first at `key` (hex).
     case projectionMismatch(projection: String, key: String)
     /// `rebuild`, or `open` of an older store format (which rebuilds it), needs the store
-    /// offline, but another process has it open.
+    /// offline, but another process has it open; or `open` while a rebuild of it runs.
     case storeInUse(path: String)
     /// An import ID was started on a file with other contents (SHA-256, hex).
     case importSourceChanged(importId: String, startedWith: String, found: String)
@@ -119,7 +119,7 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
         case .projectionMismatch(let projection, let key):
             "projection \"\(projection)\" differs from a rebuild from the log, first at key \(key)"
         case .storeInUse(let path):
-            "another process has the store at \(path) open; a rebuild, or opening a store of an older format (which rebuilds it), needs it offline"
+            "the store at \(path) is in use: a rebuild (or opening a store of an older format, which rebuilds it) needs it to itself, and no process can open it while one runs; try again when the other process is done"
         case .importSourceChanged(let importId, let startedWith, let found):
             "import \(importId) was started on a file with SHA-256 \(startedWith); this file has \(found) (use another --import-id to import it)"
         case .fileNotReadable(let path, let reason):

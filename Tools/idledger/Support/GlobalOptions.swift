@@ -37,7 +37,7 @@ struct GlobalOptions: ParsableArguments {
     /// (``LazyLedger``), so a refused first command creates nothing. `init` uses `Ledger.open`,
     /// which creates the store on purpose.
     func lazyLedger() throws -> LazyLedger {
-        LazyLedger(path: try requiredStorePath(), options: try ledgerOptions())
+        try LazyLedger(path: try requiredStorePath(), options: try ledgerOptions())
     }
 
     private func requiredStorePath() throws -> String {
