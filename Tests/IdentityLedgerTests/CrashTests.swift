@@ -102,7 +102,7 @@ import Testing
             let before = try writer(round, 0)
             kill(before)
             if runsToTheEnd { before.process.waitUntilExit() }
-            let rebuild = try Child(executable, ["rebuild", "--db", path])
+            let rebuild = try Child(executable, ["rebuild", "--db", path, "--json"])
             usleep(UInt32.random(in: 0...300_000, using: &rng))
             let during = try writer(round, 1)
             if !runsToTheEnd {

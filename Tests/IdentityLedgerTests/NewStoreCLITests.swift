@@ -27,11 +27,16 @@ import Testing
             ("schema-set", ["schema", "set", badSchema], ""),
             ("schema-set-unreadable", ["schema", "set", root + "/missing.json"], ""),
         ]
+        // The commands decide in scratch stores under their own temporary directory here,
+        // which must be empty again afterwards.
+        let temporary = root + "/tmp"
+        try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true)
         for (name, arguments, input) in refusals {
             let path = root + "/" + name
-            let run = try CLIProcess.run(arguments + ["--db", path], input: input)
+            let run = try CLIProcess.run(arguments + ["--db", path], input: input, environment: ["TMPDIR": temporary])
             #expect(run.status == 1 || (name == "ingest" && run.status == 2), "\(name): \(run.status) \(run.stderr)")
             #expect(!FileManager.default.fileExists(atPath: path), "\(name) created \(path)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: temporary).isEmpty, "\(name) left its scratch store")
         }
         // A directory that was there before stays as it was.
         let existing = root + "/existing"
@@ -40,8 +45,9 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: existing).isEmpty)
         // One good ingest line creates the store, with that line only; init creates an empty store.
         let partly = root + "/partly"
-        let ingest = try CLIProcess.run(["ingest", "-", "--db", partly], input: #"{"op":"identify","ids":{"email":"bad"}}"# + "\n" + #"{"op":"identify","ids":{"email":"a@example.com"}}"# + "\n")
+        let ingest = try CLIProcess.run(["ingest", "-", "--db", partly], input: #"{"op":"identify","ids":{"email":"bad"}}"# + "\n" + #"{"op":"identify","ids":{"email":"a@example.com"}}"# + "\n", environment: ["TMPDIR": temporary])
         #expect(ingest.status == 2)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: temporary).isEmpty, "ingest left its scratch store")
         #expect(try Ledger.open(path: partly).events(limit: .max).count == 2)
         let created = root + "/created"
         #expect(try CLIProcess.run(["init", "--db", created]).status == 0)
