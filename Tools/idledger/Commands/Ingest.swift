@@ -48,6 +48,8 @@ struct Ingest: AsyncParsableCommand {
                         lines.append((number, Result { () throws(LedgerError) in try Command(jsonLine: text) }))
                     case .invalidUTF8(let byte):
                         lines.append((number, .failure(.invalidInput(reason: "the line is not valid UTF-8 (byte \(byte))"))))
+                    case .tooLarge(let bytes):
+                        lines.append((number, .failure(.inputTooLarge(what: "the line", size: bytes, limit: reader.limit))))
                     }
                     line = lines.count < Self.batchLimit ? reader.nextIfReady() : nil
                 }
