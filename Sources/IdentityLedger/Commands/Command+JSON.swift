@@ -126,14 +126,19 @@ struct JSONFields {
             case .array(let values):
                 arrays.insert(type)
                 for value in values {
-                    guard let string = value.stringValue else { throw .invalidInput(reason: "ids.\(LedgerError.quoted(type)) must hold strings") }
+                    guard let string = value.stringValue else { throw .invalidInput(reason: "\(Self.field(type)) must hold strings") }
                     identifiers.append(Identifier(type: type, value: string))
                 }
             default:
-                throw .invalidInput(reason: "ids.\(LedgerError.quoted(type)) must be a string or an array of strings")
+                throw .invalidInput(reason: "\(Self.field(type)) must be a string or an array of strings")
             }
         }
         return (identifiers, arrays)
+    }
+
+    /// `ids.TYPE` as an error names it: a key that is no type name is quoted (and cut).
+    static func field(_ type: String) -> String {
+        Schema.isValidName(type) ? "ids.\(type)" : "ids.\(LedgerError.quoted(type))"
     }
 
     func customerRef(_ key: String) throws(LedgerError) -> CustomerRef {
