@@ -87,7 +87,7 @@ struct InputLimitTests {
         }
         #expect((unknown?.description.utf8.count ?? .max) < 200)
         // Invisible characters are shown escaped.
-        #expect(LedgerError.quoted("a\u{202E}b\u{0}") == #""a\u{202E}b\u{0}""#)
+        #expect(LedgerError.unknownIdentifierType(type: "a\u{202E}b\u{0}").description == #"unknown identifier type "a\u{202E}b\u{0}""#)
     }
 
     // MARK: import
