@@ -130,8 +130,11 @@ final class LineReader {
     }
 }
 
-/// Reads a whole small file (a schema).
+/// Reads a whole small file (a schema), of at most ``InputLimits/commandBytes``.
 func readSmallFile(_ path: String) throws -> Data {
+    if let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int, size > InputLimits.commandBytes {
+        throw LedgerError.inputTooLarge(what: path, size: size, limit: InputLimits.commandBytes)
+    }
     guard let data = FileManager.default.contents(atPath: path) else {
         throw CLIError(code: "fileNotReadable", message: "cannot read \(path)")
     }
