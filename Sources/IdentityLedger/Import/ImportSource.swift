@@ -194,7 +194,9 @@ struct ImportSource {
         }
         for (index, bytes) in record.fields.enumerated() where !bytes.isEmpty {
             let column = header[index]
-            if let byte = firstInvalidUTF8Byte(bytes) {
+            // Validated the fast way; the offset is looked for only in a bad value.
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                let byte = firstInvalidUTF8Byte(bytes) ?? 1
                 // An identifier's bytes would be another person's value with U+FFFD in them.
                 if case .identifier(let type) = roles[index] {
                     let error = LedgerError.invalidIdentifierValue(
@@ -205,7 +207,6 @@ struct ImportSource {
                 }
                 return
             }
-            let text = String(decoding: bytes, as: UTF8.self)
             switch roles[index] {
             case .identifier(let type):
                 row.identifiers.append(.init(column: column, identifier: Identifier(type: type, value: text)))
@@ -253,11 +254,10 @@ struct ImportSource {
     }
 
     private static func map(jsonLine bytes: [UInt8], into row: inout ImportRow) {
-        if let byte = firstInvalidUTF8Byte(bytes) {
-            row.reject(column: nil, code: "invalidUTF8", "the line is not valid UTF-8 (byte \(byte))")
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            row.reject(column: nil, code: "invalidUTF8", "the line is not valid UTF-8 (byte \(firstInvalidUTF8Byte(bytes) ?? 1))")
             return
         }
-        let text = String(decoding: bytes, as: UTF8.self)
         let object: [String: JSONValue]
         switch Result(catching: { () throws(LedgerError) in try JSONValue.parse(text) }) {
         case .success(.object(let fields)):

@@ -42,9 +42,10 @@ enum RawInput {
     static func error(for invalid: Invalid, command: (any ParsableCommand)?) -> LedgerError {
         let text = String(decoding: invalid.bytes, as: UTF8.self)
         guard let argument = invalid.argument else {
-            let name = text.prefix { $0 != "=" }
-            let value = invalid.bytes.count - name.utf8.count - 1
-            return .invalidInput(reason: "environment variable \(name) is not valid UTF-8 (byte \(invalid.byte - name.utf8.count - 1) of its value, \(value) bytes)")
+            let nameEnd = invalid.bytes.firstIndex(of: UInt8(ascii: "=")) ?? invalid.bytes.count
+            let name = String(decoding: invalid.bytes[..<nameEnd], as: UTF8.self)
+            let place = invalid.byte > nameEnd + 1 ? "byte \(invalid.byte - nameEnd - 1) of its value" : "byte \(invalid.byte) of its name"
+            return .invalidInput(reason: "environment variable \(LedgerError.quoted(name)) is not valid UTF-8 (\(place))")
         }
         // ArgumentParser saw the repaired text: an identifier argument of the command is the
         // whole argument, or follows the `=` of an option (`--id=email=…`). The offsets are
