@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import IdentityLedger
 
@@ -69,7 +70,8 @@ struct NormalizationTests {
         ("jane@localhost", "email domain must contain a dot"),
         ("jane@", "email domain must contain a dot"),
         ("jane doe@example.com", "email must not contain white space"),
-        ("jane@exa\tmple.com", "email must not contain white space"),
+        // White space that is not a control character (a tab is refused as one: invisibleCharactersAreRefused).
+        ("jane@exa\u{3000}mple.com", "email must not contain white space"),
         ("jane@.example.com", "email domain has an empty label (leading, trailing or double dot)"),
         ("jane@example.com.", "email domain has an empty label (leading, trailing or double dot)"),
         ("jane@example..com", "email domain has an empty label (leading, trailing or double dot)"),
@@ -180,5 +182,67 @@ struct NormalizationTests {
     @Test func exactAndLowercaseDoNotValidateShape() throws {
         #expect(try Normalization.exact.normalize("not an @ email", defaultCallingCode: nil) == "not an @ email")
         #expect(try Normalization.lowercase.normalize("+44 (0)20", defaultCallingCode: nil) == "+44 (0)20")
+    }
+
+    // MARK: invisible characters (SPEC section 2)
+
+    /// Characters that made look-alike accounts when appended to `ann` in `ann@example.com`,
+    /// with a tab and the line and paragraph separators.
+    static let invisible: [Unicode.Scalar] = [
+        "\u{200C}", "\u{200D}", "\u{2060}", "\u{00AD}", "\u{FEFF}", "\u{202E}", "\u{061C}", "\u{180E}",
+        "\u{0000}", "\u{0001}", "\u{007F}", "\u{0009}", "\u{2028}", "\u{2029}", "\u{200B}", "\u{0085}",
+    ]
+
+    /// A value of each kind, and where a character goes in it: in the middle, first, last.
+    static let placements: [(kind: Normalization, prefix: String, suffix: String)] = [
+        (.exact, "ann", "@example.com"), (.lowercase, "ANN", "@example.com"), (.email, "ann", "@example.com"),
+        (.phone, "+44 20 7946", " 0958"),
+    ]
+
+    @Test(arguments: invisible)
+    func invisibleCharactersAreRefused(_ scalar: Unicode.Scalar) {
+        let c = String(Character(scalar))
+        let code = String(format: "U+%04X", scalar.value)
+        for (kind, prefix, suffix) in Self.placements {
+            var cases = [(prefix + c + suffix, prefix.unicodeScalars.count + 1)]
+            // At the ends only what trimming does not take: a tab, NEL and the separators are
+            // surrounding white space, trimmed as before.
+            if !CharacterSet.whitespacesAndNewlines.contains(scalar) {
+                cases += [(c + prefix + suffix, 1), (prefix + suffix + c, (prefix + suffix).unicodeScalars.count + 1), (" " + c + prefix + suffix, 2)]
+            }
+            for (raw, position) in cases {
+                do {
+                    let value = try kind.normalize(raw, defaultCallingCode: nil)
+                    Issue.record("\(kind) \(raw.debugDescription) normalized to \(value.debugDescription)")
+                } catch {
+                    #expect(error.reason.contains("\(code)") && error.reason.contains("at position \(position)"), "\(kind) \(raw.debugDescription): \(error.reason)")
+                }
+            }
+        }
+    }
+
+    /// White space at the ends is still trimmed: a trailing newline or a tab is not a second value.
+    @Test func surroundingWhiteSpaceIsStillTrimmed() throws {
+        #expect(try Normalization.email.normalize("\tann@example.com\r\n", defaultCallingCode: nil) == "ann@example.com")
+        #expect(try Normalization.exact.normalize("\u{2028}A-1\u{85}", defaultCallingCode: nil) == "A-1")
+        // Visible non-ASCII stays, and NFKC still maps full-width digits.
+        #expect(try Normalization.exact.normalize("Zoë", defaultCallingCode: nil) == "Zoë")
+        #expect(try Normalization.phone.normalize("＋４４ ２０ ７９４６ ０９５８", defaultCallingCode: nil) == "+442079460958")
+    }
+
+    /// Through the engine: an identify with the look-alike is refused with the type and the
+    /// character, and writes nothing; the plain value still finds the customer.
+    @Test func lookAlikeAccountsAreNotCreated() async throws {
+        let ledger = try await makeLedger()
+        try await ledger.identify("email=ann@example.com", access: ["email"])
+        for scalar in Self.invisible where !CharacterSet.whitespacesAndNewlines.contains(scalar) {
+            for value in ["ann\(Character(scalar))@example.com", "\(Character(scalar))ann@example.com", "ann@example.com\(Character(scalar))"] {
+                let error = try await expectRefused(ledger, code: "invalidIdentifierValue") {
+                    _ = try await ledger.identify(IdentifyCommand(identifiers: [Identifier(type: "email", value: value)], access: ["email"]))
+                }
+                #expect(error?.description.contains(String(format: "U+%04X", scalar.value)) == true, "\(String(describing: error))")
+            }
+        }
+        #expect(try ledger.statistics().customers == 1)
     }
 }

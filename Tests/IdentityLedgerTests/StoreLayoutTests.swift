@@ -29,15 +29,27 @@ import LMDB
 
     /// A 256-byte value of zero bytes fits a `holdings` key (an escaping key encoding would
     /// double it past LMDB's 511-byte limit), and values of one type come back in byte order.
+    /// Commands refuse NUL in a value now (an invisible character), so the events are appended
+    /// as a log written before that would hold them: the projections must still take them.
     @Test func theLongestValuesFitAndComeBackInByteOrder() async throws {
         let ledger = try await makeLedger()
         let zeros = "x" + String(repeating: "\u{0}", count: 254) + "y"
-        let result = try await ledger.identify("email=ann@example.com", "cookie=\(zeros)", "cookie=b", "cookie=ab")
-        #expect(try ledger.customer(.id(result.customer)).identifiers.map(\.value) == ["ab", "b", zeros, "ann@example.com"])
+        func identify(_ values: String...) async throws {
+            let identifiers = values.map { PresentedIdentifier(identifier: Identifier(parsing: $0)!, access: false) }.sorted { $0.identifier < $1.identifier }
+            let db = ledger.db
+            try await ledger.env.write { txn in
+                let executor = CommandExecutor(txn: txn, db: db)
+                let created = try ProjectionReader(txn: txn, db: db).customerCount == 0
+                var log = try executor.appender(now: 1_793_000_000_000)
+                _ = try log.append(.identified(customer: 1, created: created, identifiers: identifiers, properties: [], declined: []))
+            }
+        }
+        try await identify("email=ann@example.com", "cookie=\(zeros)", "cookie=b", "cookie=ab")
+        #expect(try ledger.customer(.id(1)).identifiers.map(\.value) == ["ab", "b", zeros, "ann@example.com"])
         // More types and values, over several commands: still one order, type then bytes.
-        _ = try await ledger.identify("email=ann@example.com", "cookie=ba", "cookie=a", "phone=+447700900123")
-        _ = try await ledger.identify("email=ann@example.com", "cookie=aaa", "cookie=\u{0}", "external_id=Z9")
-        let identifiers = try ledger.customer(.id(result.customer)).identifiers.map(\.identifier)
+        try await identify("email=ann@example.com", "cookie=ba", "cookie=a", "phone=+447700900123")
+        try await identify("email=ann@example.com", "cookie=aaa", "cookie=\u{0}", "external_id=Z9")
+        let identifiers = try ledger.customer(.id(1)).identifiers.map(\.identifier)
         #expect(identifiers.map(\.description) == [
             "cookie=\u{0}", "cookie=a", "cookie=aaa", "cookie=ab", "cookie=b", "cookie=ba", "cookie=\(zeros)",
             "email=ann@example.com", "external_id=Z9", "phone=+447700900123",

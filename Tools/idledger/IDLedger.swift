@@ -31,10 +31,18 @@ struct IDLedger: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     /// The default `main()` of `AsyncParsableCommand`, except that with `--json` a usage
-    /// error is also reported as `{"error":{"code":"usage","message":…}}` on stderr.
+    /// error is also reported as `{"error":{"code":"usage","message":…}}` on stderr, and that
+    /// an argument or `IDLEDGER_*` variable that is not UTF-8 is a typed error (exit 1) and
+    /// nothing runs (``RawInput``).
     static func main() async {
         do {
             var command = try parseAsRoot()
+            // After parsing, which says which arguments are identifiers; before anything runs.
+            if let invalid = RawInput.firstInvalid() {
+                let error = RawInput.error(for: invalid, command: command)
+                Diagnostics.reportError(code: error.code, message: error.description, json: CommandLine.arguments.dropFirst().contains("--json"))
+                exit(withError: ExitCode.failure)
+            }
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

@@ -12,19 +12,23 @@ extension Command {
         // A key the op does not take is refused, not skipped: a misspelled "propertes" would
         // otherwise drop its data silently (as JSON Lines import refuses it, docs/import.md).
         if let allowed = Self.jsonKeys[op], let key = fields.firstUnknownKey(allowed: allowed) {
-            throw .invalidInput(reason: "unknown field \"\(key)\" (\(op) takes \(allowed.joined(separator: ", ")))")
+            throw .invalidInput(reason: "unknown field \(LedgerError.quoted(key)) (\(op) takes \(allowed.joined(separator: ", ")))")
         }
         let context = try fields.context()
         switch op {
         case "identify":
-            self = .identify(IdentifyCommand(
-                identifiers: try fields.identifiers(), access: try fields.stringArray("access") ?? [],
+            let ids = try fields.identifiers()
+            var command = IdentifyCommand(
+                identifiers: ids.values, access: try fields.stringArray("access") ?? [],
                 properties: try fields.object("properties") ?? [:], context: context
-            ))
+            )
+            command.typesGivenAsArrays = ids.arrays
+            self = .identify(command)
         case "update":
-            self = .update(UpdateCommand(
-                identifiers: try fields.identifiers(), properties: try fields.object("properties") ?? [:], context: context
-            ))
+            let ids = try fields.identifiers()
+            var command = UpdateCommand(identifiers: ids.values, properties: try fields.object("properties") ?? [:], context: context)
+            command.typesGivenAsArrays = ids.arrays
+            self = .update(command)
         case "merge":
             self = .merge(MergeCommand(
                 into: try fields.customerRef("into"), from: try fields.customerRef("from"),
@@ -39,7 +43,7 @@ extension Command {
                 accessOnly: try fields.bool("accessOnly") ?? false, context: context
             ))
         case let op:
-            throw .invalidInput(reason: "unknown op \"\(op)\" (expected identify, update, merge or detach)")
+            throw .invalidInput(reason: "unknown op \(LedgerError.quoted(op)) (expected identify, update, merge or detach)")
         }
     }
 
@@ -109,24 +113,32 @@ struct JSONFields {
         }
     }
 
-    /// `"ids": {"email": "a@b.com", "cookie": ["c1", "c2"]}`.
-    func identifiers() throws(LedgerError) -> [Identifier] {
+    /// `"ids": {"email": "a@b.com", "cookie": ["c1", "c2"]}`, and the types given as arrays
+    /// (see ``Schema/refuseArrays(for:)``).
+    func identifiers() throws(LedgerError) -> (values: [Identifier], arrays: Set<String>) {
         guard let ids = try object("ids") else { throw .noIdentifiers }
         var identifiers: [Identifier] = []
+        var arrays = Set<String>()
         for (type, value) in ids.sorted(by: { $0.key < $1.key }) {
             switch value {
             case .string(let string):
                 identifiers.append(Identifier(type: type, value: string))
             case .array(let values):
+                arrays.insert(type)
                 for value in values {
-                    guard let string = value.stringValue else { throw .invalidInput(reason: "ids.\(type) must hold strings") }
+                    guard let string = value.stringValue else { throw .invalidInput(reason: "\(Self.field(type)) must hold strings") }
                     identifiers.append(Identifier(type: type, value: string))
                 }
             default:
-                throw .invalidInput(reason: "ids.\(type) must be a string or an array of strings")
+                throw .invalidInput(reason: "\(Self.field(type)) must be a string or an array of strings")
             }
         }
-        return identifiers
+        return (identifiers, arrays)
+    }
+
+    /// `ids.TYPE` as an error names it: a key that is no type name is quoted (and cut).
+    static func field(_ type: String) -> String {
+        Schema.isValidName(type) ? "ids.\(type)" : "ids.\(LedgerError.quoted(type))"
     }
 
     func customerRef(_ key: String) throws(LedgerError) -> CustomerRef {
@@ -143,9 +155,22 @@ struct JSONFields {
     func context() throws(LedgerError) -> CommandContext {
         var occurredAt: Date?
         if let at = try optionalString("at") {
-            guard let date = parseTimestamp(at) else { throw .invalidInput(reason: "field \"at\" is not an ISO 8601 time: \(at)") }
+            guard let date = parseTimestamp(at) else { throw .invalidInput(reason: "field \"at\" is not an ISO 8601 time: \(LedgerError.quoted(at))") }
             occurredAt = date
         }
         return CommandContext(occurredAt: occurredAt, source: try optionalString("source"), eventId: try optionalString("eventId"))
+    }
+}
+
+extension Schema {
+    /// An identifier value in JSON is a string or, for contact and soft types, an array of
+    /// strings (SPEC section 8): a unique type has one value, so `"external_id":["A"]` is
+    /// refused as a shape error, whatever the array holds, rather than taken as `"A"`.
+    /// Types the schema does not have are left to ``normalize(_:)`` to report.
+    /// - Throws: ``LedgerError/invalidInput(reason:)`` naming the first such type.
+    func refuseArrays(for types: Set<String>) throws(LedgerError) {
+        for name in types.sorted() where type(named: name)?.kind == .unique {
+            throw .invalidInput(reason: "ids.\(name) is an array, but \(name) is a unique type: give its one value as a string (arrays are for contact and soft types)")
+        }
     }
 }

@@ -12,10 +12,12 @@ struct CommandExecutor {
     /// Runs one command; `now` is the engine clock in milliseconds.
     func run(_ command: Command, now: Int64, actor: String? = nil) throws -> CommandResult {
         let context = command.context
+        // First: the limits bound the work everything after them does.
+        let payload = try command.checkedPayload()
         if let eventId = context.eventId, !(1...400).contains(eventId.utf8.count) {
             throw LedgerError.invalidInput(reason: "eventId must be 1 to 400 UTF-8 bytes, got \(eventId.utf8.count)")
         }
-        let digest = context.eventId.map { _ in SHA256.hash(command.canonicalPayload) }
+        let digest = context.eventId.map { _ in SHA256.hash(payload) }
         if let eventId = context.eventId, let bytes = try txn.get(db.eventIds, key: Array(eventId.utf8)) {
             var r = BinaryReader(bytes)
             guard try r.readRaw() == digest! else { throw LedgerError.eventIdConflict(eventId: eventId) }
@@ -67,6 +69,7 @@ struct CommandExecutor {
 
     private func identify(_ command: IdentifyCommand, _ log: inout EventAppender) throws -> CommandResult {
         let schema = try reader.schema()
+        try schema.refuseArrays(for: command.typesGivenAsArrays)
         let presented = try normalizeIdentifiers(command.identifiers, access: command.access, schema: schema)
         let properties = try Self.propertyWrites(command.properties)
         let candidates = try findCandidates(presented, schema: schema, reader: reader)
@@ -139,6 +142,7 @@ struct CommandExecutor {
 
     private func update(_ command: UpdateCommand, _ log: inout EventAppender) throws -> CommandResult {
         let schema = try reader.schema()
+        try schema.refuseArrays(for: command.typesGivenAsArrays)
         let presented = try normalizeIdentifiers(command.identifiers, access: [], schema: schema)
         // An update only writes properties; without any it would log an event that says nothing.
         guard !command.properties.isEmpty else {

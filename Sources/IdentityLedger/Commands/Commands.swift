@@ -6,9 +6,10 @@ public enum CustomerRef: Sendable, Hashable, CustomStringConvertible {
     case id(CustomerID)
     case identifier(Identifier)
 
-    /// `7` or `email=ann@example.com`.
+    /// `7` or `email=ann@example.com`. An ID is written as ``parseDecimal(_:)`` reads numbers
+    /// (`+7` and `007` are not IDs), and is at least 1.
     public init?(parsing text: String) {
-        if let id = CustomerID(text), id > 0 {
+        if let id = parseDecimal(text), id > 0 {
             self = .id(id)
         } else if let identifier = Identifier(parsing: text) {
             self = .identifier(identifier)
@@ -48,6 +49,9 @@ public struct IdentifyCommand: Sendable, Hashable {
     public var access: [String]
     public var properties: [String: JSONValue]
     public var context: CommandContext
+    /// Types whose values a JSON line gave as an array, which only contact and soft types
+    /// may have (SPEC section 8); checked against the schema in force when the command runs.
+    var typesGivenAsArrays: Set<String> = []
 
     public init(identifiers: [Identifier], access: [String] = [], properties: [String: JSONValue] = [:], context: CommandContext = .init()) {
         self.identifiers = identifiers
@@ -63,6 +67,8 @@ public struct UpdateCommand: Sendable, Hashable {
     /// `.null` is a tombstone that hides the key.
     public var properties: [String: JSONValue]
     public var context: CommandContext
+    /// As ``IdentifyCommand``'s: types a JSON line gave as an array.
+    var typesGivenAsArrays: Set<String> = []
 
     public init(identifiers: [Identifier], properties: [String: JSONValue], context: CommandContext = .init()) {
         self.identifiers = identifiers

@@ -17,14 +17,27 @@ struct ByteChunks {
     /// Bytes handed out so far (for progress).
     private(set) var consumed: UInt64 = 0
 
-    /// - Throws: ``LedgerError/fileNotReadable(path:reason:)`` when the file cannot be opened.
+    /// - Throws: ``LedgerError/fileNotReadable(path:reason:)`` when the file cannot be opened,
+    ///   or is a pipe, socket or device (see ``notRegular``).
     init(path: String) throws(LedgerError) {
         // open(2) rather than FileHandle(forReadingAtPath:), which does not say why it failed.
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO without a writer would otherwise wait for one, for ever.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw .fileNotReadable(path: path, reason: String(cString: strerror(errno))) }
         self.path = path
         handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw .fileNotReadable(path: path, reason: String(cString: strerror(errno))) }
+        // A directory is left to fail on its first read, with the system's reason.
+        let type = status.st_mode & S_IFMT
+        guard type == S_IFREG || type == S_IFDIR else { throw .fileNotReadable(path: path, reason: Self.notRegular) }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
     }
+
+    /// An import reads its file twice, for the digest that names and resumes it and then for
+    /// the rows, so a pipe (`-`, `/dev/stdin` from a pipe, a named FIFO) would be empty the
+    /// second time; it is refused rather than read as empty, or waited on.
+    static let notRegular = "not a regular file (a pipe, socket or device): an import reads its file twice, for its digest and then its rows; save the input to a file and import that"
 
     func close() { try? handle.close() }
 

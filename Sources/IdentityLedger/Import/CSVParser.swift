@@ -21,9 +21,10 @@ struct CSVParser {
         var message: String
     }
 
-    /// A longer field is cut (and its record rejected), so that an unterminated quote
-    /// cannot pull the rest of the file into memory.
-    static let maxFieldBytes = 1 << 20
+    /// A record's fields may hold at most ``InputLimits/commandBytes`` together: the rest
+    /// of a larger record is read but not kept (and the record rejected), so that an
+    /// unterminated quote cannot pull the rest of the file into memory.
+    static let maxRecordBytes = InputLimits.commandBytes
     static let maxFields = 4096
 
     private var input: ByteChunks
@@ -53,6 +54,8 @@ struct CSVParser {
         var quotedFieldClosed = false
         var fieldStart = true
         var quoteOpenedAt = 0
+        var recordBytes = 0
+        var tooLargeAt: Int?
 
         func note(_ code: String, _ message: String) {
             if problem == nil { problem = Problem(field: fields.count, code: code, message: message) }
@@ -68,11 +71,20 @@ struct CSVParser {
             quotedFieldClosed = false
         }
         func append(_ byte: UInt8) {
-            if field.count < Self.maxFieldBytes {
+            recordBytes += 1
+            if recordBytes <= Self.maxRecordBytes {
                 field.append(byte)
-            } else {
-                note("fieldTooLong", "field longer than \(Self.maxFieldBytes) bytes")
+            } else if tooLargeAt == nil {
+                tooLargeAt = fields.count
             }
+        }
+        /// The record as it ends; too large overrides any other problem, which cut fields may cause.
+        func record() -> Record {
+            if let field = tooLargeAt {
+                let error = LedgerError.inputTooLarge(what: "the row", size: recordBytes, limit: Self.maxRecordBytes)
+                problem = Problem(field: field, code: error.code, message: error.description)
+            }
+            return Record(line: startLine, fields: fields, problem: problem)
         }
 
         while true {
@@ -82,7 +94,7 @@ struct CSVParser {
                     note("malformedQuoting", "quoted field opened on line \(quoteOpenedAt) is never closed")
                 }
                 endField()
-                return Record(line: startLine, fields: fields, problem: problem)
+                return record()
             }
             if inQuotes {
                 if byte == Self.quote {
@@ -112,7 +124,7 @@ struct CSVParser {
                     continue
                 }
                 endField()
-                return Record(line: startLine, fields: fields, problem: problem)
+                return record()
             case Self.quote:
                 sawAnything = true
                 if fieldStart {

@@ -28,6 +28,22 @@ struct ImportRowApplier {
             .rejected(ImportRejection(row: row.row, line: row.line, column: column, code: code, message: message, customer: customer, guards: guards))
         }
 
+        // A row is an identify: the limits of a command, checked before the row is looked at.
+        do throws(LedgerError) {
+            _ = try Command.identify(IdentifyCommand(
+                identifiers: row.identifiers.map(\.identifier), access: row.access.map(\.type), properties: row.properties,
+                context: CommandContext(source: row.source)
+            )).checkedPayload()
+        } catch {
+            return reject(nil, error.code, error.description)
+        }
+        do throws(LedgerError) {
+            try schema.refuseArrays(for: row.typesGivenAsArrays)
+        } catch {
+            let type = row.typesGivenAsArrays.sorted().first { schema.type(named: $0)?.kind == .unique }
+            return reject(type.map { "ids.\($0)" }, error.code, error.description)
+        }
+
         var accessTypes: [String] = []
         for (column, name) in row.access {
             guard let type = schema.type(named: name) else {
@@ -65,7 +81,7 @@ struct ImportRowApplier {
         var occurredAt = startedAt
         if let at = row.at {
             guard let ms = parseTimestampMilliseconds(at) else {
-                return reject("at", "invalidInput", "\"\(at)\" is not an ISO 8601 time")
+                return reject("at", "invalidInput", "\(LedgerError.quoted(at)) is not an ISO 8601 time")
             }
             occurredAt = ms
         }

@@ -27,7 +27,7 @@ public struct ImportRejection: Sendable, Hashable, Codable {
     /// The column (CSV) or field (`ids.email`, `access`, `at`) at fault, if one is.
     public var column: String?
     /// A ``LedgerError/code`` or one of the reader's codes: `wrongColumnCount`,
-    /// `malformedQuoting`, `invalidUTF8`, `fieldTooLong`, `invalidJSON`.
+    /// `malformedQuoting`, `invalidUTF8`, `invalidJSON`.
     public var code: String
     public var message: String
     /// The customer that owns the value or that the row matched, when there is one.
@@ -47,6 +47,8 @@ struct ImportRow: Sendable {
     var row: UInt64
     var line: Int
     var identifiers: [Value] = []
+    /// Types a JSON line gave as an array (see ``Schema/refuseArrays(for:)``).
+    var typesGivenAsArrays: Set<String> = []
     /// Declared access types, with the column that declared them.
     var access: [(column: String, type: String)] = []
     var properties: [String: JSONValue] = [:]
@@ -94,12 +96,12 @@ enum ColumnRole: Sendable {
                     ? .access(type: type.name)
                     : .refused(code: "accessNotAllowedForType", message: LedgerError.accessNotAllowedForType(type: typeName).description)
             } else {
-                self = .refused(code: "unknownIdentifierType", message: "column \"\(name)\" declares access for unknown identifier type \"\(typeName)\"")
+                self = .refused(code: "unknownIdentifierType", message: "column \(LedgerError.quoted(name)) declares access for unknown identifier type \(LedgerError.quoted(typeName))")
             }
         } else if commonIdentifierColumns.contains(name.lowercased()) || name.hasPrefix("id:") {
             self = .refused(
                 code: "unknownIdentifierType",
-                message: "column \"\(name)\" looks like an identifier but the schema has no such type; rename it to import it as a property"
+                message: "column \(LedgerError.quoted(name)) looks like an identifier but the schema has no such type; rename it to import it as a property"
             )
         } else {
             self = .property(key: name)
@@ -127,12 +129,13 @@ struct ImportSource {
             guard let record = try parser.next() else { throw .invalidInput(reason: "\(path) is empty: a CSV import needs a header row") }
             if let problem = record.problem { throw .invalidInput(reason: "header row: \(problem.message)") }
             for (index, bytes) in record.fields.enumerated() {
-                guard let name = String(validating: bytes, as: UTF8.self) else {
-                    throw .invalidInput(reason: "header row: column \(index + 1) is not valid UTF-8")
+                if let byte = firstInvalidUTF8Byte(bytes) {
+                    throw .invalidInput(reason: "header row: column \(index + 1) is not valid UTF-8 (byte \(byte))")
                 }
+                let name = String(decoding: bytes, as: UTF8.self)
                 let trimmed = name.trimmingCharacters(in: .whitespaces)
                 guard !trimmed.isEmpty else { throw .invalidInput(reason: "header row: column \(index + 1) has no name") }
-                guard !columns.contains(trimmed) else { throw .invalidInput(reason: "header row: column \"\(trimmed)\" appears twice") }
+                guard !columns.contains(trimmed) else { throw .invalidInput(reason: "header row: column \(LedgerError.quoted(trimmed)) appears twice") }
                 columns.append(trimmed)
             }
             roles = columns.map { ColumnRole(name: $0, schema: schema) }
@@ -161,13 +164,15 @@ struct ImportSource {
             return row
         }
         while true {
-            guard let (bytes, tooLong) = try Self.nextLine(&jsonl!) else { return nil }
+            guard let (bytes, size) = try Self.nextLine(&jsonl!) else { return nil }
             line += 1
-            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }), !tooLong { continue }
+            let tooLarge = size > InputLimits.commandBytes
+            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }), !tooLarge { continue }
             rowsRead += 1
             var row = ImportRow(row: rowsRead, line: line)
-            if tooLong {
-                row.reject(column: nil, code: "fieldTooLong", "line longer than \(CSVParser.maxFieldBytes) bytes")
+            if tooLarge {
+                let error = LedgerError.inputTooLarge(what: "the line", size: size, limit: InputLimits.commandBytes)
+                row.reject(column: nil, code: error.code, error.description)
             } else if mapping {
                 Self.map(jsonLine: bytes, into: &row)
             }
@@ -189,8 +194,17 @@ struct ImportSource {
         }
         for (index, bytes) in record.fields.enumerated() where !bytes.isEmpty {
             let column = header[index]
+            // Validated the fast way; the offset is looked for only in a bad value.
             guard let text = String(validating: bytes, as: UTF8.self) else {
-                row.reject(column: column, code: "invalidUTF8", "the value is not valid UTF-8")
+                let byte = firstInvalidUTF8Byte(bytes) ?? 1
+                // An identifier's bytes would be another person's value with U+FFFD in them.
+                if case .identifier(let type) = roles[index] {
+                    let error = LedgerError.invalidIdentifierValue(
+                        type: type, value: String(decoding: bytes, as: UTF8.self), reason: "not valid UTF-8 (byte \(byte))")
+                    row.reject(column: column, code: error.code, error.description)
+                } else {
+                    row.reject(column: column, code: "invalidUTF8", "the value is not valid UTF-8 (byte \(byte))")
+                }
                 return
             }
             switch roles[index] {
@@ -202,7 +216,7 @@ struct ImportSource {
                 case "true": row.access.append((column, type))
                 case "false", "": break
                 default:
-                    row.reject(column: column, code: "invalidInput", "\"\(text)\" is not true or false")
+                    row.reject(column: column, code: "invalidInput", "\(LedgerError.quoted(text)) is not true or false")
                     return
                 }
             case .at:
@@ -221,21 +235,27 @@ struct ImportSource {
 
     // MARK: JSON Lines
 
-    /// The next line without its `\n`; `tooLong` when it was cut at the size limit.
-    private static func nextLine(_ chunks: inout ByteChunks) throws(LedgerError) -> (bytes: [UInt8], tooLong: Bool)? {
+    /// The next line without its `\n`, and its size: a line over ``InputLimits/commandBytes``
+    /// is read to its end (for the next line) but not kept.
+    private static func nextLine(_ chunks: inout ByteChunks) throws(LedgerError) -> (bytes: [UInt8], size: Int)? {
         var bytes: [UInt8] = []
-        var tooLong = false
+        var size = 0
         guard try chunks.peek() != nil else { return nil }
         while let byte = try chunks.next(), byte != 0x0A {
-            if bytes.count < CSVParser.maxFieldBytes { bytes.append(byte) } else { tooLong = true }
+            size += 1
+            // One more than the limit, for a `\r` before the `\n`.
+            if size <= InputLimits.commandBytes + 1 { bytes.append(byte) }
         }
-        if bytes.last == 0x0D { bytes.removeLast() }
-        return (bytes, tooLong)
+        if bytes.last == 0x0D, size <= InputLimits.commandBytes + 1 {
+            bytes.removeLast()
+            size -= 1
+        }
+        return (size > InputLimits.commandBytes ? [] : bytes, size)
     }
 
     private static func map(jsonLine bytes: [UInt8], into row: inout ImportRow) {
         guard let text = String(validating: bytes, as: UTF8.self) else {
-            row.reject(column: nil, code: "invalidUTF8", "the line is not valid UTF-8")
+            row.reject(column: nil, code: "invalidUTF8", "the line is not valid UTF-8 (byte \(firstInvalidUTF8Byte(bytes) ?? 1))")
             return
         }
         let object: [String: JSONValue]
@@ -251,13 +271,19 @@ struct ImportSource {
         }
         let fields = JSONFields(object)
         if let key = fields.firstUnknownKey(allowed: ["ids", "access", "properties", "at", "source"]) {
-            row.reject(column: key, code: "invalidInput", "unknown field \"\(key)\" (expected ids, access, properties, at, source)")
+            row.reject(column: key, code: "invalidInput", "unknown field \(LedgerError.quoted(key)) (expected ids, access, properties, at, source)")
             return
         }
         do throws(LedgerError) {
             if case .object(let ids)? = object["ids"] {
                 for (type, value) in ids.sorted(by: { $0.key < $1.key }) {
-                    let values: [JSONValue] = if case .array(let list) = value { list } else { [value] }
+                    let values: [JSONValue]
+                    if case .array(let list) = value {
+                        values = list
+                        row.typesGivenAsArrays.insert(type)
+                    } else {
+                        values = [value]
+                    }
                     for value in values {
                         guard let string = value.stringValue else {
                             row.reject(column: "ids.\(type)", code: "invalidInput", "ids.\(type) must be a string or an array of strings")

@@ -83,7 +83,8 @@ extension Ledger {
     /// - Throws: ``LedgerError/importSourceChanged(importId:startedWith:found:)`` when `importId`
     ///   was started on other contents; `unknownIdentifierType` for `matchBy`; `invalidInput`
     ///   for a bad CSV header or an `errors` file that is the input itself;
-    ///   ``LedgerError/fileNotReadable(path:reason:)`` when the file cannot be opened or read
+    ///   ``LedgerError/fileNotReadable(path:reason:)`` when the file cannot be opened or read,
+    ///   or is not a regular file (a pipe or FIFO: it is read twice, for its digest and its rows)
     ///   (before the first row: nothing written; part-way: the committed batches stay and the
     ///   import is not finished, so running it again resumes). Rejected rows do not throw.
     public func importFile(

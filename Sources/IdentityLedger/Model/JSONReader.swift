@@ -75,7 +75,7 @@ struct JSONReader {
                 index = keyOffset
                 // Swift's String equality is Unicode's canonical equivalence: "é" and "e\u0301" are one key.
                 let sameBytes = earlier.utf8.elementsEqual(key.utf8)
-                throw failure("duplicate key \"\(key)\"" + (sameBytes ? "" : " (an earlier key is the same text in another Unicode form)"))
+                throw failure("duplicate key \(LedgerError.quoted(key))" + (sameBytes ? "" : " (an earlier key is the same text in another Unicode form)"))
             }
             members[key] = value
             skipWhitespace()

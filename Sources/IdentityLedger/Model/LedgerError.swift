@@ -42,6 +42,9 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
     /// system's (`strerror`), e.g. "Is a directory".
     case fileNotReadable(path: String, reason: String)
     case storage(LMDBError)
+    /// An input over the engine's limits (``InputLimits``): `what` names it (a property, the
+    /// command, an `ingest` line, an import row), `size` and `limit` are in bytes.
+    case inputTooLarge(what: String, size: Int, limit: Int)
 
     /// The stable error code, e.g. `duplicateUniqueIdentifier`.
     public var code: String {
@@ -71,15 +74,16 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
         case .importSourceChanged: "importSourceChanged"
         case .fileNotReadable: "fileNotReadable"
         case .storage: "storage"
+        case .inputTooLarge: "inputTooLarge"
         }
     }
 
     public var description: String {
         switch self {
         case .unknownIdentifierType(let type):
-            "unknown identifier type \"\(type)\""
+            "unknown identifier type \(Self.quoted(type))"
         case .invalidIdentifierValue(let type, let value, let reason):
-            "invalid \(type) value \"\(value)\": \(reason)"
+            "invalid \(type) value \(Self.quoted(value)): \(reason)"
         case .accessNotAllowedForType(let type):
             "type \"\(type)\" cannot grant access (canGrantAccess is off or it is soft)"
         case .multipleValuesForUniqueType(let type, let values):
@@ -103,7 +107,7 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
         case .identifierNotFound(let customer, let identifier):
             "customer \(customer) does not hold \(identifier)"
         case .eventIdConflict(let eventId):
-            "eventId \"\(eventId)\" was already used with a different payload"
+            "eventId \(Self.quoted(eventId)) was already used with a different payload"
         case .schemaConflict(let conflicts):
             "the schema conflicts with stored data: " + conflicts.joined(separator: "; ")
         case .invalidSchema(let reason):
@@ -126,8 +130,39 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
             "cannot read \(path): \(reason)"
         case .storage(let error):
             error.description
+        case .inputTooLarge(let what, let size, let limit):
+            "\(what) is \(size) bytes, over the limit of \(limit) bytes"
         }
     }
+
+    /// How an error message quotes a value someone gave: in double quotes, with control and
+    /// invisible format characters written as `\u{202E}` (so that a message shows what is
+    /// there, and a bidi override cannot turn the rest of a terminal line around), and cut to
+    /// its first ``quotedPrefix`` characters, then `…` and its length, so that a 10 MB value
+    /// is not printed back in full.
+    ///
+    /// ```swift
+    /// LedgerError.quoted("ann\u{200D}@example.com") // "ann\u{200D}@example.com" (with the quotes)
+    /// ```
+    public static func quoted(_ value: String) -> String {
+        var text = "\""
+        var characters = 0
+        for scalar in value.unicodeScalars {
+            if characters == quotedPrefix {
+                return text + "…\" (\(value.utf8.count) bytes)"
+            }
+            characters += 1
+            if Normalization.isInvisible(scalar) {
+                text += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            } else {
+                text.unicodeScalars.append(scalar)
+            }
+        }
+        return text + "\""
+    }
+
+    /// How many characters (Unicode scalars) of a value ``quoted(_:)`` shows.
+    public static let quotedPrefix = 64
 
     private static func names(_ guards: [GuardResult]) -> String {
         let failing = guards.failing.map(\.rawValue)

@@ -7,9 +7,10 @@ public enum AsOf: Sendable, Hashable {
     /// After the last event with `recordedAt` ≤ this time.
     case time(Date)
 
-    /// The CLI form: all digits is a log position, anything else ISO 8601.
+    /// The CLI form: a number (as ``parseDecimal(_:)`` reads it) is a log position, anything
+    /// else ISO 8601.
     public init?(parsing text: String) {
-        if !text.isEmpty, text.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let seq = UInt64(text) {
+        if let seq = parseDecimal(text) {
             self = .seq(seq)
         } else if let date = parseTimestamp(text) {
             self = .time(date)

@@ -5,7 +5,7 @@ import Foundation
 /// Two raw values that normalize to the same string are the same identifier, so the
 /// rules decide which spellings of an email or phone number match (SPEC section 2).
 public enum Normalization: String, Sendable, Codable, CaseIterable {
-    /// Only the rules common to all kinds (NFC, trimming, length).
+    /// Only the rules common to all kinds (NFC, trimming, length, nothing invisible).
     case exact
     /// Also lower-cased, for case-insensitive identifiers.
     case lowercase
@@ -32,6 +32,9 @@ extension Normalization {
     /// `defaultCallingCode` (digits, e.g. `"44"`) is used only by `.phone`, for numbers
     /// written without an international prefix.
     func normalize(_ raw: String, defaultCallingCode: String?) throws(NormalizationError) -> String {
+        // Before anything else, so that every kind refuses them and names them (the phone
+        // rules would otherwise call U+200D "not a digit", and email and exact kept it).
+        try Self.refuseInvisibleCharacters(raw)
         // NFC first so that composed and decomposed spellings compare equal byte for byte.
         let trimmed = raw.nfc.trimmedOfWhitespace
         guard !trimmed.isEmpty else { throw NormalizationError(reason: "value is empty after trimming") }
@@ -50,6 +53,44 @@ extension Normalization {
             throw NormalizationError(reason: "value is longer than \(Self.maxValueBytes) UTF-8 bytes")
         }
         return result
+    }
+
+    /// Whether `scalar` is a control or invisible format character, or a line or paragraph
+    /// separator (general categories Cc, Cf, Zl, Zp): characters that do not show, or not as
+    /// themselves, so that two values with and without one look the same.
+    static func isInvisible(_ scalar: Unicode.Scalar) -> Bool {
+        // ASCII: only C0 controls and DEL; the category lookup is for the rest.
+        if scalar.value < 0x80 { return scalar.value < 0x20 || scalar.value == 0x7F }
+        switch scalar.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator: return true
+        default: return false
+        }
+    }
+
+    /// Refuses a value holding an invisible character (``isInvisible(_:)``) anywhere but in the
+    /// white space trimmed from its ends: appended to `ann` in `ann@example.com`, a zero-width
+    /// joiner, a BOM or a NUL made a second account that looks like the first (SPEC section 2).
+    /// White space at the ends (a tab, a trailing newline) is trimmed as before, then whatever
+    /// is left must be visible. The position counts Unicode scalars of the value as given, from 1.
+    static func refuseInvisibleCharacters(_ raw: String) throws(NormalizationError) {
+        // Nearly every value is visible ASCII.
+        if raw.utf8.allSatisfy({ (0x20..<0x7F).contains($0) }) { return }
+        let scalars = Array(raw.unicodeScalars)
+        let trimmable = CharacterSet.whitespacesAndNewlines
+        guard let first = scalars.firstIndex(where: { !trimmable.contains($0) }),
+              let last = scalars.lastIndex(where: { !trimmable.contains($0) }) else { return }
+        for index in first...last where isInvisible(scalars[index]) {
+            let scalar = scalars[index]
+            let kind = switch scalar.properties.generalCategory {
+            case .control: "a control character"
+            case .format: "an invisible format character"
+            default: "a line or paragraph separator"
+            }
+            let code = "U+" + String(repeating: "0", count: max(0, 4 - String(scalar.value, radix: 16).count)) + String(scalar.value, radix: 16, uppercase: true)
+            let name = scalar.properties.name ?? scalar.properties.nameAlias
+            throw NormalizationError(reason: "contains \(code)\(name.map { " (\($0))" } ?? "") at position \(index + 1), \(kind); "
+                + "a value must not hold characters that do not show")
+        }
     }
 
     /// Lower-cases an address and checks it has the shape `local@domain.tld`.

@@ -19,7 +19,7 @@ extension Schema {
         do throws(LedgerError) {
             let fields = JSONFields(object)
             if let key = fields.firstUnknownKey(allowed: ["types"]) {
-                throw .invalidInput(reason: "unknown field \"\(key)\" (expected types)")
+                throw .invalidInput(reason: "unknown field \(LedgerError.quoted(key)) (expected types)")
             }
             switch object["types"] {
             case .array(let entries)?:
@@ -41,23 +41,23 @@ extension IdentifierType {
     init(json value: JSONValue, index: Int) throws(LedgerError) {
         var place = "types[\(index)]"
         guard case .object(let object) = value else { throw .invalidSchema(reason: "\(place) must be an object") }
-        if case .string(let name)? = object["name"] { place += " \"\(name)\"" }
+        if case .string(let name)? = object["name"] { place += " " + LedgerError.quoted(name) }
         do throws(LedgerError) {
             let fields = JSONFields(object)
             if let key = fields.firstUnknownKey(allowed: Self.jsonKeys) {
-                throw .invalidInput(reason: "unknown field \"\(key)\" (expected \(Self.jsonKeys.joined(separator: ", ")))")
+                throw .invalidInput(reason: "unknown field \(LedgerError.quoted(key)) (expected \(Self.jsonKeys.joined(separator: ", ")))")
             }
             let name = try fields.string("name")
             let kindText = try fields.string("kind")
             guard let kind = IdentifierKind(rawValue: kindText) else {
                 let kinds = IdentifierKind.allCases.map(\.rawValue).joined(separator: ", ")
-                throw .invalidInput(reason: "field \"kind\" must be one of \(kinds), not \"\(kindText)\"")
+                throw .invalidInput(reason: "field \"kind\" must be one of \(kinds), not \(LedgerError.quoted(kindText))")
             }
             var normalize = Normalization.exact
             if let text = try fields.optionalString("normalize") {
                 guard let parsed = Normalization(rawValue: text) else {
                     let forms = Normalization.allCases.map(\.rawValue).joined(separator: ", ")
-                    throw .invalidInput(reason: "field \"normalize\" must be one of \(forms), not \"\(text)\"")
+                    throw .invalidInput(reason: "field \"normalize\" must be one of \(forms), not \(LedgerError.quoted(text))")
                 }
                 normalize = parsed
             }

@@ -121,7 +121,7 @@ public struct Schema: Sendable, Hashable, Encodable {
         for type in types {
             let name = type.name
             guard Self.isValidName(name) else {
-                throw .invalidSchema(reason: "type name \"\(name)\" must match [a-z][a-z0-9_]{0,62}")
+                throw .invalidSchema(reason: "type name \(LedgerError.quoted(name)) must match [a-z][a-z0-9_]{0,62}")
             }
             guard seen.insert(name).inserted else {
                 throw .invalidSchema(reason: "type \"\(name)\" is listed twice")

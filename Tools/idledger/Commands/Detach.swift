@@ -1,7 +1,7 @@
 import ArgumentParser
 import IdentityLedger
 
-struct Detach: AsyncParsableCommand {
+struct Detach: AsyncParsableCommand, IdentifierArguments {
     static let configuration = CommandConfiguration(
         abstract: "Remove one identifier from a customer, or with --access-only only its access flag.")
 
@@ -23,6 +23,8 @@ struct Detach: AsyncParsableCommand {
     var accessOnly = false
 
     @OptionGroup var context: ContextOptions
+
+    var identifierArguments: [String] { [customer, identifier] }
 
     func validate() throws {
         try global.validateStore()

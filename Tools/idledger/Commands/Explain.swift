@@ -1,7 +1,7 @@
 import ArgumentParser
 import IdentityLedger
 
-struct Explain: AsyncParsableCommand {
+struct Explain: AsyncParsableCommand, IdentifierArguments {
     static let configuration = CommandConfiguration(
         abstract: "Would two customers merge now? Every guard with its evidence, and every past decision between them.")
 
@@ -12,6 +12,8 @@ struct Explain: AsyncParsableCommand {
 
     @Argument(help: ArgumentHelp("A customer ID or TYPE=VALUE.", valueName: "b"))
     var b: String
+
+    var identifierArguments: [String] { [a, b] }
 
     func validate() throws {
         try global.validateStore()

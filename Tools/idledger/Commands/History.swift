@@ -1,7 +1,7 @@
 import ArgumentParser
 import IdentityLedger
 
-struct History: AsyncParsableCommand {
+struct History: AsyncParsableCommand, IdentifierArguments {
     static let configuration = CommandConfiguration(
         abstract: "Print every event that touched a customer or anything merged into it (JSON Lines with --json).",
         discussion: "Merges carry their guard results; manual merges their actor and note.")
@@ -12,6 +12,8 @@ struct History: AsyncParsableCommand {
     var customer: String
 
     @OptionGroup var asOf: AsOfOption
+
+    var identifierArguments: [String] { [customer] }
 
     func validate() throws {
         try global.validateStore()

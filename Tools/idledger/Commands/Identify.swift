@@ -1,7 +1,7 @@
 import ArgumentParser
 import IdentityLedger
 
-struct Identify: AsyncParsableCommand {
+struct Identify: AsyncParsableCommand, IdentifierArguments {
     static let configuration = CommandConfiguration(
         abstract: "Identify a customer by trusted identifiers, merging where every guard passes.",
         discussion: """
@@ -21,6 +21,8 @@ struct Identify: AsyncParsableCommand {
     var props: [String] = []
 
     @OptionGroup var context: ContextOptions
+
+    var identifierArguments: [String] { ids }
 
     func validate() throws {
         try global.validateStore()

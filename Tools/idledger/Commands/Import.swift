@@ -21,7 +21,7 @@ struct Import: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("A .csv, .jsonl or .ndjson file.", valueName: "file"))
+    @Argument(help: ArgumentHelp("A .csv, .jsonl or .ndjson file (a regular file: it is read twice, so not a pipe).", valueName: "file"))
     var file: String
 
     @Option(name: .customLong("match-by"), help: ArgumentHelp("The identifier type that finds existing customers.", valueName: "type"))

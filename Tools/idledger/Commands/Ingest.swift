@@ -9,7 +9,8 @@ struct Ingest: AsyncParsableCommand {
             Each line is {"op":"identify"|"update"|"merge"|"detach", …}, e.g.
               {"op":"identify","ids":{"email":"a@b.com","cookie":["c1"]},"access":["email"],"properties":{"name":"Ann"},"at":"2026-11-01T10:00:00Z","source":"web","eventId":"e-17"}
               {"op":"merge","into":7,"from":9,"actor":"ops@shop","note":"same person"}
-            Blank lines are skipped. A field the op does not take is an error, not skipped. A bad line is reported ({"line":N,"error":{…}} with --json) and the \
+            Blank lines are skipped. A field the op does not take is an error, not skipped. A line over \
+            1 MiB is refused (inputTooLarge) without being read into memory. A bad line is reported ({"line":N,"error":{…}} with --json) and the \
             rest still run. Each line is applied on its own, all or nothing and in order; the lines \
             already read when one is applied (up to \(Ingest.batchLimit)) share one commit, and each result \
             line is printed once its line is durable. Exits 2 if any line failed.
@@ -48,6 +49,8 @@ struct Ingest: AsyncParsableCommand {
                         lines.append((number, Result { () throws(LedgerError) in try Command(jsonLine: text) }))
                     case .invalidUTF8(let byte):
                         lines.append((number, .failure(.invalidInput(reason: "the line is not valid UTF-8 (byte \(byte))"))))
+                    case .tooLarge(let bytes):
+                        lines.append((number, .failure(.inputTooLarge(what: "the line", size: bytes, limit: reader.limit))))
                     }
                     line = lines.count < Self.batchLimit ? reader.nextIfReady() : nil
                 }

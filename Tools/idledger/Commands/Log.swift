@@ -11,11 +11,14 @@ struct Log: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: ArgumentHelp("The first log position to print.", valueName: "seq"))
-    var from: UInt64 = 1
+    @Option(name: .customLong("from"), help: ArgumentHelp("The first log position to print.", valueName: "seq"))
+    var fromNumber = Number(1)
 
-    @Option(help: ArgumentHelp("At most this many events (default: all).", valueName: "n"))
-    var limit: Int?
+    @Option(name: .customLong("limit"), help: ArgumentHelp("At most this many events (default: all).", valueName: "n"))
+    var limitNumber: Number?
+
+    var from: UInt64 { fromNumber.value }
+    var limit: Int? { limitNumber.map { Int(clamping: $0.value) } }
 
     func validate() throws {
         try global.validateStore()

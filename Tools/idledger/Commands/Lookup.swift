@@ -1,7 +1,7 @@
 import ArgumentParser
 import IdentityLedger
 
-struct Lookup: AsyncParsableCommand {
+struct Lookup: AsyncParsableCommand, IdentifierArguments {
     static let configuration = CommandConfiguration(
         abstract: "List the customers holding a value (normalized first), with whether it grants access on each.")
 
@@ -11,6 +11,8 @@ struct Lookup: AsyncParsableCommand {
     var identifier: String
 
     @OptionGroup var asOf: AsOfOption
+
+    var identifierArguments: [String] { [identifier] }
 
     func validate() throws {
         try global.validateStore()

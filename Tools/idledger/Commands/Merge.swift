@@ -1,7 +1,7 @@
 import ArgumentParser
 import IdentityLedger
 
-struct Merge: AsyncParsableCommand {
+struct Merge: AsyncParsableCommand, IdentifierArguments {
     static let configuration = CommandConfiguration(
         abstract: "Merge FROM into INTO on an operator's word. Cannot be undone.",
         discussion: """
@@ -27,6 +27,8 @@ struct Merge: AsyncParsableCommand {
     var requireGuards = false
 
     @OptionGroup var context: ContextOptions
+
+    var identifierArguments: [String] { [into, from] }
 
     func validate() throws {
         try global.validateStore()

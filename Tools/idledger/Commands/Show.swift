@@ -1,7 +1,7 @@
 import ArgumentParser
 import IdentityLedger
 
-struct Show: AsyncParsableCommand {
+struct Show: AsyncParsableCommand, IdentifierArguments {
     static let configuration = CommandConfiguration(
         abstract: "Print a customer's profile.",
         discussion: """
@@ -15,6 +15,8 @@ struct Show: AsyncParsableCommand {
     var customer: String
 
     @OptionGroup var asOf: AsOfOption
+
+    var identifierArguments: [String] { [customer] }
 
     func validate() throws {
         try global.validateStore()

@@ -1,7 +1,7 @@
 import ArgumentParser
 import IdentityLedger
 
-struct Update: AsyncParsableCommand {
+struct Update: AsyncParsableCommand, IdentifierArguments {
     static let configuration = CommandConfiguration(
         abstract: "Write properties to the customer the identifiers point at, without merging.",
         discussion: """
@@ -18,6 +18,8 @@ struct Update: AsyncParsableCommand {
     var props: [String] = []
 
     @OptionGroup var context: ContextOptions
+
+    var identifierArguments: [String] { ids }
 
     func validate() throws {
         try global.validateStore()

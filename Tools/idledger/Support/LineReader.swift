@@ -1,13 +1,21 @@
 import Foundation
+import IdentityLedger
 
 /// Reads a file (or stdin for `-`) line by line without loading it whole, keeping
 /// empty lines so that line numbers match the input. A trailing `\r` is dropped.
 final class LineReader {
-    /// A line's text, or where it stops being UTF-8 (a byte offset from 1).
+    /// A line's text, where it stops being UTF-8 (a byte offset from 1), or the size of a
+    /// line longer than the limit, which was read to its end but not kept.
     enum Line {
         case text(String)
         case invalidUTF8(byte: Int)
+        case tooLarge(bytes: Int)
     }
+
+    /// The longest line kept, in bytes without its line ending.
+    let limit: Int
+    /// Bytes of the current line already dropped because it is over the limit.
+    private var dropped: Int?
 
     private let fd: Int32
     private let ownsFile: Bool
@@ -24,7 +32,8 @@ final class LineReader {
     private(set) var failure: CLIError?
 
     /// - Throws: ``CLIError`` (`fileNotReadable`) when the file cannot be opened.
-    init(path: String) throws {
+    init(path: String, limit: Int = InputLimits.commandBytes) throws {
+        self.limit = limit
         name = path == "-" ? "stdin" : path
         if path == "-" {
             fd = STDIN_FILENO
@@ -57,9 +66,16 @@ final class LineReader {
                 return decode(buffer[start..<newline])
             }
             searched = filled
+            // Over the limit, with a byte to spare for a `\r`: keep only the count, so that a
+            // 200 MB line costs no more memory than a short one.
+            if filled - start > limit + 1 {
+                dropped = (dropped ?? 0) + filled - start
+                start = filled
+                searched = filled
+            }
             if atEnd {
                 // After a read error the unterminated rest may be cut short: it is not a line.
-                guard start < filled, failure == nil else { return nil }
+                guard start < filled || dropped != nil, failure == nil else { return nil }
                 defer { start = filled }
                 return decode(buffer[start..<filled])
             }
@@ -69,13 +85,14 @@ final class LineReader {
     }
 
     private func decode(_ line: ArraySlice<UInt8>) -> Line {
+        if let count = dropped {
+            dropped = nil
+            return .tooLarge(bytes: count + line.count - (line.last == UInt8(ascii: "\r") ? 1 : 0))
+        }
         let bytes = line.last == UInt8(ascii: "\r") ? line.dropLast() : line
+        if bytes.count > limit { return .tooLarge(bytes: bytes.count) }
         if let text = String(validating: bytes, as: UTF8.self) { return .text(text) }
-        var iterator = bytes.makeIterator()
-        var parser = Unicode.UTF8.ForwardParser()
-        var valid = 0
-        while case .valid(let scalar) = parser.parseScalar(from: &iterator) { valid += scalar.count }
-        return .invalidUTF8(byte: valid + 1)
+        return .invalidUTF8(byte: firstInvalidUTF8Byte(bytes) ?? 1)
     }
 
     private func inputIsReady() -> Bool {
@@ -113,8 +130,11 @@ final class LineReader {
     }
 }
 
-/// Reads a whole small file (a schema).
+/// Reads a whole small file (a schema), of at most ``InputLimits/commandBytes``.
 func readSmallFile(_ path: String) throws -> Data {
+    if let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int, size > InputLimits.commandBytes {
+        throw LedgerError.inputTooLarge(what: path, size: size, limit: InputLimits.commandBytes)
+    }
     guard let data = FileManager.default.contents(atPath: path) else {
         throw CLIError(code: "fileNotReadable", message: "cannot read \(path)")
     }

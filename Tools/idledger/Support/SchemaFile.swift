@@ -7,9 +7,11 @@ import IdentityLedger
 /// - Throws: ``CLIError`` for an unreadable file, ``LedgerError/invalidSchema(reason:)`` for bad JSON
 ///   or a schema ``Schema/validate()`` refuses.
 func loadSchema(_ path: String) throws -> Schema {
-    guard let text = String(validating: try readSmallFile(path), as: UTF8.self) else {
-        throw LedgerError.invalidSchema(reason: "\(path): the file is not valid UTF-8")
+    let data = try readSmallFile(path)
+    if let byte = firstInvalidUTF8Byte(data) {
+        throw LedgerError.invalidSchema(reason: "\(path): the file is not valid UTF-8 (byte \(byte))")
     }
+    let text = String(decoding: data, as: UTF8.self)
     do {
         let schema = try Schema(json: text)
         try schema.validate()
