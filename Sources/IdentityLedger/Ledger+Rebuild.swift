@@ -77,7 +77,13 @@ extension Ledger {
         // (crash before the swap) or the old one (crash after it). `path` is valid either way.
         try removeTree(scratch)
 
-        let (events, changed, digests) = try rebuildAside(directory, into: scratch, options: options, progress: progress)
+        let (events, changed, digests): (UInt64, [String], [String: String])
+        do {
+            (events, changed, digests) = try rebuildAside(directory, into: scratch, options: options, progress: progress)
+        } catch {
+            try? removeTree(scratch) // a partial new store (its environment is closed by now)
+            throw error
+        }
 
         // Both environments are closed now (their last references went with the call
         // above); one still open would keep serving the old files after the swap.
@@ -100,6 +106,7 @@ extension Ledger {
     ) throws(LedgerError) -> (UInt64, [String], [String: String]) {
         // An older store is read as it is: its log is replayed into the current format.
         let live = try Ledger.openAsIs(path: directory, options: options)
+        try wrap { try live.env.checkPages() } // LMDB would crash on a damaged page
         let target = try live.openReplayTarget(at: scratch)
         let (events, changed) = try wrap {
             try live.env.read { txn in
@@ -125,16 +132,21 @@ extension Ledger {
     /// ```
     /// - Parameters:
     ///   - scratchPath: where to rebuild (must not exist; removed afterwards); default
-    ///     `<store>.verify-<pid>` beside the store.
+    ///     `<store>.verify-<pid>` beside the store, or in the temporary directory when this
+    ///     process may not write beside it.
     ///   - progress: called after each replayed batch.
     /// - Throws: ``LedgerError/corruptEvent(seq:reason:)`` naming the first event that cannot be
     ///   decoded or applied; ``LedgerError/storage(_:)``.
     public func verify(scratchPath: String? = nil, progress: ((ReplayProgress) -> Void)? = nil) throws(LedgerError) -> VerifyReport {
         let start = Date()
-        let scratch = scratchPath ?? env.path + ".verify-\(getpid())"
+        // Beside the store, unless this process may not write there (a read-only store).
+        let besideStore = access((env.path as NSString).deletingLastPathComponent, W_OK) == 0
+        let scratch = scratchPath ?? (besideStore ? env.path : NSTemporaryDirectory() + "/" + (env.path as NSString).lastPathComponent) + ".verify-\(getpid())"
         guard !FileManager.default.fileExists(atPath: scratch) else {
             throw .invalidInput(reason: "\(scratch) already exists")
         }
+        // Before anything reads the store through LMDB, which would crash on a damaged page.
+        try Self.wrap { try env.checkPages() }
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         // The scratch store is closed when `compare` returns, before `defer` deletes it.
         var report = try Self.wrap { try compare(withRebuildAt: scratch, progress: progress) }
@@ -271,18 +283,18 @@ enum StoreFiles {
 
     /// Swaps two directories in one step: a crash sees either both old names or both new.
     static func exchange(_ a: String, _ b: String) throws(LedgerError) {
-        guard let renameat2 else { throw .invalidInput(reason: "renameat2 is not available; rebuild needs Linux 3.15+ and glibc 2.28+") }
+        guard let renameat2 else { throw .fileSystemError(path: b, reason: "renameat2 is not available; rebuild needs Linux 3.15+ and glibc 2.28+") }
         guard renameat2(AT_FDCWD, a, AT_FDCWD, b, renameExchange) == 0 else {
-            throw .invalidInput(reason: "cannot swap \(a) and \(b): \(String(cString: strerror(errno)))")
+            throw Ledger.fileSystemError(path: b, errno: errno)!
         }
     }
 
     /// Makes a directory's entries (a new file, a rename) durable.
     static func syncDirectory(_ path: String) throws(LedgerError) {
         let fd = open(path, O_RDONLY | O_DIRECTORY)
-        guard fd >= 0 else { throw .invalidInput(reason: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw Ledger.fileSystemError(path: path, errno: errno)! }
         defer { close(fd) }
-        guard fsync(fd) == 0 else { throw .invalidInput(reason: "cannot sync \(path): \(String(cString: strerror(errno)))") }
+        guard fsync(fd) == 0 else { throw Ledger.fileSystemError(path: path, errno: errno)! }
     }
 
     /// Whether another process holds a lock on byte 0 of `lock.mdb` (LMDB's "environment in use" lock).

@@ -270,6 +270,19 @@ public final class Ledger: Sendable {
             durability: .noSync, clock: options.clock, initialMapSize: max(options.initialMapSize, env.mapSize)))
     }
 
+    /// Sets what happens when LMDB meets a damaged page that it cannot report as an error (it
+    /// fails an internal assertion and ends the process with `abort()` once `handler` returns):
+    /// `handler` gets ``LedgerError/corruptStore(path:reason:)`` on the failing thread, so that
+    /// a tool can report it and exit. ``verify(scratchPath:progress:)`` checks every page before
+    /// it reads, so it reports such damage as an error; other reads of a damaged store may end
+    /// here. Process-wide; nil (the default) leaves LMDB's message and abort.
+    public static func setDamagedStoreHandler(_ handler: (@Sendable (LedgerError) -> Void)?) {
+        guard let handler else { return Environment.setAssertionHandler(nil) }
+        Environment.setAssertionHandler { @Sendable path, message in
+            handler(.corruptStore(path: path, reason: "LMDB: \(message)"))
+        }
+    }
+
     /// Maps any error to ``LedgerError``.
     static func wrap<T>(_ body: () throws -> T) throws(LedgerError) -> T {
         do { return try body() } catch { throw ledgerError(error) }
@@ -282,11 +295,46 @@ public final class Ledger: Sendable {
     static func ledgerError(_ error: any Error) -> LedgerError {
         switch error {
         case let error as LedgerError: error
-        case let error as LMDBError: .storage(error)
+        case let error as LMDBError: ledgerError(error)
         // Events decode through `Event.decoding`, which names their position: a bare failure
         // is a projection's record.
         case let error as BinaryReader.Failure: .corruptProjection(reason: error.reason)
+        case let error as CocoaError: fileSystemError(error)
         default: .invalidInput(reason: "\(error)")
+        }
+    }
+
+    /// The faults of the store itself by their own codes; any other LMDB error as `storage`.
+    private static func ledgerError(_ error: LMDBError) -> LedgerError {
+        switch error {
+        case .storageFull(let path): .storageFull(path: path)
+        case .damaged(let path, let reason): .corruptStore(path: path, reason: reason)
+        case .readOnly(let path): .readOnly(path: path)
+        case .notADirectory(let path): .notADirectory(path: path)
+        default: .storage(error)
+        }
+    }
+
+    /// A failure of Foundation's file calls (removing a scratch store, say), by its cause.
+    private static func fileSystemError(_ error: CocoaError) -> LedgerError {
+        let path = error.filePath ?? error.url?.path ?? "?"
+        let underlying = (error.userInfo[NSUnderlyingErrorKey] as? NSError).flatMap { $0.domain == NSPOSIXErrorDomain ? Int32($0.code) : nil }
+        if let known = fileSystemError(path: path, errno: underlying) { return known }
+        switch error.code {
+        case .fileWriteOutOfSpace: return .storageFull(path: path)
+        case .fileWriteNoPermission, .fileWriteVolumeReadOnly: return .readOnly(path: path)
+        default: return .fileSystemError(path: path, reason: error.localizedDescription)
+        }
+    }
+
+    /// The code for a failed system call on `path` with `errno`; nil for no errno.
+    static func fileSystemError(path: String, errno: Int32?) -> LedgerError? {
+        guard let errno else { return nil }
+        switch errno {
+        case ENOSPC, EDQUOT: return .storageFull(path: path)
+        case EROFS, EACCES, EPERM: return .readOnly(path: path)
+        case ENOTDIR: return .notADirectory(path: path)
+        default: return .fileSystemError(path: path, reason: String(cString: strerror(errno)))
         }
     }
 }

@@ -64,6 +64,7 @@ struct GlobalOptions: ParsableArguments {
     func run(_ body: () async throws -> Void) async throws {
         // After `body`, which held the ledger: a refused first write leaves no empty store.
         defer { Self.removeNewStoreIfUnused() }
+        StoreFaults.install(path: storePath ?? "", json: json)
         do {
             try await body()
         } catch let error as LedgerError {
@@ -78,7 +79,11 @@ struct GlobalOptions: ParsableArguments {
 
 extension GlobalOptions {
     private static func removeNewStoreIfUnused() {
-        guard let created = newStore.withLock({ $0 }), Ledger.removeIfUnused(path: created.path), !created.directoryExisted else { return }
+        guard let created = newStore.withLock({ $0 }) else { return }
+        // A first open that failed (a full disk, say) removed its own files.
+        let unused = Ledger.removeIfUnused(path: created.path)
+            || !FileManager.default.fileExists(atPath: (created.path as NSString).appendingPathComponent("data.mdb"))
+        guard unused, !created.directoryExisted else { return }
         rmdir(created.path) // only if nothing else is in it
     }
 }
