@@ -190,10 +190,22 @@ extension LMDBError {
     func located(in path: String) -> LMDBError {
         switch self {
         case .noSpace, .errno(EDQUOT): .storageFull(path: path)
+        // LMDB reports a short write (the disk filled part-way through) as EIO.
+        case .ioError where Self.fileSystemIsFull(path): .storageFull(path: path)
         case .corrupted, .pageNotFound, .invalid: .damaged(path: path, reason: description)
         case .readOnlyFileSystem: .readOnly(path: path)
         default: self
         }
+    }
+}
+
+extension LMDBError {
+    /// Whether the file system holding `path` has (next to) no block left for this process.
+    static func fileSystemIsFull(_ path: String) -> Bool {
+        var status = statvfs()
+        guard statvfs(path, &status) == 0 else { return false }
+        let free = geteuid() == 0 ? status.f_bfree : status.f_bavail
+        return free < 16
     }
 }
 

@@ -62,7 +62,7 @@ struct PageChecker {
     private static let dataVersion: UInt32 = 1
 
     private static let pBranch: UInt16 = 0x01, pLeaf: UInt16 = 0x02, pOverflow: UInt16 = 0x04
-    private static let pMeta: UInt16 = 0x08, pLeaf2: UInt16 = 0x20, pSubpage: UInt16 = 0x40
+    private static let pMeta: UInt16 = 0x08, pDirty: UInt16 = 0x10, pLeaf2: UInt16 = 0x20, pSubpage: UInt16 = 0x40
     private static let fBigData: UInt16 = 0x01, fSubData: UInt16 = 0x02, fDupData: UInt16 = 0x04
     private static let reverseKey: UInt16 = 0x02, dupSort: UInt16 = 0x04, integerKey: UInt16 = 0x08
     private static let dupFixed: UInt16 = 0x10, integerDup: UInt16 = 0x20, reverseDup: UInt16 = 0x40
@@ -479,7 +479,8 @@ struct PageChecker {
     private func checkSubpage(_ data: Bytes, tree: Tree, _ where_: String) throws(LMDBError) -> Int {
         let name = "\(where_) (inline duplicates)"
         guard data.count >= Self.headerSize else { throw damaged("\(name): \(data.count) bytes") }
-        let flags = data.u16(10)
+        // An inline page is written inside its node, never flushed on its own: it keeps P_DIRTY.
+        let flags = data.u16(10) & ~Self.pDirty
         let keys = try bounds(of: data, size: data.count, minimumKeys: 1, name)
         var duplicates = Tree(name: tree.name, kind: .duplicates, flags: tree.flags, order: tree.duplicateOrder, record: tree.record)
         if flags == Self.pLeaf | Self.pSubpage | Self.pLeaf2, tree.flags & Self.dupFixed != 0 {
