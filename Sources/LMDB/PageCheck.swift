@@ -146,6 +146,10 @@ struct PageChecker {
         guard fstat(fd, &size) == 0 else { throw .errno(errno) }
         fileSize = Int(size.st_size)
         let metas = try readMetas()
+        // Again after the meta pages: a writer writes its pages before its meta page, so a
+        // size taken now covers the pages of the metas just read.
+        guard fstat(fd, &size) == 0 else { throw .errno(errno) }
+        fileSize = Int(size.st_size)
         let newest = metas[0].txnid >= metas[1].txnid ? metas[0] : metas[1]
         let older = newest.slot == 0 ? metas[1] : metas[0]
         lastPage = Int(newest.lastPage)

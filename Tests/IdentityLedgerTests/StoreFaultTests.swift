@@ -248,3 +248,45 @@ import Testing
         return process.terminationStatus
     }
 }
+
+/// The library on a read-only mount: the same store, opened where the file system refuses writes.
+@Suite struct ReadOnlyMountTests {
+    @Test(.enabled(if: StoreFaultTests.isRoot, "a bind mount needs root"))
+    func aStoreOnAReadOnlyMountAnswersQueriesAndRefusesCommands() async throws {
+        let ledger = try await makeLedger()
+        try await ledger.identify("email=ann@example.com", access: ["email"], properties: ["name": "Ann"])
+        let path = ledger.env.path
+        let before = try ledger.fingerprint()
+        let mountPoint = temporaryPath("readonly")
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        guard try run("/bin/mount", ["--bind", path, mountPoint]) == 0 else {
+            Issue.record("cannot bind-mount \(path); this test needs mount permission")
+            return
+        }
+        defer { _ = try? run("/bin/umount", ["-l", mountPoint]) }
+        guard try run("/bin/mount", ["-o", "remount,ro,bind", mountPoint]) == 0 else {
+            Issue.record("cannot remount \(mountPoint) read-only")
+            return
+        }
+        try await withStoreAsync(mountPoint) { readOnly async throws in
+            #expect(readOnly.env.isReadOnly)
+            #expect(try readOnly.customer(.identifier(Identifier(type: "email", value: "ann@example.com"))).properties["name"] == "Ann")
+            #expect(try readOnly.fingerprint() == before)
+            let error = await ledgerError { try await readOnly.identify("email=bob@example.com") }
+            #expect(error == .readOnly(path: readOnly.env.path), "\(String(describing: error))")
+            #expect(error?.description.contains("read-only") == true)
+        }
+        #expect(try ledger.fingerprint() == before)
+    }
+
+    private func run(_ path: String, _ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
