@@ -135,8 +135,10 @@ extension Ledger {
     ///     `<store>.verify-<pid>` beside the store, or in the temporary directory when this
     ///     process may not write beside it.
     ///   - progress: called after each replayed batch.
-    /// - Throws: ``LedgerError/corruptEvent(seq:reason:)`` naming the first event that cannot be
-    ///   decoded or applied; ``LedgerError/storage(_:)``.
+    /// - Throws: ``LedgerError/corruptStore(path:reason:)`` naming a damaged page of the data
+    ///   file (every page is checked first); ``LedgerError/corruptEvent(seq:reason:)`` naming the
+    ///   first event that cannot be decoded or applied; ``LedgerError/storageFull(path:)`` when the
+    ///   scratch copy finds no room; ``LedgerError/storage(_:)``.
     public func verify(scratchPath: String? = nil, progress: ((ReplayProgress) -> Void)? = nil) throws(LedgerError) -> VerifyReport {
         let start = Date()
         // Beside the store, unless this process may not write there (a read-only store).

@@ -57,7 +57,11 @@ public final class Ledger: Sendable {
     ///   newer version; for an older one, ``LedgerError/storeInUse(path:)`` while another
     ///   process (or a `Ledger` still alive in this one) has it open and
     ///   ``LedgerError/corruptEvent(seq:reason:)`` when its log cannot be replayed;
-    ///   ``LedgerError/storage(_:)`` when LMDB cannot open it.
+    ///   ``LedgerError/corruptStore(path:reason:)`` for a truncated or damaged data file;
+    ///   ``LedgerError/notADirectory(path:)``; ``LedgerError/storageFull(path:)`` for a new store
+    ///   on a full disk; ``LedgerError/storage(_:)`` when LMDB cannot open it otherwise. A store
+    ///   this process cannot write opens read-only: queries work, commands throw
+    ///   ``LedgerError/readOnly(path:)``.
     public static func open(path: String, options: Options = .init()) throws(LedgerError) -> Ledger {
         do {
             let ledger = try openAsIs(path: path, options: options)
