@@ -53,7 +53,7 @@ extension Ledger {
     /// `rename`. A crash at any point leaves a valid store at `path`: the old data file before
     /// the rename, the new one after it.
     ///
-    /// For its whole run it holds the store lock (`ledger.lock`) exclusively, so no process
+    /// For its whole run it holds the store lock (a `flock` on its directory) exclusively, so no process
     /// can open the store meanwhile: an open fails with ``LedgerError/storeInUse(path:)``,
     /// and nothing can be committed that the rebuilt file would not hold.
     ///
@@ -86,7 +86,13 @@ extension Ledger {
         // or the directory of a new data file already moved in): `path` is valid either way.
         try removeTree(scratch)
 
-        let (events, changed, digests) = try rebuildAside(directory, into: scratch, options: options, progress: progress)
+        let (events, changed, digests): (UInt64, [String], [String: String])
+        do {
+            (events, changed, digests) = try rebuildAside(directory, into: scratch, options: options, progress: progress)
+        } catch {
+            try? removeTree(scratch) // a partial new store (its environment is closed by now)
+            throw error
+        }
 
         // Both environments are closed now (their last references went with the call
         // above); one still open would keep serving the old file after the rename.
@@ -115,6 +121,7 @@ extension Ledger {
         // An older store is read as it is: its log is replayed into the current format.
         // Without the shared lock: this process holds the store's lock exclusively.
         let live = try Ledger.openAsIs(path: directory, options: options, locked: false)
+        try wrap { try live.env.checkPages() } // LMDB would crash on a damaged page
         let target = try live.openReplayTarget(at: scratch)
         let (events, changed) = try wrap {
             try live.env.read { txn in
@@ -140,16 +147,23 @@ extension Ledger {
     /// ```
     /// - Parameters:
     ///   - scratchPath: where to rebuild (must not exist; removed afterwards); default
-    ///     `<store>.verify-<pid>` beside the store.
+    ///     `<store>.verify-<pid>` beside the store, or in the temporary directory when this
+    ///     process may not write beside it.
     ///   - progress: called after each replayed batch.
-    /// - Throws: ``LedgerError/corruptEvent(seq:reason:)`` naming the first event that cannot be
-    ///   decoded or applied; ``LedgerError/storage(_:)``.
+    /// - Throws: ``LedgerError/corruptStore(path:reason:)`` naming a damaged page of the data
+    ///   file (every page is checked first); ``LedgerError/corruptEvent(seq:reason:)`` naming the
+    ///   first event that cannot be decoded or applied; ``LedgerError/storageFull(path:)`` when the
+    ///   scratch copy finds no room; ``LedgerError/storage(_:)``.
     public func verify(scratchPath: String? = nil, progress: ((ReplayProgress) -> Void)? = nil) throws(LedgerError) -> VerifyReport {
         let start = Date()
-        let scratch = scratchPath ?? env.path + ".verify-\(getpid())"
+        // Beside the store, unless this process may not write there (a read-only store).
+        let besideStore = access((env.path as NSString).deletingLastPathComponent, W_OK) == 0
+        let scratch = scratchPath ?? (besideStore ? env.path : NSTemporaryDirectory() + "/" + (env.path as NSString).lastPathComponent) + ".verify-\(getpid())"
         guard !FileManager.default.fileExists(atPath: scratch) else {
             throw .invalidInput(reason: "\(scratch) already exists")
         }
+        // Before anything reads the store through LMDB, which would crash on a damaged page.
+        try Self.wrap { try env.checkPages() }
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         // The scratch store is closed when `compare` returns, before `defer` deletes it.
         var report = try Self.wrap { try compare(withRebuildAt: scratch, progress: progress) }

@@ -59,14 +59,18 @@ public final class Ledger: Sendable {
     /// older store format is first upgraded offline by ``rebuild(path:options:progress:)``
     /// (the log is kept as it is; every projection is written again in the current layout).
     ///
-    /// The `Ledger` holds a shared lock on the store (`ledger.lock` in its directory) until
+    /// The `Ledger` holds a shared lock on the store (a `flock` on its directory) until
     /// it is released, which keeps a rebuild out; while one runs, `open` fails at once.
     /// - Throws: ``LedgerError/storeInUse(path:)`` while a rebuild of the store runs (in any
     ///   process), and for a store of an older format while another process (or a `Ledger`
     ///   still alive in this one) has it open;
     ///   ``LedgerError/unsupportedFormat(found:supported:)`` for a store written by a
     ///   newer version; ``LedgerError/corruptEvent(seq:reason:)`` when an older store's log
-    ///   cannot be replayed; ``LedgerError/storage(_:)`` when LMDB cannot open it.
+    ///   cannot be replayed; ``LedgerError/corruptStore(path:reason:)`` for a truncated or
+    ///   damaged data file; ``LedgerError/notADirectory(path:)``;
+    ///   ``LedgerError/storageFull(path:)`` for a new store on a full disk;
+    ///   ``LedgerError/storage(_:)`` when LMDB cannot open it otherwise. A store this process
+    ///   cannot write opens read-only: queries work, commands throw ``LedgerError/readOnly(path:)``.
     public static func open(path: String, options: Options = .init()) throws(LedgerError) -> Ledger {
         do {
             let ledger = try openAsIs(path: path, options: options)
@@ -80,17 +84,24 @@ public final class Ledger: Sendable {
     /// older store's log as it is. `locked: false` opens it without the shared store lock:
     /// for rebuild's own opens of the store it holds exclusively, and for private stores.
     static func openAsIs(path: String, options: Options, locked: Bool = true) throws(LedgerError) -> Ledger {
-        try StoreFiles.createDirectory(path)
-        // Before the environment opens: from here until it has closed, no rebuild can start.
-        let lock = locked ? try StoreLock.acquire(.shared, directory: path) : nil
-        return try wrap {
-            let env = try Environment.open(path: path, configuration: .init(
-                databases: Databases.specs, initialMapSize: options.initialMapSize, durability: options.durability
-            ))
-            let ledger = try Ledger(store: LockedEnvironment(env, lock: lock), options: options)
-            let version = try ledger.storedFormat()
-            guard version <= storeFormat else { throw LedgerError.unsupportedFormat(found: Int(version), supported: Int(storeFormat)) }
-            return ledger
+        let created = try StoreFiles.createDirectory(path)
+        do {
+            // Before the environment opens: from here until it has closed, no rebuild can start.
+            let lock = locked ? try StoreLock.acquire(.shared, directory: path) : nil
+            return try wrap {
+                let env = try Environment.open(path: path, configuration: .init(
+                    databases: Databases.specs, initialMapSize: options.initialMapSize, durability: options.durability
+                ))
+                let ledger = try Ledger(store: LockedEnvironment(env, lock: lock), options: options)
+                let version = try ledger.storedFormat()
+                guard version <= storeFormat else { throw LedgerError.unsupportedFormat(found: Int(version), supported: Int(storeFormat)) }
+                return ledger
+            }
+        } catch {
+            // A first open that failed (a full disk) leaves no directory behind. `rmdir` removes
+            // only an empty one: never a store another process has made in it meanwhile.
+            if created { rmdir(path) }
+            throw error
         }
     }
 
@@ -289,9 +300,22 @@ public final class Ledger: Sendable {
     /// without a sync per batch (the caller syncs once at the end, or deletes it), and with a
     /// map as large as this store's, so that it need not grow on the way.
     func openReplayTarget(at path: String) throws(LedgerError) -> Ledger {
-        // A private store: no lock (and no `ledger.lock` file beside the data file rebuild moves).
+        // A private store: no lock.
         try Ledger.openAsIs(path: path, options: Options(
             durability: .noSync, clock: options.clock, initialMapSize: max(options.initialMapSize, env.mapSize)), locked: false)
+    }
+
+    /// Sets what happens when LMDB meets a damaged page that it cannot report as an error (it
+    /// fails an internal assertion and ends the process with `abort()` once `handler` returns):
+    /// `handler` gets ``LedgerError/corruptStore(path:reason:)`` on the failing thread, so that
+    /// a tool can report it and exit. ``verify(scratchPath:progress:)`` checks every page before
+    /// it reads, so it reports such damage as an error; other reads of a damaged store may end
+    /// here. Process-wide; nil (the default) leaves LMDB's message and abort.
+    public static func setDamagedStoreHandler(_ handler: (@Sendable (LedgerError) -> Void)?) {
+        guard let handler else { return Environment.setAssertionHandler(nil) }
+        Environment.setAssertionHandler { @Sendable path, message in
+            handler(.corruptStore(path: path, reason: "LMDB: \(message)"))
+        }
     }
 
     /// Maps any error to ``LedgerError``.
@@ -306,11 +330,46 @@ public final class Ledger: Sendable {
     static func ledgerError(_ error: any Error) -> LedgerError {
         switch error {
         case let error as LedgerError: error
-        case let error as LMDBError: .storage(error)
+        case let error as LMDBError: ledgerError(error)
         // Events decode through `Event.decoding`, which names their position: a bare failure
         // is a projection's record.
         case let error as BinaryReader.Failure: .corruptProjection(reason: error.reason)
+        case let error as CocoaError: fileSystemError(error)
         default: .invalidInput(reason: "\(error)")
+        }
+    }
+
+    /// The faults of the store itself by their own codes; any other LMDB error as `storage`.
+    private static func ledgerError(_ error: LMDBError) -> LedgerError {
+        switch error {
+        case .storageFull(let path): .storageFull(path: path)
+        case .damaged(let path, let reason): .corruptStore(path: path, reason: reason)
+        case .readOnly(let path): .readOnly(path: path)
+        case .notADirectory(let path): .notADirectory(path: path)
+        default: .storage(error)
+        }
+    }
+
+    /// A failure of Foundation's file calls (removing a scratch store, say), by its cause.
+    private static func fileSystemError(_ error: CocoaError) -> LedgerError {
+        let path = error.filePath ?? error.url?.path ?? "?"
+        let underlying = (error.userInfo[NSUnderlyingErrorKey] as? NSError).flatMap { $0.domain == NSPOSIXErrorDomain ? Int32($0.code) : nil }
+        if let known = fileSystemError(path: path, errno: underlying) { return known }
+        switch error.code {
+        case .fileWriteOutOfSpace: return .storageFull(path: path)
+        case .fileWriteNoPermission, .fileWriteVolumeReadOnly: return .readOnly(path: path)
+        default: return .fileSystemError(path: path, reason: error.localizedDescription)
+        }
+    }
+
+    /// The code for a failed system call on `path` with `errno`; nil for no errno.
+    static func fileSystemError(path: String, errno: Int32?) -> LedgerError? {
+        guard let errno else { return nil }
+        switch errno {
+        case ENOSPC, EDQUOT: return .storageFull(path: path)
+        case EROFS, EACCES, EPERM: return .readOnly(path: path)
+        case ENOTDIR: return .notADirectory(path: path)
+        default: return .fileSystemError(path: path, reason: String(cString: strerror(errno)))
         }
     }
 }

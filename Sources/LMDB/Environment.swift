@@ -63,6 +63,10 @@ public final class Environment: @unchecked Sendable {
 
     /// The directory, as resolved when it was opened.
     public let path: String
+    /// Whether the environment could only be opened for reading: its files or file system
+    /// are not writable by this process. Reads work; every `write` throws
+    /// ``LMDBError/readOnly(path:)``.
+    public let isReadOnly: Bool
     /// The number of stale reader slots `mdb_reader_check` cleared when this environment opened.
     public let staleReadersCleared: Int
 
@@ -99,10 +103,15 @@ public final class Environment: @unchecked Sendable {
     }
 
     /// Opens (creating if needed) the environment in directory `path`, or returns the
-    /// one this process already has open there.
-    /// - Throws: ``LMDBError`` if the directory cannot be created or opened.
+    /// one this process already has open there. An environment whose files this process
+    /// cannot write is opened read-only (``isReadOnly``). Before LMDB reads any page, the data
+    /// file is checked to hold every page in use, and the catalog of named databases and their
+    /// root pages to be sound (``checkPages()`` checks every page).
+    /// - Throws: ``LMDBError/notADirectory(path:)``; ``LMDBError/damaged(path:reason:)`` for a
+    ///   truncated or damaged data file; ``LMDBError/storageFull(path:)``; ``LMDBError/readOnly(path:)``
+    ///   when a new environment cannot be created; another ``LMDBError`` if it cannot be opened.
     public static func open(path: String, configuration: Configuration) throws -> Environment {
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try createDirectory(path)
         let env = try withSettledRegistry(resolving: path) { registry, resolved -> Environment in
             if let existing = registry[resolved]?.environment { return existing }
             let env = try Environment(resolvedPath: resolved, configuration: configuration)
@@ -138,6 +147,48 @@ public final class Environment: @unchecked Sendable {
     }
 
     private init(resolvedPath: String, configuration: Configuration) throws {
+        let (env, readOnly) = try Self.openHandle(resolvedPath, configuration)
+        do {
+            try Self.checkAtOpen(env, path: resolvedPath)
+            var dead: Int32 = 0
+            try check(mdb_reader_check(env, &dead))
+            staleReadersCleared = Int(dead)
+        } catch {
+            mdb_env_close(env)
+            throw error.located(in: resolvedPath)
+        }
+        mdb_env_set_assert(env, reportAssertion)
+        handle = env
+        path = resolvedPath
+        isReadOnly = readOnly
+        databases = Mutex([:])
+    }
+
+    /// Opens the environment for writing, or for reading only when this process may not write
+    /// its files; removes what a failed first open created.
+    private static func openHandle(_ path: String, _ configuration: Configuration) throws(LMDBError) -> (OpaquePointer, readOnly: Bool) {
+        let files = EnvironmentFiles(directory: path)
+        let failure: LMDBError
+        do {
+            try files.reserveLockFile(maxReaders: configuration.maxReaders)
+            return (try openHandle(path, configuration, readOnly: false), false)
+        } catch {
+            failure = error
+        }
+        files.removeCreated()
+        guard failure == .permissionDenied || failure == .readOnlyFileSystem else { throw failure.located(in: path) }
+        do {
+            return (try openHandle(path, configuration, readOnly: true), true)
+        } catch .noSuchFile {
+            throw .readOnly(path: path) // no store to read, and none can be created
+        } catch {
+            throw error.located(in: path)
+        }
+    }
+
+    /// `mdb_env_create` and `mdb_env_open`; read-only without a lock file when this process
+    /// cannot write one (LMDB then keeps no reader table: see docs on read-only stores).
+    private static func openHandle(_ path: String, _ configuration: Configuration, readOnly: Bool) throws(LMDBError) -> OpaquePointer {
         var env: OpaquePointer?
         try check(mdb_env_create(&env))
         guard let env else { throw LMDBError.invalid }
@@ -147,17 +198,61 @@ public final class Environment: @unchecked Sendable {
             try check(mdb_env_set_mapsize(env, configuration.initialMapSize))
             var flags = UInt32(MDB_NOTLS)
             if configuration.durability == .noSync { flags |= UInt32(MDB_NOSYNC) }
-            try check(mdb_env_open(env, resolvedPath, flags, 0o644))
-            var dead: Int32 = 0
-            try check(mdb_reader_check(env, &dead))
-            staleReadersCleared = Int(dead)
+            if readOnly {
+                flags |= UInt32(MDB_RDONLY)
+                if !EnvironmentFiles(directory: path).lockFileWritable { flags |= UInt32(MDB_NOLOCK) }
+            }
+            try check(mdb_env_open(env, path, flags, 0o644))
+            return env
         } catch {
             mdb_env_close(env)
             throw error
         }
-        handle = env
-        path = resolvedPath
-        databases = Mutex([:])
+    }
+
+    /// Checks, before LMDB reads a page through the map, that the data file holds every page
+    /// in use and that the catalog of databases is sound (a truncated file would be a `SIGBUS`,
+    /// a damaged catalog page an assertion failure). Holds a read transaction meanwhile.
+    private static func checkAtOpen(_ env: OpaquePointer, path: String) throws(LMDBError) {
+        var txn: OpaquePointer?
+        var rc = mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn)
+        if rc == MDB_MAP_RESIZED {
+            try check(mdb_env_set_mapsize(env, 0))
+            rc = mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn)
+        }
+        try check(rc)
+        defer { mdb_txn_abort(txn) }
+        var fd: Int32 = -1
+        try check(mdb_env_get_fd(env, &fd))
+        var checker = PageChecker(fd: fd, path: path)
+        try checker.check(.catalog)
+    }
+
+    /// Creates directory `path` (and its parents) unless it exists.
+    private static func createDirectory(_ path: String) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw LMDBError.notADirectory(path: path) }
+            return
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            // Foundation's error seldom keeps the errno; the first ancestor that exists tells.
+            var ancestor = (path as NSString).deletingLastPathComponent
+            while !ancestor.isEmpty, ancestor != "/", !FileManager.default.fileExists(atPath: ancestor) {
+                ancestor = (ancestor as NSString).deletingLastPathComponent
+            }
+            if FileManager.default.fileExists(atPath: ancestor, isDirectory: &isDirectory), !isDirectory.boolValue {
+                throw LMDBError.notADirectory(path: ancestor)
+            }
+            if access(ancestor.isEmpty ? "." : ancestor, W_OK) != 0 { throw LMDBError.readOnly(path: path) }
+            switch (error as? CocoaError)?.code {
+            case .fileWriteOutOfSpace?: throw LMDBError.storageFull(path: path)
+            case .fileWriteNoPermission?, .fileWriteVolumeReadOnly?: throw LMDBError.readOnly(path: path)
+            default: throw error
+            }
+        }
     }
 
     deinit {
@@ -170,14 +265,35 @@ public final class Environment: @unchecked Sendable {
     private func openDatabases(_ specs: [DatabaseSpec]) throws {
         let missing = databases.withLock { open in specs.filter { open[$0.name] == nil } }
         guard !missing.isEmpty else { return }
-        let opened = try write { txn -> [Database] in
+        func open(_ txn: ReadTransaction) throws -> [Database] {
             try missing.map { spec in
                 var dbi = MDB_dbi()
-                var flags = UInt32(MDB_CREATE)
+                var flags = isReadOnly ? 0 : UInt32(MDB_CREATE)
                 if spec.dupSort { flags |= UInt32(MDB_DUPSORT) }
-                try check(mdb_dbi_open(txn.pointer, spec.name, flags, &dbi))
+                let rc = mdb_dbi_open(txn.pointer, spec.name, flags, &dbi)
+                // A database that is not there cannot be created in a read-only environment.
+                if rc == MDB_NOTFOUND, isReadOnly { throw LMDBError.readOnly(path: path) }
+                try check(rc)
                 return Database(name: spec.name, handle: dbi, isDupSort: spec.dupSort)
             }
+        }
+        let opened: [Database]
+        if isReadOnly {
+            // The handles of a read transaction join the environment when it commits.
+            var txn: OpaquePointer?
+            try check(mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &txn))
+            let transaction = ReadTransaction(pointer: txn!)
+            do {
+                opened = try open(transaction)
+            } catch {
+                transaction.end()
+                mdb_txn_abort(txn)
+                throw error
+            }
+            transaction.end()
+            try check(mdb_txn_commit(txn))
+        } else {
+            opened = try write { txn in try open(txn) }
         }
         databases.withLock { open in
             for db in opened { open[db.name] = db }
@@ -226,8 +342,33 @@ public final class Environment: @unchecked Sendable {
 
     /// Flushes the data buffers to disk (useful after writes in ``Durability/noSync`` mode).
     public func sync() throws {
-        try check(mdb_env_sync(handle, 1))
+        if isReadOnly { return }
+        do { try check(mdb_env_sync(handle, 1)) } catch { throw error.located(in: path) }
     }
+
+    /// Checks every page reachable from the data file's two meta pages, reading the file with
+    /// `pread` rather than through the map, from one snapshot (so it may run while others write).
+    /// A damaged page makes LMDB fail an assertion (which ends the process) or read outside
+    /// the file; run this before reading a store that may be damaged all through.
+    /// - Throws: ``LMDBError/damaged(path:reason:)`` naming the first bad page and its database.
+    public func checkPages() throws {
+        try read { _ in
+            var fd: Int32 = -1
+            try check(mdb_env_get_fd(handle, &fd))
+            var checker = PageChecker(fd: fd, path: path)
+            try checker.check(.everything)
+        }
+    }
+
+    /// Called with the environment's directory and LMDB's message when LMDB fails an internal
+    /// assertion (it found a page it cannot handle: the data file is damaged); LMDB ends the
+    /// process with `abort()` when this returns, so a tool may report the damage and exit
+    /// instead. Process-wide; nil (the default) leaves LMDB's own message and abort.
+    public static func setAssertionHandler(_ handler: (@Sendable (_ path: String, _ message: String) -> Void)?) {
+        assertionHandler.withLock { $0 = handler }
+    }
+
+    fileprivate static let assertionHandler = Mutex<(@Sendable (String, String) -> Void)?>(nil)
 
     // MARK: Transactions
 
@@ -235,6 +376,10 @@ public final class Environment: @unchecked Sendable {
     /// ends when `body` returns and cannot be used afterwards.
     /// - Throws: what `body` throws, or ``LMDBError``.
     public func read<T>(_ body: (ReadTransaction) throws -> T) throws -> T {
+        do { return try readLocated(body) } catch let error as LMDBError { throw error.located(in: path) }
+    }
+
+    private func readLocated<T>(_ body: (ReadTransaction) throws -> T) throws -> T {
         while true {
             mapLock.lockShared()
             var txn: OpaquePointer?
@@ -263,6 +408,7 @@ public final class Environment: @unchecked Sendable {
     ///   or another ``LMDBError``.
     public func write<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
         if writer.isCurrentThread { throw LMDBError.nestedWrite }
+        if isReadOnly { throw LMDBError.readOnly(path: path) }
         return try withoutActuallyEscaping(body) { body in
             // The writer thread releases the submitted closure only after `done.signal()`,
             // so the closure must not retain `body` itself (withoutActuallyEscaping traps
@@ -279,19 +425,21 @@ public final class Environment: @unchecked Sendable {
                 done.signal()
             }
             done.wait()
-            return try outcome.value!.get()
+            do { return try outcome.value!.get() } catch let error as LMDBError { throw error.located(in: path) }
         }
     }
 
     /// Like the synchronous `write(_:)` but suspends the calling task instead of blocking its thread.
     public func write<T: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> T) async throws -> T {
+        if isReadOnly { throw LMDBError.readOnly(path: path) }
         // As in the synchronous `write`: the submitted closure outlives the resumption,
         // so it holds neither `self` (kept alive by this suspended caller) nor, once the
         // transaction is done, `body` (which may capture the environment).
         let job = UncheckedBox<(@Sendable (WriteTransaction) throws -> T)?>(body)
+        let path = self.path
         return try await withCheckedThrowingContinuation { continuation in
             writer.submit { [unowned self] in
-                let result = Result { try self.performWrite(job.value!) }
+                let result = Result { try self.performWrite(job.value!) }.mapError { ($0 as? LMDBError)?.located(in: path) ?? $0 }
                 job.value = nil
                 continuation.resume(with: result)
             }
@@ -305,14 +453,15 @@ public final class Environment: @unchecked Sendable {
     /// resumes only after the group's commit is durable. `body` may run more than once
     /// (see `step`), so it must not have effects outside the transaction.
     public func groupedWrite<T: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
+        if isReadOnly { throw LMDBError.readOnly(path: path) }
+        return try await withCheckedThrowingContinuation { continuation in
             let outcome = UncheckedBox<Result<T, any Error>?>(nil)
             let job = GroupedJob(
                 attempt: { txn in
                     outcome.value = Result { try txn.step(body) }
                 },
-                finish: { error in
-                    continuation.resume(with: error.map { .failure($0) } ?? outcome.value!)
+                finish: { [path] error in
+                    continuation.resume(with: error.map { .failure($0) } ?? outcome.value!.mapError { ($0 as? LMDBError)?.located(in: path) ?? $0 })
                 }
             )
             let scheduleDrain = pendingGroup.withLock { pending in
@@ -356,7 +505,7 @@ public final class Environment: @unchecked Sendable {
                 }
             }
         } catch let failure {
-            error = failure
+            error = (failure as? LMDBError)?.located(in: path) ?? failure
         }
         return (jobs.map(\.finish), error)
     }
@@ -443,6 +592,14 @@ private struct GroupedJob: @unchecked Sendable {
 
 private struct WeakEnvironment {
     weak var environment: Environment?
+}
+
+/// LMDB's assertion callback: hands the failure to ``Environment/setAssertionHandler(_:)``'s handler.
+private func reportAssertion(_ env: OpaquePointer?, _ message: UnsafePointer<CChar>?) {
+    var directory: UnsafePointer<CChar>?
+    if let env { mdb_env_get_path(env, &directory) }
+    let handler = Environment.assertionHandler.withLock { $0 }
+    handler?(directory.map { String(cString: $0) } ?? "", message.map { String(cString: $0) } ?? "")
 }
 
 /// Carries a value across the writer-thread hop when the caller waits for the result.

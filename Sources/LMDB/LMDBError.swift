@@ -80,6 +80,18 @@ public enum LMDBError: Error, Hashable, Sendable, CustomStringConvertible {
     case transactionEnded
     /// This layer: `write` was called from inside a `write` closure.
     case nestedWrite
+    /// This layer: the file system holding the environment in `path` has no room left
+    /// (`ENOSPC`, `EDQUOT`). Nothing of the failed operation was written.
+    case storageFull(path: String)
+    /// This layer: the data file of the environment in `path` is truncated or damaged
+    /// (`MDB_CORRUPTED`, `MDB_PAGE_NOTFOUND`, `MDB_INVALID`, or a failed page check); `reason`
+    /// says what was found where.
+    case damaged(path: String, reason: String)
+    /// This layer: the environment in `path` could be opened for reading only (its files or
+    /// file system are not writable by this process), and a write was asked for.
+    case readOnly(path: String)
+    /// This layer: `path` exists but is not a directory, so it cannot hold an environment.
+    case notADirectory(path: String)
 
     /// Maps a raw return code of an `mdb_*` call (never `MDB_SUCCESS`).
     init(code: Int32) {
@@ -151,6 +163,10 @@ public enum LMDBError: Error, Hashable, Sendable, CustomStringConvertible {
         case .readOnlyFileSystem: EROFS
         case .busy: EBUSY
         case .errno(let code), .unknown(let code): code
+        case .storageFull: ENOSPC
+        case .damaged: MDB_CORRUPTED
+        case .readOnly: EACCES
+        case .notADirectory: ENOTDIR
         case .transactionEnded, .nestedWrite: nil
         }
     }
@@ -159,8 +175,37 @@ public enum LMDBError: Error, Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .transactionEnded: "LMDB: a transaction was used after its closure returned"
         case .nestedWrite: "LMDB: write() called inside a write transaction"
+        case .storageFull(let path): "no space left on the file system of \(path)"
+        case .damaged(let path, let reason): "the data file of \(path) is damaged: \(reason)"
+        case .readOnly(let path): "\(path) is read-only for this process"
+        case .notADirectory(let path): "\(path) is not a directory"
         default: "LMDB: " + String(cString: mdb_strerror(code ?? 0))
         }
+    }
+}
+
+extension LMDBError {
+    /// This error with the environment in `path` attached where it is a fault of the store
+    /// rather than of the call: no space, a damaged file, a write refused by the file system.
+    func located(in path: String) -> LMDBError {
+        switch self {
+        case .noSpace, .errno(EDQUOT): .storageFull(path: path)
+        // LMDB reports a short write (the disk filled part-way through) as EIO.
+        case .ioError where Self.fileSystemIsFull(path): .storageFull(path: path)
+        case .corrupted, .pageNotFound, .invalid: .damaged(path: path, reason: description)
+        case .readOnlyFileSystem: .readOnly(path: path)
+        default: self
+        }
+    }
+}
+
+extension LMDBError {
+    /// Whether the file system holding `path` has (next to) no block left for this process.
+    static func fileSystemIsFull(_ path: String) -> Bool {
+        var status = statvfs()
+        guard statvfs(path, &status) == 0 else { return false }
+        let free = geteuid() == 0 ? status.f_bfree : status.f_bavail
+        return free < 16
     }
 }
 

@@ -36,13 +36,21 @@ enum CLIProcess {
         var status: Int32
         var stdout: String
         var stderr: String
+        /// Whether the child was ended by a signal (`status` is then the signal's number).
+        var signaled = false
     }
 
-    /// Runs `idledger arguments…` to completion with `input` on stdin.
-    static func run(_ arguments: [String], input: String = "", environment: [String: String] = [:]) throws -> Output {
+    /// Runs `idledger arguments…` to completion with `input` on stdin; under `launcher` (a
+    /// command and its arguments that run the rest, such as `setpriv …`) if given.
+    static func run(_ arguments: [String], input: String = "", environment: [String: String] = [:], launcher: [String] = []) throws -> Output {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try require())
-        process.arguments = arguments
+        if let command = launcher.first {
+            process.executableURL = URL(fileURLWithPath: command)
+            process.arguments = Array(launcher.dropFirst()) + [try require()] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: try require())
+            process.arguments = arguments
+        }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
         process.standardInput = stdin
@@ -54,7 +62,9 @@ enum CLIProcess {
         stdin.fileHandleForWriting.write(Data(input.utf8))
         try stdin.fileHandleForWriting.close()
         process.waitUntilExit()
-        return Output(status: process.terminationStatus, stdout: out.wait(), stderr: err.wait())
+        return Output(
+            status: process.terminationStatus, stdout: out.wait(), stderr: err.wait(),
+            signaled: process.terminationReason == .uncaughtSignal)
     }
 
     /// Reads a pipe to its end on its own thread.

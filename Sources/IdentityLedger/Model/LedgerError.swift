@@ -45,6 +45,20 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
     /// An input over the engine's limits (``InputLimits``): `what` names it (a property, the
     /// command, an `ingest` line, an import row), `size` and `limit` are in bytes.
     case inputTooLarge(what: String, size: Int, limit: Int)
+    /// The file system holding the store at `path` is full (`ENOSPC`, or a quota). Nothing of
+    /// the failed command was written; free space and run it again.
+    case storageFull(path: String)
+    /// The store's data file at `path` is truncated or damaged; `reason` names what was found
+    /// where (a page, its database). Found when the store opens and by `verify`.
+    case corruptStore(path: String, reason: String)
+    /// The store at `path` can be read but not written by this process (file permissions or
+    /// a read-only file system); queries work, commands fail with this.
+    case readOnly(path: String)
+    /// The store path exists but is a file, not a directory.
+    case notADirectory(path: String)
+    /// A file-system call on the store's files failed (a rename, a sync, a removal); `reason`
+    /// is the system's.
+    case fileSystemError(path: String, reason: String)
 
     /// The stable error code, e.g. `duplicateUniqueIdentifier`.
     public var code: String {
@@ -75,6 +89,11 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
         case .fileNotReadable: "fileNotReadable"
         case .storage: "storage"
         case .inputTooLarge: "inputTooLarge"
+        case .storageFull: "storageFull"
+        case .corruptStore: "corruptStore"
+        case .readOnly: "readOnly"
+        case .notADirectory: "notADirectory"
+        case .fileSystemError: "fileSystemError"
         }
     }
 
@@ -132,6 +151,16 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
             error.description
         case .inputTooLarge(let what, let size, let limit):
             "\(what) is \(size) bytes, over the limit of \(limit) bytes"
+        case .storageFull(let path):
+            "no space left on the file system of the store at \(path); nothing was written"
+        case .corruptStore(let path, let reason):
+            "the store at \(path) is damaged: \(reason); restore it from a backup (`idledger verify` checks a store)"
+        case .readOnly(let path):
+            "the store at \(path) is read-only for this process: queries work, commands cannot be written"
+        case .notADirectory(let path):
+            "\(path) is a file, not a store directory"
+        case .fileSystemError(let path, let reason):
+            "\(path): \(reason)"
         }
     }
 

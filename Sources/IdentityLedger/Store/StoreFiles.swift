@@ -15,19 +15,24 @@ enum StoreFiles {
         FileManager.default.fileExists(atPath: dataFile(in: directory))
     }
 
-    /// Creates `path` and any missing parents. Several processes may create a new store at
-    /// once: a directory that another made meanwhile (`EEXIST`) is no failure.
-    static func createDirectory(_ path: String) throws(LedgerError) {
+    /// Creates `path` and any missing parents; returns whether it created `path` itself.
+    /// Several processes may create a new store at once: a directory that another made
+    /// meanwhile (`EEXIST`) is no failure.
+    @discardableResult
+    static func createDirectory(_ path: String) throws(LedgerError) -> Bool {
         var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue { return }
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw .notADirectory(path: path) }
+            return false
+        }
         let parent = (path as NSString).deletingLastPathComponent
         if !parent.isEmpty, parent != path { try createDirectory(parent) }
-        guard mkdir(path, 0o777) == 0 || errno == EEXIST else {
-            throw .invalidInput(reason: "cannot create \(path): \(String(cString: strerror(errno)))")
-        }
+        let created = mkdir(path, 0o777) == 0
+        guard created || errno == EEXIST else { throw Ledger.fileSystemError(path: path, errno: errno)! }
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw .invalidInput(reason: "cannot create \(path): a file is in the way")
+            throw .notADirectory(path: path)
         }
+        return created
     }
 
     /// Replaces `directory`'s data file with `newFile` in one `rename` (on the same file
@@ -36,7 +41,7 @@ enum StoreFiles {
     static func replaceDataFile(in directory: String, with newFile: String) throws(LedgerError) {
         try syncFile(newFile)
         guard rename(newFile, dataFile(in: directory)) == 0 else {
-            throw .invalidInput(reason: "cannot move \(newFile) to \(dataFile(in: directory)): \(String(cString: strerror(errno)))")
+            throw Ledger.fileSystemError(path: dataFile(in: directory), errno: errno)!
         }
         try syncFile(directory, flags: O_DIRECTORY)
     }
@@ -44,9 +49,9 @@ enum StoreFiles {
     /// `fsync`s a file, or with `O_DIRECTORY` a directory's entries (a new file, a rename).
     static func syncFile(_ path: String, flags: Int32 = 0) throws(LedgerError) {
         let fd = open(path, O_RDONLY | O_CLOEXEC | flags)
-        guard fd >= 0 else { throw .invalidInput(reason: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw Ledger.fileSystemError(path: path, errno: errno)! }
         defer { close(fd) }
-        guard fsync(fd) == 0 else { throw .invalidInput(reason: "cannot sync \(path): \(String(cString: strerror(errno)))") }
+        guard fsync(fd) == 0 else { throw Ledger.fileSystemError(path: path, errno: errno)! }
     }
 
     /// Whether another process holds a lock on byte 0 of `lock.mdb` (LMDB's "environment in use" lock).

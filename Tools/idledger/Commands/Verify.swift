@@ -7,8 +7,9 @@ struct Verify: AsyncParsableCommand {
         abstract: "Rebuild the projections aside and compare each with the live one, byte for byte.",
         discussion: """
             Reads one snapshot, so it may run while the store is in use; the scratch copy is \
-            written beside the store and removed. Exits 1 with projectionMismatch (naming the \
-            first differing projection and key) or corruptEvent (naming the event's position).
+            written beside the store and removed. First checks every page of the data file. Exits 1 \
+            with projectionMismatch (naming the first differing projection and key), corruptEvent \
+            (naming the event's position) or corruptStore (naming a damaged page).
             """)
 
     @OptionGroup var global: GlobalOptions

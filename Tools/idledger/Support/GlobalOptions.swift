@@ -62,6 +62,7 @@ struct GlobalOptions: ParsableArguments {
     /// exits 1; usage errors (`ValidationError`) and `ExitCode`s pass through to
     /// ArgumentParser, which exits 64 or with the given code.
     func run(_ body: () async throws -> Void) async throws {
+        StoreFaults.install(path: storePath ?? "", json: json)
         do {
             try await body()
         } catch let error as LedgerError {
