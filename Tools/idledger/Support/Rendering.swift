@@ -19,6 +19,7 @@ enum Rendering {
         for declined in result.declined {
             text += "; declined \(declined.customer): \(failing(declined.guards))"
         }
+        if result.declinedNotListed > 0 { text += "; \(result.declinedNotListed) more declined (see history)" }
         for warning in result.warnings {
             text += "; warning \(warning.code): \(warning.message)"
         }
