@@ -122,13 +122,11 @@ import LMDB
         var reader = BinaryReader(bytes)
         #expect(throws: BinaryReader.Failure.self) { try reader.readJSON() }
 
-        // The same in a customer header: one property whose value nests that deep.
+        // The same in a `properties` value: a property whose value nests that deep.
         var record = BinaryWriter()
-        record.write(byte: 2)
-        record.write(UInt64(1)); record.write(UInt64(1)); record.write(signed: 0)
-        record.write(false); record.write(false); record.write(false); record.write(false)
-        record.write(UInt64(1)); record.write("deep")
-        #expect(throws: BinaryReader.Failure.self) { try CustomerRecord(header: record.bytes + bytes) }
+        record.write(byte: 1)
+        record.write("deep")
+        #expect(throws: BinaryReader.Failure.self) { try CustomerRecord.Property(bytes: record.bytes + bytes) }
     }
 
     @Test func jsonAsDeepAsTheParserAcceptsStillRoundTrips() throws {
