@@ -146,7 +146,7 @@ import Testing
         try schema.validate()
         #expect(schema.types.map(\.maxHolders) == [5, 0, nil])
         #expect(schema.types.map(\.holderCutoff) == [5, nil, nil])
-        #expect(Schema.default.types.map(\.maxHolders) == [nil, nil, 20, 20, 20, 20])
+        #expect(Schema.default.types.map(\.holderCutoff) == [nil, nil, 20, 20, 20, 20])
         let printed = String(decoding: try JSONEncoder().encode(schema), as: UTF8.self)
         #expect(try Schema(json: printed) == schema)
 
@@ -187,7 +187,8 @@ import Testing
             Issue.record("not a schema change")
             return
         }
-        #expect(decoded.types.map(\.maxHolders) == [20, 20, nil])
+        #expect(decoded.types.map(\.maxHolders) == [nil, nil, nil])
+        #expect(decoded.types.map(\.holderCutoff) == [20, 20, nil])
     }
 
     /// `identify --json` prints the declined candidates it lists and the count of the rest.

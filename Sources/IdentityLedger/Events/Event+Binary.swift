@@ -274,19 +274,15 @@ extension BinaryReader {
             let blockMergeOnConflict = try r.readBool()
             let canGrantAccess = try r.readBool()
             let defaultCallingCode = try r.readOptionalString()
-            // Version 1 had no maxHolders: its contact and soft types take the default.
-            var type = IdentifierType(
-                name: name, kind: kind, normalize: normalize, blockMergeOnConflict: blockMergeOnConflict,
-                canGrantAccess: canGrantAccess, defaultCallingCode: defaultCallingCode
-            )
-            if version >= 2 {
-                // As written, absent included, so that decoding and encoding again gives the same bytes.
-                type.maxHolders = try r.readOptionalUInt64().map { (limit) throws(Failure) in
-                    guard let limit = Int(exactly: limit) else { throw Failure(reason: "maxHolders \(limit) out of range") }
-                    return limit
-                }
+            // Version 1 had no maxHolders: its contact and soft types take the default (`nil`).
+            let maxHolders = version < 2 ? nil : try r.readOptionalUInt64().map { (limit) throws(Failure) in
+                guard let limit = Int(exactly: limit) else { throw Failure(reason: "maxHolders \(limit) out of range") }
+                return limit
             }
-            return type
+            return IdentifierType(
+                name: name, kind: kind, normalize: normalize, blockMergeOnConflict: blockMergeOnConflict,
+                canGrantAccess: canGrantAccess, defaultCallingCode: defaultCallingCode, maxHolders: maxHolders
+            )
         })
     }
 }

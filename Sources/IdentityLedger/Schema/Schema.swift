@@ -25,17 +25,15 @@ public struct IdentifierType: Sendable, Hashable, Encodable {
     public var canGrantAccess: Bool
     /// `phone` normalization only: the country code for numbers written without `+`.
     public var defaultCallingCode: String?
-    /// `contact` and `soft` only (`nil` for `unique`): a value held by this many active
-    /// customers is no longer a match path. It is still attached, but reaches no candidate:
-    /// it is shared junk (a shop's own phone typed in at the till), and each new holder
-    /// would otherwise be declined by every earlier one. `0` means no cutoff.
+    /// `contact` and `soft` only: a value held by this many active customers is no longer a
+    /// match path. It is still attached, but reaches no candidate: it is shared junk (a shop's
+    /// own phone typed in at the till), and each new holder would otherwise be declined by
+    /// every earlier one. `nil` is ``defaultMaxHolders``; `0` means no cutoff.
     public var maxHolders: Int?
 
     /// The ``maxHolders`` of a `contact` or `soft` type that does not set it.
     public static let defaultMaxHolders = 20
 
-    /// `maxHolders` left `nil` takes ``defaultMaxHolders`` for a `contact` or `soft` type and
-    /// stays `nil` for a `unique` one.
     public init(
         name: String,
         kind: IdentifierKind,
@@ -51,7 +49,7 @@ public struct IdentifierType: Sendable, Hashable, Encodable {
         self.blockMergeOnConflict = blockMergeOnConflict
         self.canGrantAccess = canGrantAccess
         self.defaultCallingCode = defaultCallingCode
-        self.maxHolders = kind == .unique ? maxHolders : maxHolders ?? Self.defaultMaxHolders
+        self.maxHolders = maxHolders
     }
 
     /// Whether a command or an import row may declare this type's values access-granting.
