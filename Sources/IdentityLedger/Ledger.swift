@@ -40,7 +40,9 @@ public final class Ledger: Sendable {
     /// 2: customers split into `customers`, `holdings` and `absorbed` (see ``Databases``).
     /// 3: `holdings` keys ordered by where each holding began, so an as-of read of a customer
     /// stops at the holdings it got later.
-    static let storeFormat: UInt64 = 3
+    /// 4: properties in their own projection, a version per key whose winner changed, so
+    /// that a customer's version no longer copies all its properties.
+    static let storeFormat: UInt64 = 4
 
     /// The environment, with the store lock held for it (``StoreLock``).
     private let store: LockedEnvironment

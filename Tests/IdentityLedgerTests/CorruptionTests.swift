@@ -122,13 +122,11 @@ import LMDB
         var reader = BinaryReader(bytes)
         #expect(throws: BinaryReader.Failure.self) { try reader.readJSON() }
 
-        // The same in a customer header: one property whose value nests that deep.
+        // The same in a `properties` value: a property whose value nests that deep.
         var record = BinaryWriter()
-        record.write(byte: 2)
-        record.write(UInt64(1)); record.write(UInt64(1)); record.write(signed: 0)
-        record.write(false); record.write(false); record.write(false); record.write(false)
-        record.write(UInt64(1)); record.write("deep")
-        #expect(throws: BinaryReader.Failure.self) { try CustomerRecord(header: record.bytes + bytes) }
+        record.write(byte: 1)
+        record.write("deep")
+        #expect(throws: BinaryReader.Failure.self) { try CustomerRecord.Property(bytes: record.bytes + bytes) }
     }
 
     @Test func jsonAsDeepAsTheParserAcceptsStillRoundTrips() throws {
@@ -142,7 +140,10 @@ import LMDB
     }
 
     @Test func aNewerEventFormatIsUnsupportedNotCorrupt() {
-        #expect(throws: LedgerError.unsupportedFormat(found: 2, supported: 1)) { try Event(seq: 1, bytes: [2, 1, 0]) }
+        let newer = Event.formatVersion + 1
+        #expect(throws: LedgerError.unsupportedFormat(found: Int(newer), supported: Int(Event.formatVersion))) {
+            try Event(seq: 1, bytes: [newer, 1, 0])
+        }
     }
 
     @Test func aStoreFromANewerFormatIsRefusedWithATypedError() async throws {

@@ -4,7 +4,8 @@ import Testing
 import LMDB
 
 /// A store written in each store format so far, committed under
-/// `Fixtures/store-format-N/data.mdb` (all event format 1). Every later version must open
+/// `Fixtures/store-format-N/data.mdb` (event format 1 up to store format 3, 2 from store
+/// format 4: ``eventFormat(ofStore:)``). Every later version must open
 /// a copy of each and read the same customers, lookups and events (SPEC section 7: a store
 /// written by an older version stays readable); an older format is upgraded on open.
 /// Regenerate with `Tools/make-fixture.sh` — only when the format version is bumped, as a
@@ -13,6 +14,11 @@ import LMDB
     static func fixture(format: UInt64) -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("Fixtures/store-format-\(format)/data.mdb").path
+    }
+
+    /// The event format the fixture of store format `format` was written with.
+    static func eventFormat(ofStore format: UInt64) -> UInt8 {
+        format <= 3 ? 1 : 2
     }
 
     /// The commands the fixture holds: identifies, an update, a merge, a decline, a detach.
@@ -41,7 +47,7 @@ import LMDB
         try await Self.regenerate()
     }
 
-    @Test(arguments: [1, 2, 3] as [UInt64])
+    @Test(arguments: [1, 2, 3, 4] as [UInt64])
     func aCopyOfEachFormatsStoreReadsTheSameCustomersLookupsAndEvents(format: UInt64) async throws {
         let path = temporaryPath("fixture-\(format)")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -57,7 +63,7 @@ import LMDB
         try ledger.env.read { txn in
             #expect(try txn.get(ledger.db.meta, key: Meta.storeFormat) == Keys.seq(Ledger.storeFormat))
             try txn.forEach(ledger.db.log, prefix: []) { entry in
-                #expect(entry.value.first == 1, "event \(entry.key) has format \(entry.value.first ?? 0)")
+                #expect(entry.value.first == Self.eventFormat(ofStore: format), "event \(entry.key) has format \(entry.value.first ?? 0)")
                 return true
             }
         }

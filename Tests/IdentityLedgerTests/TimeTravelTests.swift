@@ -100,8 +100,12 @@ struct TimeTravelTests {
 
     /// An as-of read costs the same number of cursor steps on a tiny store and on one with
     /// a million events: one reverse seek per key, never a scan or a replay. A customer is
-    /// three reads: its header (seek and step back), its holdings (seek, one step per version
-    /// of those begun by then, one past them) and the customers it absorbed (one seek, none here).
+    /// four reads: its header (seek and step back), its holdings (seek, one step per version
+    /// of those begun by then, one past them), its properties (per key a reverse seek from
+    /// above, a second one when the key changed after the point asked, and one below the
+    /// first key) and the customers it absorbed (one seek, none here). In both stores
+    /// customer 1's property changed after position 3 (2,000 events: every customer is
+    /// updated once), so both take the second seek.
     @Test func asOfCostDoesNotGrowWithTheLog() async throws {
         func cursorSteps(_ ledger: Ledger, _ query: (ProjectionReader) throws -> Void) throws -> Int {
             try ledger.env.read { txn in
@@ -111,7 +115,7 @@ struct TimeTravelTests {
                 return txn.cursorOperations
             }
         }
-        let small = try await Self.syntheticStore(events: 1_000)
+        let small = try await Self.syntheticStore(events: 2_000)
         let large = try await Self.syntheticStore(events: 1_000_000)
         let probe = Identifier(type: "email", value: "c1@example.com")
         for ledger in [small, large] {
@@ -121,7 +125,7 @@ struct TimeTravelTests {
         let customerLarge = try cursorSteps(large) { _ = try $0.existingCustomer(1) }
         let lookupSmall = try cursorSteps(small) { _ = try $0.holders(of: probe) }
         let lookupLarge = try cursorSteps(large) { _ = try $0.holders(of: probe) }
-        #expect(customerSmall == customerLarge && customerLarge <= 5)
+        #expect(customerSmall == customerLarge && customerLarge <= 11, "\(customerSmall) \(customerLarge)")
         #expect(lookupSmall == lookupLarge && lookupLarge <= 2)
     }
 

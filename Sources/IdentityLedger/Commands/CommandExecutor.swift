@@ -131,11 +131,12 @@ struct CommandExecutor {
         for decline in declined where try reader.isDeclineRecorded(customer, decline.candidate.id, mask: decline.guards.failingMask) == nil {
             try log.append(.mergeDeclined(customer: customer, candidate: decline.candidate.id, guards: decline.guards))
         }
-        return CommandResult(
-            customer: customer, created: created, merged: merged, seq: log.written,
-            declined: declined.map { DeclinedResult(customer: $0.candidate.id, guards: $0.guards) },
+        var result = CommandResult(
+            customer: customer, created: created, merged: merged, seq: log.written, declined: [],
             guards: [], warnings: Self.warnings(for: properties, schema: schema)
         )
+        result.listDeclined(declined.map { DeclinedResult(customer: $0.candidate.id, guards: $0.guards) })
+        return result
     }
 
     // MARK: update
@@ -301,14 +302,18 @@ struct CommandExecutor {
                 result.customer = customer
                 result.created = created
                 result.warnings = Self.warnings(for: properties, schema: schema)
-                for candidate in declined {
+                // Listed as the first result was: the first ones, and a count of the rest.
+                var listed: [DeclinedResult] = []
+                for candidate in declined.prefix(CommandResult.declinedListLimit) {
                     let recorded = try reader.isDeclineRecorded(customer, candidate.customer, mask: candidate.failingMask)
                     var guards: [GuardResult] = []
                     if let recorded, case .mergeDeclined(_, _, let recordedGuards)? = try reader.event(recorded)?.body {
                         guards = recordedGuards
                     }
-                    result.declined.append(DeclinedResult(customer: candidate.customer, guards: guards))
+                    listed.append(DeclinedResult(customer: candidate.customer, guards: guards))
                 }
+                result.declined = listed
+                result.declinedNotListed = declined.count - listed.count
             case .updated(let customer, let created, _, let properties):
                 result.customer = customer
                 result.created = created

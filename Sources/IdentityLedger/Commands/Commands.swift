@@ -148,11 +148,25 @@ public struct CommandResult: Sendable, Hashable {
     public var merged: [CustomerID]
     /// Log positions written.
     public var seq: [UInt64]
-    /// Candidates the guards kept apart, with every guard's result.
+    /// Candidates the guards kept apart, with every guard's result: the first
+    /// ``declinedListLimit`` in candidate order; ``declinedNotListed`` counts the rest.
+    /// Every decline is in the log either way (`history`, `explain`).
     public var declined: [DeclinedResult]
     /// For `merge`: the guard results recorded with the merge.
     public var guards: [GuardResult]
     public var warnings: [Warning]
+    /// Declined candidates beyond the first ``declinedListLimit``, which ``declined`` leaves
+    /// out so that a result stays small when a value is shared by very many customers.
+    public var declinedNotListed: Int = 0
+
+    /// At most this many declined candidates are listed in ``declined``.
+    public static let declinedListLimit = 20
+
+    /// Keeps the first ``declinedListLimit`` of `declined` and counts the rest.
+    mutating func listDeclined(_ all: [DeclinedResult]) {
+        declined = Array(all.prefix(Self.declinedListLimit))
+        declinedNotListed = all.count - declined.count
+    }
 }
 
 /// One declined candidate of an identify.

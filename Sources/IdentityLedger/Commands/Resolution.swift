@@ -44,7 +44,8 @@ struct Candidate {
     var decisive = false
 }
 
-/// Collects candidates for the presented values, in priority order (SPEC 5.1 step 2).
+/// Collects candidates for the presented values, in priority order (SPEC 5.1 step 2). A value
+/// held by its type's `maxHolders` customers or more reaches none.
 func findCandidates(_ presented: [PresentedIdentifier], schema: Schema, reader: ProjectionReader) throws -> [Candidate] {
     var candidates: [Candidate] = []
     var index: [CustomerID: Int] = [:]
@@ -62,6 +63,9 @@ func findCandidates(_ presented: [PresentedIdentifier], schema: Schema, reader: 
         let identifier = value.identifier
         guard let type = schema.type(named: identifier.type) else { continue }
         guard let state = try reader.valueState(identifier), !state.holders.isEmpty else { continue }
+        // Shared junk (SPEC 2, `maxHolders`): attached to the customer, but no match path. Holders
+        // are active customers (a merge repoints the value), so this counts active holders.
+        if let cutoff = type.holderCutoff, state.holders.count >= cutoff { continue }
         let holders = state.holders.map(\.customer)
         let only = holders.count == 1
         switch type.kind {

@@ -5,7 +5,8 @@
 extension Event {
     /// The version written by this build. Bump it when the layout changes, and keep
     /// decoding every older version.
-    static let formatVersion: UInt8 = 1
+    /// 2: a schema's types carry `maxHolders` (a version-1 schema takes the default).
+    static let formatVersion: UInt8 = 2
 
     private enum Kind: UInt8 {
         case schemaChanged = 1, identified, updated, detached, merged, mergeDeclined, importStarted, importFinished
@@ -130,7 +131,7 @@ extension Event {
             let note = present.contains(.note) ? try r.readString() : nil
             let importId = present.contains(.importId) ? try r.readString() : nil
             let row = present.contains(.row) ? try r.readUInt64() : nil
-            let body = try Self.decodeBody(header.kind, &r)
+            let body = try Self.decodeBody(header.kind, version: header.version, &r)
             guard r.isAtEnd else { throw BinaryReader.Failure(reason: "trailing bytes") }
             return Event(
                 seq: seq, commandSeq: seq - header.commandDelta, recordedAt: header.recordedAt, occurredAt: occurredAt,
@@ -149,7 +150,7 @@ extension Event {
     }
 
     /// Format version, kind, command position and clock: what every event starts with.
-    private static func readHeader(_ r: inout BinaryReader, seq: UInt64) throws -> (kind: Kind, commandDelta: UInt64, recordedAt: Int64) {
+    private static func readHeader(_ r: inout BinaryReader, seq: UInt64) throws -> (version: UInt8, kind: Kind, commandDelta: UInt64, recordedAt: Int64) {
         let version = try r.readByte()
         guard version >= 1 else { throw BinaryReader.Failure(reason: "format version 0") }
         guard version <= formatVersion else {
@@ -159,7 +160,7 @@ extension Event {
         guard let kind = Kind(rawValue: kindRaw) else { throw BinaryReader.Failure(reason: "unknown event kind \(kindRaw)") }
         let commandDelta = try r.readUInt64()
         guard commandDelta < seq else { throw BinaryReader.Failure(reason: "command position out of range") }
-        return (kind, commandDelta, try r.readSigned())
+        return (version, kind, commandDelta, try r.readSigned())
     }
 
     /// Runs a decoder over `bytes`, turning every failure into a typed error naming `seq`.
@@ -176,11 +177,11 @@ extension Event {
         }
     }
 
-    private static func decodeBody(_ kind: Kind, _ r: inout BinaryReader) throws -> EventBody {
+    private static func decodeBody(_ kind: Kind, version: UInt8, _ r: inout BinaryReader) throws -> EventBody {
         typealias R = BinaryReader
         switch kind {
         case .schemaChanged:
-            return .schemaChanged(try r.readSchema())
+            return .schemaChanged(try r.readSchema(version: version))
         case .identified:
             return .identified(
                 customer: try r.readUInt64(),
@@ -250,6 +251,7 @@ extension BinaryWriter {
             w.write(type.blockMergeOnConflict)
             w.write(type.canGrantAccess)
             w.write(optional: type.defaultCallingCode)
+            w.write(optional: type.maxHolders.map { UInt64(max($0, 0)) })
         }
     }
 }
@@ -259,7 +261,9 @@ extension BinaryReader {
         PropertyWrite(key: try readString(), value: try readJSON())
     }
 
-    mutating func readSchema() throws(Failure) -> Schema {
+    /// A schema as event format `version` wrote it (the `schemas` projection is always in the
+    /// current one).
+    mutating func readSchema(version: UInt8 = Event.formatVersion) throws(Failure) -> Schema {
         Schema(types: try readArray { (r: inout BinaryReader) throws(Failure) in
             let name = try r.readString()
             let kindName = try r.readString()
@@ -267,10 +271,17 @@ extension BinaryReader {
             guard let kind = IdentifierKind(rawValue: kindName), let normalize = Normalization(rawValue: normalizeName) else {
                 throw Failure(reason: "unknown kind or normalization in schema")
             }
+            let blockMergeOnConflict = try r.readBool()
+            let canGrantAccess = try r.readBool()
+            let defaultCallingCode = try r.readOptionalString()
+            // Version 1 had no maxHolders: its contact and soft types take the default (`nil`).
+            let maxHolders = version < 2 ? nil : try r.readOptionalUInt64().map { (limit) throws(Failure) in
+                guard let limit = Int(exactly: limit) else { throw Failure(reason: "maxHolders \(limit) out of range") }
+                return limit
+            }
             return IdentifierType(
-                name: name, kind: kind, normalize: normalize,
-                blockMergeOnConflict: try r.readBool(), canGrantAccess: try r.readBool(),
-                defaultCallingCode: try r.readOptionalString()
+                name: name, kind: kind, normalize: normalize, blockMergeOnConflict: blockMergeOnConflict,
+                canGrantAccess: canGrantAccess, defaultCallingCode: defaultCallingCode, maxHolders: maxHolders
             )
         })
     }

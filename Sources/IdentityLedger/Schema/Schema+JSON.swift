@@ -35,7 +35,7 @@ extension Schema {
 }
 
 extension IdentifierType {
-    static let jsonKeys = ["name", "kind", "normalize", "blockMergeOnConflict", "canGrantAccess", "defaultCallingCode"]
+    static let jsonKeys = ["name", "kind", "normalize", "blockMergeOnConflict", "canGrantAccess", "defaultCallingCode", "maxHolders"]
 
     /// One entry of a schema document's `types`.
     init(json value: JSONValue, index: Int) throws(LedgerError) {
@@ -65,10 +65,22 @@ extension IdentifierType {
                 name: name, kind: kind, normalize: normalize,
                 blockMergeOnConflict: try fields.bool("blockMergeOnConflict") ?? false,
                 canGrantAccess: try fields.bool("canGrantAccess") ?? false,
-                defaultCallingCode: try fields.optionalString("defaultCallingCode")
+                defaultCallingCode: try fields.optionalString("defaultCallingCode"),
+                maxHolders: try fields.int("maxHolders")
             )
         } catch {
             throw error.asInvalidSchema(at: place)
+        }
+    }
+}
+
+extension JSONFields {
+    /// A whole number (`20`, not `20.0` or `"20"`), or `nil` when absent or `null`.
+    func int(_ key: String) throws(LedgerError) -> Int? {
+        switch object[key] {
+        case nil, .null?: return nil
+        case .int(let value)?: return Int(value)
+        default: throw .invalidInput(reason: "field \"\(key)\" must be a whole number")
         }
     }
 }

@@ -25,6 +25,14 @@ public struct IdentifierType: Sendable, Hashable, Encodable {
     public var canGrantAccess: Bool
     /// `phone` normalization only: the country code for numbers written without `+`.
     public var defaultCallingCode: String?
+    /// `contact` and `soft` only: a value held by this many active customers is no longer a
+    /// match path. It is still attached, but reaches no candidate: it is shared junk (a shop's
+    /// own phone typed in at the till), and each new holder would otherwise be declined by
+    /// every earlier one. `nil` is ``defaultMaxHolders``; `0` means no cutoff.
+    public var maxHolders: Int?
+
+    /// The ``maxHolders`` of a `contact` or `soft` type that does not set it.
+    public static let defaultMaxHolders = 20
 
     public init(
         name: String,
@@ -32,7 +40,8 @@ public struct IdentifierType: Sendable, Hashable, Encodable {
         normalize: Normalization = .exact,
         blockMergeOnConflict: Bool = false,
         canGrantAccess: Bool = false,
-        defaultCallingCode: String? = nil
+        defaultCallingCode: String? = nil,
+        maxHolders: Int? = nil
     ) {
         self.name = name
         self.kind = kind
@@ -40,13 +49,22 @@ public struct IdentifierType: Sendable, Hashable, Encodable {
         self.blockMergeOnConflict = blockMergeOnConflict
         self.canGrantAccess = canGrantAccess
         self.defaultCallingCode = defaultCallingCode
+        self.maxHolders = maxHolders
     }
 
     /// Whether a command or an import row may declare this type's values access-granting.
     var mayGrantAccess: Bool { canGrantAccess && kind != .soft }
 
     private enum CodingKeys: String, CodingKey {
-        case name, kind, normalize, blockMergeOnConflict, canGrantAccess, defaultCallingCode
+        case name, kind, normalize, blockMergeOnConflict, canGrantAccess, defaultCallingCode, maxHolders
+    }
+
+    /// The number of active holders from which a value of this type reaches no candidate,
+    /// or `nil` when there is no cutoff (a `unique` value has one holder at most).
+    var holderCutoff: Int? {
+        guard kind != .unique else { return nil }
+        let limit = maxHolders ?? Self.defaultMaxHolders
+        return limit > 0 ? limit : nil
     }
 
     /// Normalizes a raw value of this type.
@@ -131,6 +149,14 @@ public struct Schema: Sendable, Hashable, Encodable {
             }
             if type.canGrantAccess && type.kind == .soft {
                 throw .invalidSchema(reason: "type \"\(name)\": canGrantAccess is for unique and contact types only")
+            }
+            if let limit = type.maxHolders {
+                guard type.kind != .unique else {
+                    throw .invalidSchema(reason: "type \"\(name)\": maxHolders is for contact and soft types only")
+                }
+                guard limit >= 0 else {
+                    throw .invalidSchema(reason: "type \"\(name)\": maxHolders must be 0 (no cutoff) or more, not \(limit)")
+                }
             }
             if let code = type.defaultCallingCode {
                 guard type.normalize == .phone else {

@@ -1,7 +1,7 @@
 import LMDB
 
-/// A customer aggregate: its header and properties (the `customers` projection), its
-/// identifiers (`holdings`) and the customers it absorbed (`absorbed`).
+/// A customer aggregate: its header (the `customers` projection), its identifiers
+/// (`holdings`), its properties (`properties`) and the customers it absorbed (`absorbed`).
 ///
 /// An absorbed customer keeps only who absorbed it; its identifiers and properties
 /// moved to the survivor with the merge.
@@ -52,13 +52,17 @@ struct CustomerRecord: Hashable, Sendable {
         identifiers.insert(held, at: index)
     }
 
-    mutating func write(_ property: Property) {
+    /// Applies a write to its key; returns whether it won (it is the key's value now).
+    @discardableResult
+    mutating func write(_ property: Property) -> Bool {
         if let index = properties.firstIndex(where: { $0.key == property.key }) {
-            if property.isNewer(than: properties[index]) { properties[index] = property }
-            return
+            guard property.isNewer(than: properties[index]) else { return false }
+            properties[index] = property
+            return true
         }
         let index = properties.firstIndex { property.key < $0.key } ?? properties.endIndex
         properties.insert(property, at: index)
+        return true
     }
 }
 
@@ -67,11 +71,12 @@ private func > (lhs: (Int64, UInt64), rhs: (Int64, UInt64)) -> Bool {
 }
 
 extension CustomerRecord {
-    /// 2: the header and properties only (store format 2); identifiers and absorbed
-    /// customers live in their own projections (``Databases``).
-    private static let version: UInt8 = 2
+    /// 2: the header and properties (store format 2); identifiers and absorbed customers
+    /// live in their own projections (``Databases``). 3: the header only, properties
+    /// live in theirs too (store format 4).
+    private static let version: UInt8 = 3
 
-    /// The `customers` value: everything but `identifiers` and `mergedFrom`.
+    /// The `customers` value: everything but `identifiers`, `properties` and `mergedFrom`.
     func encodedHeader() -> [UInt8] {
         var w = BinaryWriter(capacity: 64)
         w.write(byte: Self.version)
@@ -83,17 +88,11 @@ extension CustomerRecord {
         w.write(optional: mergedSeq)
         w.write(mergedAt != nil)
         if let mergedAt { w.write(signed: mergedAt) }
-        w.write(properties) { w, property in
-            w.write(property.key)
-            w.write(property.value)
-            w.write(signed: property.occurredAt)
-            w.write(property.seq)
-        }
         return w.bytes
     }
 
-    /// Decodes a `customers` value; `identifiers` and `mergedFrom` are left for the
-    /// reader to fill in from their projections.
+    /// Decodes a `customers` value; `identifiers`, `properties` and `mergedFrom` are left
+    /// for the reader to fill in from their projections.
     init(header bytes: [UInt8]) throws(BinaryReader.Failure) {
         typealias R = BinaryReader
         var r = BinaryReader(bytes)
@@ -105,10 +104,30 @@ extension CustomerRecord {
         survivor = try r.readOptionalUInt64()
         mergedSeq = try r.readOptionalUInt64()
         mergedAt = try r.readBool() ? try r.readSigned() : nil
-        properties = try r.readArray { (r: inout R) throws(R.Failure) in
-            Property(key: try r.readString(), value: try r.readJSON(), occurredAt: try r.readSigned(), seq: try r.readUInt64())
-        }
         guard r.isAtEnd else { throw R.Failure(reason: "trailing bytes after the customer record") }
+    }
+}
+
+extension CustomerRecord.Property {
+    private static let version: UInt8 = 1
+
+    /// The `properties` value: the key (also in the database key, but hashed when long),
+    /// value, `occurredAt` and the position that wrote it.
+    func encoded() -> [UInt8] {
+        var w = BinaryWriter(capacity: key.utf8.count + 24)
+        w.write(byte: Self.version)
+        w.write(key)
+        w.write(value)
+        w.write(signed: occurredAt)
+        w.write(seq)
+        return w.bytes
+    }
+
+    init(bytes: [UInt8]) throws(BinaryReader.Failure) {
+        var r = BinaryReader(bytes)
+        guard try r.readByte() == Self.version else { throw BinaryReader.Failure(reason: "unknown property version") }
+        self.init(key: try r.readString(), value: try r.readJSON(), occurredAt: try r.readSigned(), seq: try r.readUInt64())
+        guard r.isAtEnd else { throw BinaryReader.Failure(reason: "trailing bytes after the property") }
     }
 }
 

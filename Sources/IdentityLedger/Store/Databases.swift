@@ -7,14 +7,16 @@ import LMDB
 /// versioned by log position: the state now is the last version, the state as of
 /// position k is the last version at or before k — a reverse seek per key either way.
 ///
-/// A customer is split in three so that a version costs what changed, not the whole
-/// aggregate (store format 2): `customers` holds its header and properties, `holdings`
-/// its identifiers one by one, `absorbed` the customers merged into it. A customer's
-/// identifiers and absorbed customers grow with its activity; copying them into every
-/// version made the projections about 8 times the size of the log (docs/benchmark-history.md).
+/// A customer is split in four so that a version costs what changed, not the whole
+/// aggregate: `customers` holds its header, `holdings` its identifiers one by one,
+/// `properties` its properties key by key (store format 4), `absorbed` the customers merged
+/// into it. A customer's identifiers and absorbed customers grow with its activity; copying
+/// them into every version made the projections about 8 times the size of the log
+/// (docs/benchmark-history.md); copying its properties made every event that touched a
+/// customer with a large property cost that property again.
 ///
-/// A class: readers and projectors are made per use and hold it, and copying ten
-/// databases (each with its name) cost ten retains and releases every time.
+/// A class: readers and projectors are made per use and hold it, and copying eleven
+/// databases (each with its name) cost eleven retains and releases every time.
 final class Databases: Sendable {
     /// seq (UInt64 BE) → encoded ``Event``.
     let log: Database
@@ -22,15 +24,22 @@ final class Databases: Sendable {
     let meta: Database
     /// seq of a `schemaChanged` event → the schema it put in force.
     let schemas: Database
-    /// customer ID, seq → the customer's header and properties after an event that touched
-    /// it (a copy when the event changed neither, e.g. a decline): one version per event,
-    /// which is also the customer's history index.
+    /// customer ID, seq → the customer's header after an event that touched it (a copy when
+    /// the event did not change it, e.g. a decline or a property write): one small version
+    /// per event, which is also the customer's history index.
     let customers: Database
     /// customer ID, since, type, value, seq → whether the customer holds the identifier after
     /// that event, with its access flag (``Holding``); written only when that changed. `since`
     /// is where the holding began (it never changes while the value is held), so a read as of
     /// position k stops at the first key whose `since` is past k (store format 3).
     let holdings: Database
+    /// customer ID, property name (``Keys/propertyName(_:_:)``), seq → the write that wins for
+    /// that key after that event (``CustomerRecord/Property``: value or tombstone, its
+    /// `occurredAt` and the position that wrote it); written only when the winner changed (an
+    /// update, or a merge bringing a newer write), never for a write that lost (store format 4).
+    /// A merged customer's properties moved to its survivor: its header says it is merged,
+    /// and it is read as holding none from then on.
+    let properties: Database
     /// survivor ID, absorbed ID → seq of the merge from which the survivor counts it among
     /// the customers merged into it (directly or through an earlier merge).
     let absorbed: Database
@@ -44,7 +53,7 @@ final class Databases: Sendable {
     let imports: Database
 
     static let specs: [Environment.DatabaseSpec] = [
-        "log", "meta", "schemas", "customers", "holdings", "absorbed", "values", "declines", "eventIds", "imports",
+        "log", "meta", "schemas", "customers", "holdings", "properties", "absorbed", "values", "declines", "eventIds", "imports",
     ].map { Environment.DatabaseSpec($0) }
 
     init(_ env: Environment) throws {
@@ -53,6 +62,7 @@ final class Databases: Sendable {
         schemas = try env.database("schemas")
         customers = try env.database("customers")
         holdings = try env.database("holdings")
+        properties = try env.database("properties")
         absorbed = try env.database("absorbed")
         values = try env.database("values")
         declines = try env.database("declines")
@@ -62,7 +72,7 @@ final class Databases: Sendable {
 
     /// Everything derived from the log, in a fixed order (for rebuild and verify).
     var projections: [Database] {
-        [schemas, customers, holdings, absorbed, values, declines, eventIds, imports]
+        [schemas, customers, holdings, properties, absorbed, values, declines, eventIds, imports]
     }
 }
 
@@ -138,6 +148,30 @@ enum Keys {
     static func trailingUInt64(_ bytes: UnsafeRawBufferPointer) throws(BinaryReader.Failure) -> UInt64 {
         guard bytes.count >= 8 else { throw BinaryReader.Failure(reason: "\(bytes.count) bytes where a position was expected") }
         return UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: bytes.count - 8, as: UInt64.self))
+    }
+
+    /// Property names up to this many UTF-8 bytes are stored as they are in a `properties` key.
+    static let propertyNameLimit = 256
+
+    /// Customer ID, then the property key: a tag byte 0 and the key length-prefixed, or for a
+    /// key longer than ``propertyNameLimit`` a tag byte 1 and its SHA-256 (LMDB keys are at
+    /// most 511 bytes, and a property key is set by the integration). The prefix of the key's
+    /// versions; the key itself is also in each value, so the name is never parsed back.
+    static func propertyName(_ id: CustomerID, _ name: String) -> [UInt8] {
+        var key = KeyBuilder(capacity: min(name.utf8.count, propertyNameLimit) + 20)
+        key.append(id)
+        if name.utf8.count <= propertyNameLimit {
+            key.append(UInt8(0))
+            key.append(lengthPrefixed: name)
+        } else {
+            key.append(UInt8(1))
+            key.append(lengthPrefixed: SHA256.hash(Array(name.utf8)))
+        }
+        return key.bytes
+    }
+
+    static func propertyVersion(_ id: CustomerID, _ name: String, _ seq: UInt64) -> [UInt8] {
+        propertyName(id, name) + Keys.seq(seq)
     }
 
     static func absorbed(_ survivor: CustomerID, _ absorbed: CustomerID) -> [UInt8] {

@@ -8,8 +8,8 @@ private let decodedSchema = Mutex<(bytes: [UInt8], schema: Schema)?>(nil)
 /// transaction a command runs in, so it sees the command's own earlier effects).
 ///
 /// With `asOf` set, every read answers as of that log position from the versioned
-/// projections: a reverse seek per key, or for a customer's identifiers and absorbed
-/// customers a scan of that customer's entries; never a replay of the log.
+/// projections: a reverse seek per key, or for a customer's identifiers, properties and
+/// absorbed customers a scan of that customer's entries; never a replay of the log.
 struct ProjectionReader {
     let txn: ReadTransaction
     let db: Databases
@@ -28,11 +28,13 @@ struct ProjectionReader {
         return schema
     }
 
-    /// The customer as of `asOf`, assembled from its three projections (``Databases``).
+    /// The customer as of `asOf`, assembled from its four projections (``Databases``).
     func customer(_ id: CustomerID) throws -> CustomerRecord? {
         guard let header = try customerHeader(id) else { return nil }
         var record = try CustomerRecord(header: header)
         record.identifiers = try heldIdentifiers(of: id)
+        // A merged customer's properties moved to its survivor with the merge.
+        if record.isActive { record.properties = try properties(of: id) }
         // Key: survivor, absorbed; value: the position from which it counts.
         try txn.forEachInPlace(db.absorbed, prefix: Keys.customer(id)) { key, value in
             if try Keys.trailingUInt64(value) <= asOf { record.mergedFrom.append(try Keys.trailingUInt64(key)) }
@@ -41,17 +43,51 @@ struct ProjectionReader {
         return record
     }
 
-    /// The encoded header and properties of the customer (its last `customers` version at or
-    /// before `asOf`).
+    /// The encoded header of the customer (its last `customers` version at or before `asOf`).
     func customerHeader(_ id: CustomerID) throws -> [UInt8]? {
         try lastVersion(in: db.customers, prefix: Keys.customer(id), upTo: asOf)?.value
     }
 
-    /// The customer's header and properties only: `identifiers` and `mergedFrom` are left
+    /// The customer's header only: `identifiers`, `properties` and `mergedFrom` are left
     /// empty. For the projector, which changes those one by one.
     func existingHeader(_ id: CustomerID) throws -> CustomerRecord {
         guard let header = try customerHeader(id) else { throw LedgerError.customerNotFound(reference: String(id)) }
         return try CustomerRecord(header: header)
+    }
+
+    /// The write that wins for the customer's property `key` (a tombstone included), or `nil`
+    /// if none was ever written: one reverse seek.
+    func property(_ id: CustomerID, _ key: String) throws -> CustomerRecord.Property? {
+        try lastVersion(in: db.properties, prefix: Keys.propertyName(id, key), upTo: asOf)
+            .map { try CustomerRecord.Property(bytes: $0.value) }
+    }
+
+    /// The customer's properties, tombstones included, sorted by key: for each key, its last
+    /// version at or before `asOf`. Keys are visited from the last, one or two seeks each,
+    /// so the read costs the number of keys, not of their versions (a key updated on every
+    /// visit has as many).
+    func properties(of id: CustomerID) throws -> [CustomerRecord.Property] {
+        let prefix = Keys.customer(id)
+        var properties: [CustomerRecord.Property] = []
+        try txn.withCursor(db.properties) { cursor in
+            // Above every key of this customer (the tag byte after the ID is 0 or 1).
+            var bound = prefix + [0xFF]
+            while let last = try cursor.seek(atMost: bound), last.key.starts(with: prefix) {
+                // The key's database name: the entry without its position.
+                let name = Array(last.key.dropLast(8))
+                var version: Entry? = last
+                if try last.key.withUnsafeBytes(Keys.trailingUInt64) > asOf {
+                    version = try cursor.seek(atMost: name + Keys.seq(asOf)).flatMap { $0.key.starts(with: name) ? $0 : nil }
+                }
+                if let version { properties.append(try CustomerRecord.Property(bytes: version.value)) }
+                // Names are self-delimiting (tag, then length-prefixed): every entry below `name`
+                // belongs to an earlier name.
+                bound = name
+            }
+        }
+        // Database keys order names by length first (and hash long ones); records by key.
+        properties.sort { $0.key < $1.key }
+        return properties
     }
 
     /// Whether and how the customer holds `identifier` (with where that holding began), or

@@ -27,9 +27,9 @@ struct Projector {
             try txn.put(db.schemas, key: Keys.seq(event.seq), value: w.bytes)
 
         case .identified(let customer, let created, let identifiers, let properties, _):
-            // Identify and update change only the presented identifiers: the customer's others
-            // are not read (see `hold`).
-            var header = try created ? create(customer, event) : reader.existingHeader(customer)
+            // Identify and update change only the presented identifiers and properties: the
+            // customer's others are not read (see `hold` and `write`).
+            let header = try created ? create(customer, event) : reader.existingHeader(customer)
             let schema = try reader.schema()
             // Soft values presented with a known value make this customer their current holder;
             // an import row is no one logging in, so it claims nothing.
@@ -38,17 +38,17 @@ struct Projector {
                 let claim = known && schema.type(named: presented.identifier.type)?.kind == .soft
                 try hold(presented.identifier, access: presented.access, claim: claim, by: customer, event)
             }
-            write(properties, event, to: &header)
+            try write(properties, of: customer, event)
             try saveHeader(header, event)
 
         case .updated(let customer, let created, let identifiers, let properties):
-            var header = try created ? create(customer, event) : reader.existingHeader(customer)
+            let header = try created ? create(customer, event) : reader.existingHeader(customer)
             if created {
                 for identifier in identifiers {
                     try hold(identifier, access: false, claim: false, by: customer, event)
                 }
             }
-            write(properties, event, to: &header)
+            try write(properties, of: customer, event)
             try saveHeader(header, event)
 
         case .detached(let customer, let identifier, let accessOnly):
@@ -109,13 +109,14 @@ struct Projector {
         return CustomerRecord(id: id, createdSeq: event.seq, createdAt: event.recordedAt)
     }
 
-    /// A new version of the customer's header and properties (one per event that touches it).
+    /// A new version of the customer's header (one per event that touches it).
     private func saveHeader(_ record: CustomerRecord, _ event: Event) throws {
         try txn.put(db.customers, key: Keys.customerVersion(record.id, event.seq), value: record.encodedHeader())
     }
 
     /// Writes a new version of the whole customer: its header always (one per event that touches
-    /// it), identifiers and absorbed customers only where they differ from `before`.
+    /// it), identifiers and absorbed customers only where they differ from `before`. Properties
+    /// are not compared: a merge writes the ones it changes (`merge`).
     private func save(_ record: CustomerRecord, was before: CustomerRecord, _ event: Event) throws {
         try saveHeader(record, event)
         // Both lists are sorted by identifier: walk them side by side.
@@ -179,10 +180,18 @@ struct Projector {
         if state != before { try save(state, of: identifier, event) }
     }
 
-    private func write(_ properties: [PropertyWrite], _ event: Event, to record: inout CustomerRecord) {
-        for property in properties {
-            record.write(.init(key: property.key, value: property.value, occurredAt: event.occurredAt, seq: event.seq))
+    /// Records each write that wins for its key (SPEC 5.2: the later (occurredAt, position)):
+    /// one seek per key for the current winner; a write that loses is only in the log.
+    private func write(_ properties: [PropertyWrite], of customer: CustomerID, _ event: Event) throws {
+        for write in properties {
+            let property = CustomerRecord.Property(key: write.key, value: write.value, occurredAt: event.occurredAt, seq: event.seq)
+            if let current = try reader.property(customer, write.key), !property.isNewer(than: current) { continue }
+            try put(property, of: customer, event)
         }
+    }
+
+    private func put(_ property: CustomerRecord.Property, of customer: CustomerID, _ event: Event) throws {
+        try txn.put(db.properties, key: Keys.propertyVersion(customer, property.key, event.seq), value: property.encoded())
     }
 
     /// Moves everything of `absorbedID` onto `survivorID` and repoints every value.
@@ -207,7 +216,9 @@ struct Projector {
             try save(state, of: identifier, event)
         }
         survivor.identifiers.sort { $0.identifier < $1.identifier }
-        for property in absorbed.properties { survivor.write(property) }
+        // Each of the absorbed customer's properties that wins over the survivor's is a new
+        // version of the survivor's; the absorbed customer's own stop counting with its header.
+        for property in absorbed.properties where survivor.write(property) { try put(property, of: survivorID, event) }
         survivor.mergedFrom = Array(Set(survivor.mergedFrom + absorbed.mergedFrom + [absorbedID])).sorted()
 
         // Everything absorbed earlier now resolves to the new survivor (holds nothing, so

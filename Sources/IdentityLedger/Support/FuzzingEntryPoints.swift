@@ -29,11 +29,12 @@ public enum FuzzingEntryPoints {
         return rows
     }
 
-    /// Decodes `bytes` as a `customers` and as a `holdings` projection value; returns
-    /// whether either decoded.
+    /// Decodes `bytes` as a `customers`, a `holdings` and a `properties` projection value;
+    /// returns whether any decoded.
     @discardableResult
     public static func decodeCustomerRecord(_ bytes: [UInt8]) -> Bool {
         let header = (try? CustomerRecord(header: bytes)) != nil
-        return (try? Holding(bytes: bytes)) != nil || header
+        let property = (try? CustomerRecord.Property(bytes: bytes)) != nil
+        return (try? Holding(bytes: bytes)) != nil || header || property
     }
 }

@@ -9,7 +9,8 @@ struct Init: AsyncParsableCommand {
             Without --schema a new store gets the default schema with its first write. The schema \
             file is JSON: {"types":[{"name":"email","kind":"contact","normalize":"email","canGrantAccess":true}, …]}; \
             kind is unique, contact or soft; normalize is exact (default), lowercase, email or phone; \
-            blockMergeOnConflict, canGrantAccess and defaultCallingCode are optional; any other key is an error.
+            blockMergeOnConflict, canGrantAccess, defaultCallingCode and maxHolders (contact and soft: a value \
+            held by this many customers stops matching; default 20, 0 = no cutoff) are optional; any other key is an error.
             """)
 
     @OptionGroup var global: GlobalOptions

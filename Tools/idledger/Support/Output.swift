@@ -102,8 +102,9 @@ struct DeclinedOutput: Encodable {
 // MARK: Command results
 
 /// identify / update / merge / detach, and each good `ingest` line:
-/// `{"customer":7,"created":false,"merged":[3],"seq":[41,42],"declined":[…],"warnings":[]}`;
-/// `guards` for a merge, `line` for ingest.
+/// `{"customer":7,"created":false,"merged":[3],"seq":[41,42],"declined":[…],"declinedNotListed":0,"warnings":[]}`;
+/// `guards` for a merge, `line` for ingest. `declined` lists at most
+/// ``CommandResult/declinedListLimit`` candidates, `declinedNotListed` counts the rest.
 struct ResultOutput: Encodable {
     var line: Int?
     var customer: CustomerID
@@ -111,6 +112,7 @@ struct ResultOutput: Encodable {
     var merged: [CustomerID]
     var seq: [UInt64]
     var declined: [DeclinedOutput]
+    var declinedNotListed: Int
     var guards: [GuardOutput]?
     var warnings: [WarningOutput]
 
@@ -121,6 +123,7 @@ struct ResultOutput: Encodable {
         merged = result.merged
         seq = result.seq
         declined = result.declined.map { DeclinedOutput(customer: $0.customer, guards: $0.guards.map(GuardOutput.init)) }
+        declinedNotListed = result.declinedNotListed
         guards = includeGuards ? result.guards.map(GuardOutput.init) : nil
         warnings = result.warnings.map { WarningOutput(code: $0.code, message: $0.message) }
     }

@@ -19,6 +19,7 @@ enum Rendering {
         for declined in result.declined {
             text += "; declined \(declined.customer): \(failing(declined.guards))"
         }
+        if result.declinedNotListed > 0 { text += "; \(result.declinedNotListed) more declined (see history)" }
         for warning in result.warnings {
             text += "; warning \(warning.code): \(warning.message)"
         }
@@ -107,6 +108,10 @@ enum Rendering {
             if type.blockMergeOnConflict { flags.append("blockMergeOnConflict") }
             if type.canGrantAccess { flags.append("canGrantAccess") }
             if let code = type.defaultCallingCode { flags.append("defaultCallingCode \(code)") }
+            if type.kind != .unique {
+                let limit = type.maxHolders ?? IdentifierType.defaultMaxHolders
+                flags.append(limit == 0 ? "maxHolders 0 (no cutoff)" : "maxHolders \(limit)\(type.maxHolders == nil ? " (default)" : "")")
+            }
             return "\(index + 1). \(type.name)  " + flags.joined(separator: ", ")
         }.joined(separator: "\n")
     }
