@@ -29,8 +29,9 @@ public final class LazyLedger {
     private let options: Ledger.Options
     /// The store, once opened.
     private var store: Ledger?
-    /// The scratch store, kept from one `write` to the next while it is empty.
-    private var scratch: (ledger: Ledger, directory: String)?
+    /// The scratch store, kept from one `write` to the next while it is empty. Its files are
+    /// unlinked as soon as it is open, so that nothing is left of it however this process ends.
+    private var scratch: Ledger?
 
     /// Opens the store at `path` if there is one, so that a store that cannot be opened
     /// (one being rebuilt, a damaged one) fails here, before any work.
@@ -41,51 +42,40 @@ public final class LazyLedger {
         if StoreFiles.storeExists(in: path) { store = try Ledger.open(path: path, options: options) }
     }
 
-    deinit {
-        discardScratch()
-    }
-
     /// Runs `work` on the store, deciding it against an empty store first while there is none.
     /// - Throws: what `work` throws; ``LedgerError`` when a store cannot be opened.
     public func write<T>(_ work: (Ledger) async throws(LedgerError) -> T) async throws(LedgerError) -> T {
         if let store { return try await work(store) }
-        if !StoreFiles.storeExists(in: path) {
-            let trial = try scratchLedger()
+        // A scratch store that cannot be made or written (a full or read-only temporary
+        // directory) decides nothing: the work then goes to the store itself.
+        if !StoreFiles.storeExists(in: path), let trial = scratchLedger() {
             let outcome: Result<T, LedgerError>
             do throws(LedgerError) { outcome = .success(try await work(trial)) } catch { outcome = .failure(error) }
             // An empty log means nothing was decided: every write is an event.
-            if try trial.events(limit: 1).isEmpty { return try outcome.get() }
-            discardScratch()
+            if case .failure(let error) = outcome, error.isFaultOfTheStore {
+                scratch = nil
+            } else if try trial.events(limit: 1).isEmpty {
+                return try outcome.get()
+            }
+            scratch = nil
         }
         let store = try Ledger.open(path: path, options: options)
         self.store = store
         return try await work(store)
     }
 
-    private func scratchLedger() throws(LedgerError) -> Ledger {
-        if let scratch { return scratch.ledger }
+    private func scratchLedger() -> Ledger? {
+        if let scratch { return scratch }
         var template = Array(((NSTemporaryDirectory() as NSString).appendingPathComponent("idledger-decide-XXXXXX")).utf8CString)
         guard let directory = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }).map({ String(cString: $0) }) else {
-            throw .invalidInput(reason: "cannot create a scratch directory in \(NSTemporaryDirectory()): \(String(cString: strerror(errno)))")
+            return nil
         }
-        do {
-            var scratchOptions = Ledger.Options(durability: .noSync, clock: options.clock, initialMapSize: 1 << 20)
-            scratchOptions.decidesOnly = true
-            let ledger = try Ledger.openAsIs(path: directory, options: scratchOptions, locked: false)
-            scratch = (ledger, directory)
-            return ledger
-        } catch {
-            try? FileManager.default.removeItem(atPath: directory)
-            throw error
-        }
-    }
-
-    /// Removes the scratch store (a private directory: nothing else can be using it).
-    private func discardScratch() {
-        guard let directory = scratch?.directory else { return }
-        scratch = nil
-        // Its environment closes with its last reference; unlinking the files of an open
-        // LMDB environment first does it no harm.
-        try? FileManager.default.removeItem(atPath: directory)
+        // A private directory: nothing else can be using it. LMDB keeps its files open, so
+        // unlinking them does the open environment no harm.
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var scratchOptions = Ledger.Options(durability: .noSync, clock: options.clock, initialMapSize: 1 << 20)
+        scratchOptions.decidesOnly = true
+        scratch = try? Ledger.openAsIs(path: directory, options: scratchOptions, locked: false)
+        return scratch
     }
 }

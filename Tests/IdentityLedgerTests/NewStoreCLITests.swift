@@ -116,6 +116,17 @@ import Testing
         let again = try await store.write { ledger throws(LedgerError) in try await ledger.identify(IdentifyCommand(identifiers: ids("email=a@example.com"), access: ["email"])) }
         #expect(!again.created && again.customer == result.customer)
     }
+
+    /// A temporary directory where no scratch store can be made decides nothing: the command
+    /// goes to the store itself, which it creates.
+    @Test func aCommandOnANewPathWorksWithoutAScratchStore() throws {
+        let path = temporaryPath("no-scratch")
+        let run = try CLIProcess.run(["identify", "--db", path, "--id", "email=a@example.com", "--json"], environment: ["TMPDIR": "/nonexistent-\(getpid())"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(FileManager.default.fileExists(atPath: path + "/data.mdb"))
+        let refused = try CLIProcess.run(["identify", "--db", temporaryPath("no-scratch-refused"), "--id", "email=bad"], environment: ["TMPDIR": "/nonexistent-\(getpid())"])
+        #expect(refused.status == 1, "\(refused.stderr)")
+    }
 }
 
 /// An `idledger` child process started without waiting for it.

@@ -211,4 +211,26 @@ import Testing
         let text = try CLIProcess.run(["identify", "--db", path, "--id", "email=later@example.com", "--id", "phone=+442000000000", "--access", "email"])
         #expect(text.stdout.contains("4 more declined"), "\(text.stdout)")
     }
+
+    /// A value past the cutoff stays its access owner's match path: logging in with it reaches
+    /// that account (and is refused or merged by the guards), and it never grants access on a
+    /// second customer.
+    @Test func aCredentialPastTheCutoffStillReachesItsAccount() async throws {
+        let ledger = try await makeLedger()
+        let owner = try await ledger.identify("email=owner@example.com", Self.shopPhone, access: ["email", "phone"])
+        _ = try await Self.identifyHolders(ledger, IdentifierType.defaultMaxHolders + 5)
+        #expect(try ledger.lookup(Identifier(type: "phone", value: "+442000000000")).count == IdentifierType.defaultMaxHolders + 6)
+        // The phone alone, as a login: the account it grants access to.
+        let login = try await ledger.identify(Self.shopPhone, access: ["phone"])
+        #expect(login.customer == owner.customer)
+        #expect(!login.created)
+        // Another account that gives it as a plain contact is kept apart from the account by
+        // the guards (accessContactsDiffer), which see it again.
+        let other = try await ledger.identify("email=other@example.com", Self.shopPhone, access: ["email"])
+        #expect(other.created)
+        #expect(other.declined.map(\.customer).contains(owner.customer))
+        let granting = try ledger.lookup(Identifier(type: "phone", value: "+442000000000")).filter(\.access)
+        #expect(granting.map(\.customer) == [owner.customer])
+        try checkInvariants(ledger)
+    }
 }

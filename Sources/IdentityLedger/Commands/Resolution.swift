@@ -63,19 +63,24 @@ func findCandidates(_ presented: [PresentedIdentifier], schema: Schema, reader: 
         let identifier = value.identifier
         guard let type = schema.type(named: identifier.type) else { continue }
         guard let state = try reader.valueState(identifier), !state.holders.isEmpty else { continue }
-        // Shared junk (SPEC 2, `maxHolders`): attached to the customer, but no match path. Holders
-        // are active customers (a merge repoints the value), so this counts active holders.
-        if let cutoff = type.holderCutoff, state.holders.count >= cutoff { continue }
+        // Shared junk (`maxHolders`): attached to the customer, but no match path. Holders are
+        // active customers (a merge repoints the value), so this counts active holders.
+        let shared = type.holderCutoff.map { state.holders.count >= $0 } ?? false
         let holders = state.holders.map(\.customer)
         let only = holders.count == 1
         switch type.kind {
         case .unique:
             reach(holders[0], via: identifier, soft: false, decisive: true)
         case .contact:
+            // A credential stays its account's match path however many others hold the value:
+            // otherwise the guards would never see the account, and a second customer could be
+            // given access to the same value.
             let owner = state.accessOwner
             if let owner { reach(owner, via: identifier, soft: false, decisive: true) }
+            if shared { continue }
             for holder in holders where holder != owner { reach(holder, via: identifier, soft: false, decisive: only) }
         case .soft:
+            if shared { continue }
             let current = state.claimedHolder ?? holders[0]
             reach(current, via: identifier, soft: true, decisive: true)
             for holder in holders where holder != current { reach(holder, via: identifier, soft: true, decisive: only) }

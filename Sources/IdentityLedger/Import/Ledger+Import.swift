@@ -147,15 +147,15 @@ extension Ledger {
         }
 
         let resumedAfterRow = state?.lastRow
-        let errorsFile = try ImportErrorsFile(path: errors, keepingRowsUpTo: resumedAfterRow)
-        if state == nil {
-            let start = ImportStart(importId: importId, sourceName: sourceName, contentDigest: digest, matchBy: matchBy, format: format.rawValue)
-            state = try await startImport(start)
-            // Deciding against an empty store: the import writes (its start, at least).
-            if decidesOnly {
-                return ImportSummary(importId: importId, rows: 0, created: 0, updated: 0, rejected: 0, errorsFile: errorsFile.path, resumedAfterRow: nil, alreadyFinished: false)
-            }
+        let start = ImportStart(importId: importId, sourceName: sourceName, contentDigest: digest, matchBy: matchBy, format: format.rawValue)
+        if state == nil, decidesOnly {
+            // Deciding against an empty store: the import writes (its start, at least). Its
+            // errors file is the real run's to create: one that is there stays untouched here.
+            _ = try await startImport(start)
+            return ImportSummary(importId: importId, rows: 0, created: 0, updated: 0, rejected: 0, errorsFile: errors, resumedAfterRow: nil, alreadyFinished: false)
         }
+        let errorsFile = try ImportErrorsFile(path: errors, keepingRowsUpTo: resumedAfterRow)
+        if state == nil { state = try await startImport(start) }
         let committed = state!.lastRow
 
         var created = state!.created

@@ -11,7 +11,7 @@
 /// parseDecimal("041") // nil
 /// parseDecimal("+41") // nil
 /// ```
-public func parseDecimal(_ text: String) -> UInt64? {
+package func parseDecimal(_ text: String) -> UInt64? {
     let digits = text.utf8
     guard let first = digits.first, digits.allSatisfy({ $0 &- UInt8(ascii: "0") < 10 }),
           first != UInt8(ascii: "0") || digits.count == 1 else { return nil }

@@ -60,6 +60,15 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
     /// is the system's.
     case fileSystemError(path: String, reason: String)
 
+    /// Whether this is a fault of the store's files (space, permissions, damage) rather than
+    /// a verdict on the command.
+    var isFaultOfTheStore: Bool {
+        switch self {
+        case .storageFull, .corruptStore, .readOnly, .notADirectory, .fileSystemError, .storage: true
+        default: false
+        }
+    }
+
     /// The stable error code, e.g. `duplicateUniqueIdentifier`.
     public var code: String {
         switch self {
@@ -173,7 +182,7 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
     /// ```swift
     /// LedgerError.quoted("ann\u{200D}@example.com") // "ann\u{200D}@example.com" (with the quotes)
     /// ```
-    public static func quoted(_ value: String) -> String {
+    package static func quoted(_ value: String) -> String {
         var text = "\""
         var characters = 0
         for scalar in value.unicodeScalars {
@@ -191,7 +200,7 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     /// How many characters (Unicode scalars) of a value ``quoted(_:)`` shows.
-    public static let quotedPrefix = 64
+    package static let quotedPrefix = 64
 
     private static func names(_ guards: [GuardResult]) -> String {
         let failing = guards.failing.map(\.rawValue)

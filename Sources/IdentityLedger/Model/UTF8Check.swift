@@ -9,7 +9,7 @@
 /// ```swift
 /// firstInvalidUTF8Byte(Array("caf".utf8) + [0xE9]) // 4
 /// ```
-public func firstInvalidUTF8Byte<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Int? {
+package func firstInvalidUTF8Byte<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Int? {
     var iterator = bytes.makeIterator()
     var parser = Unicode.UTF8.ForwardParser()
     var valid = 0

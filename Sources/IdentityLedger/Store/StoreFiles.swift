@@ -39,6 +39,14 @@ enum StoreFiles {
     /// system: `newFile` is inside `directory`): a crash sees the old file or the new one,
     /// both complete. The new file is flushed first and the directory after.
     static func replaceDataFile(in directory: String, with newFile: String) throws(LedgerError) {
+        // The new file takes the old one's mode and owner: a group that could write the store
+        // still can (else it would find it read-only).
+        var old = stat()
+        if stat(dataFile(in: directory), &old) == 0 {
+            guard chmod(newFile, old.st_mode & 0o7777) == 0, chown(newFile, old.st_uid, old.st_gid) == 0 else {
+                throw Ledger.fileSystemError(path: newFile, errno: errno)!
+            }
+        }
         try syncFile(newFile)
         guard rename(newFile, dataFile(in: directory)) == 0 else {
             throw Ledger.fileSystemError(path: dataFile(in: directory), errno: errno)!
