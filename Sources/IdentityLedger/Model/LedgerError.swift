@@ -123,7 +123,7 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
         case .accessContactInUse(let identifier, let owner, let guards):
             "\(identifier) already grants access to customer \(owner), kept apart by \(Self.names(guards))"
         case .ambiguousCustomer(let identifier, let candidates):
-            "\(identifier) is held by customers \(candidates.map(String.init).joined(separator: ", ")); it cannot say which one is meant"
+            "\(identifier) is held by customers \(Self.listed(candidates)); it cannot say which one is meant"
         case .customerNotFound(let reference):
             "no customer \(reference)"
         case .customerAlreadyMerged(let customer, let survivor):
@@ -171,6 +171,13 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
         case .fileSystemError(let path, let reason):
             "\(path): \(reason)"
         }
+    }
+
+    /// Customer IDs for a message: the first 20, then how many more (a value shared by
+    /// thousands of customers would otherwise make a message of thousands of numbers).
+    static func listed(_ customers: [CustomerID]) -> String {
+        let shown = customers.prefix(20).map(String.init).joined(separator: ", ")
+        return customers.count > 20 ? shown + " and \(customers.count - 20) more" : shown
     }
 
     /// How an error message quotes a value someone gave: in double quotes, with control and
