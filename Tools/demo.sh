@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's main job: builds idledger and replays the seed stories from
+# The README's main job: builds idledger and replays the stories of docs/behaviour.md §10 from
 # Tools/demo/seed-stories.jsonl into a fresh store, printing who merged, who stayed
 # apart and which guard decided.
 set -euo pipefail
@@ -14,30 +14,30 @@ if [ -t 1 ]; then bold=$'\033[1m'; plain=$'\033[0m'; else bold=""; plain=""; fi
 story() { printf '\n%s== %s%s\n' "$bold" "$1" "$plain"; [ -z "$2" ] || printf '%s\n' "$2"; }
 run() { printf '$ idledger %s\n' "$*"; "$idledger" "$@" || true; }
 
-story "The story file" "Every command of the seed stories, one JSON object a line (Tools/demo/seed-stories.jsonl):"
+story "The story file" "Every command of the stories, one JSON object a line (Tools/demo/seed-stories.jsonl):"
 # ingest exits 2 because some lines are refused on purpose (the stories show the refusals).
 "$idledger" ingest Tools/demo/seed-stories.jsonl >/tmp/idledger-demo-ingest.txt || true
 paste -d'\n' <(grep -v '^#' Tools/demo/seed-stories.jsonl | grep -v '^$' | sed 's/^/  in:  /') \
     <(sed 's/^/  out: /' /tmp/idledger-demo-ingest.txt)
 
-story "1. The fitness-club couple (seed 000, reason 1)" \
+story "1. The fitness-club couple" \
 "Ann and Bob share the household phone; each has a membership card (external_id, merge-blocking).
 They stay two customers; the till scan of the phone alone is refused as ambiguous."
 run lookup phone=+442079460958
 run explain external_id=M-100 external_id=M-200
 
-story "2. The till customer and the web customer share a phone (seed 000, reason 2)" \
+story "2. The till customer and the web customer share a phone" \
 "Carla logs in at the till with her phone; Dan logs in on the web with his email and later types
 Carla's phone at checkout. Merging would hand one account to the other: accessContactsDiffer."
 run lookup phone=+15551230001
 run explain email=dan@example.com 3
 
-story "3. The import that re-uses a technical ID (seed 001)" \
+story "3. The import that re-uses a technical ID" \
 "A record arrives with technical ID T-9 that already belongs to Erin, but with another login email:
 refused with duplicateUniqueIdentifier, naming the owner and the guard, and nothing written."
 run show technical_id=T-9
 
-story "4. The update that should have been identify (seed 002)" \
+story "4. The update that should have been identify" \
 "The website sent Fay's email with update: stored as a property, flagged identifierInProperties,
 no merge. The fixed integration identifies with email and cookie, and the profiles merge."
 run show email=fay@example.com

@@ -1,7 +1,7 @@
 import Foundation
 import LMDB
 
-// Offline rebuild and online verify (SPEC section 7). Both replay the log through the
+// Offline rebuild and online verify (behaviour §7.3). Both replay the log through the
 // same `Projector` that commands use, over `Databases.projections`, so a projection
 // added later is rebuilt and verified without changes here. Layout: docs/rebuild.md.
 

@@ -163,7 +163,7 @@ public final class Ledger: Sendable {
         }
     }
 
-    /// Identifies a customer (SPEC 5.1): resolves, merges where every guard passes,
+    /// Identifies a customer (behaviour §5.1): resolves, merges where every guard passes,
     /// attaches the values, records declined candidates.
     /// - Throws: ``LedgerError`` (`duplicateUniqueIdentifier`, `accessContactInUse`,
     ///   `ambiguousCustomer`, validation errors); nothing is written then.
@@ -171,19 +171,19 @@ public final class Ledger: Sendable {
         try await execute(.identify(command))
     }
 
-    /// Writes properties to the customer the identifiers resolve to, without merging (SPEC 5.2).
+    /// Writes properties to the customer the identifiers resolve to, without merging (behaviour §5.2).
     /// - Throws: ``LedgerError`` (`ambiguousCustomer`; `invalidInput` for a command without
     ///   properties; validation errors); nothing is written then.
     public func update(_ command: UpdateCommand) async throws(LedgerError) -> CommandResult {
         try await execute(.update(command))
     }
 
-    /// Merges `from` into `into` on an operator's word (SPEC 5.3). Cannot be undone.
+    /// Merges `from` into `into` on an operator's word (behaviour §5.3). Cannot be undone.
     public func merge(_ command: MergeCommand) async throws(LedgerError) -> CommandResult {
         try await execute(.merge(command))
     }
 
-    /// Removes an identifier, or only its access flag (SPEC 5.4).
+    /// Removes an identifier, or only its access flag (behaviour §5.4).
     public func detach(_ command: DetachCommand) async throws(LedgerError) -> CommandResult {
         try await execute(.detach(command))
     }

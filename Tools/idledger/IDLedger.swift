@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import IdentityLedger
 
-/// `idledger`: the command-line face of an IdentityLedger store (SPEC section 8).
+/// `idledger`: the command-line face of an IdentityLedger store (behaviour §9).
 ///
 /// The tool is thin: every subcommand parses its arguments, calls the library and
 /// prints the result. stdout carries results (JSON with `--json`), stderr carries

@@ -1,7 +1,7 @@
 import Foundation
 
 extension Command {
-    /// Parses one `ingest` line: `{"op":"identify"|"update"|"merge"|"detach", ...}` (SPEC section 8).
+    /// Parses one `ingest` line: `{"op":"identify"|"update"|"merge"|"detach", ...}` (behaviour §9.5).
     /// - Throws: ``LedgerError/invalidInput(reason:)`` saying which field is wrong.
     public init(jsonLine line: String) throws(LedgerError) {
         guard case .object(let object) = try JSONValue.parse(line) else {
@@ -164,7 +164,7 @@ struct JSONFields {
 
 extension Schema {
     /// An identifier value in JSON is a string or, for contact and soft types, an array of
-    /// strings (SPEC section 8): a unique type has one value, so `"external_id":["A"]` is
+    /// strings (behaviour §9.5): a unique type has one value, so `"external_id":["A"]` is
     /// refused as a shape error, whatever the array holds, rather than taken as `"A"`.
     /// Types the schema does not have are left to ``normalize(_:)`` to report.
     /// - Throws: ``LedgerError/invalidInput(reason:)`` naming the first such type.

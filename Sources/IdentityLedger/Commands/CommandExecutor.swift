@@ -91,7 +91,7 @@ struct CommandExecutor {
         }
         let declinedGuards = Dictionary(declined.map { ($0.candidate.id, $0.guards) }, uniquingKeysWith: { first, _ in first })
 
-        // Errors, in the order of SPEC 5.1 step 4; each names a declined owner.
+        // Errors, in the order of behaviour §5.1 step 4; each names a declined owner.
         for value in presented where !declined.isEmpty && schema.type(named: value.identifier.type)?.kind == .unique {
             if let owner = try reader.holders(of: value.identifier).first?.customer, let guards = declinedGuards[owner] {
                 throw LedgerError.duplicateUniqueIdentifier(identifier: value.identifier, owner: owner, guards: guards)
@@ -217,7 +217,7 @@ struct CommandExecutor {
 
     // MARK: schema
 
-    /// Records a new schema, refusing changes that stored data would break (SPEC section 2).
+    /// Records a new schema, refusing changes that stored data would break (behaviour §2.4).
     func setSchema(_ schema: Schema, now: Int64) throws -> [UInt64] {
         try schema.validate()
         // The first schema of a new store replaces the default instead of following it.
@@ -278,7 +278,7 @@ struct CommandExecutor {
     }
 
     /// `identifierInProperties`: a property named after an identifier type whose value
-    /// normalizes as that type (seed 002: `update` used where `identify` was meant).
+    /// normalizes as that type (`update` used where `identify` was meant, behaviour §10.4).
     static func warnings(for properties: [PropertyWrite], schema: Schema) -> [Warning] {
         properties.compactMap { property in
             guard let type = schema.type(named: property.key),

@@ -26,7 +26,7 @@ public enum CustomerRef: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// Fields every command may carry (SPEC section 5).
+/// Fields every command may carry (behaviour §5).
 public struct CommandContext: Sendable, Hashable {
     /// Client time; defaults to, and is capped at, the time the engine records the event.
     public var occurredAt: Date?
@@ -42,7 +42,7 @@ public struct CommandContext: Sendable, Hashable {
     }
 }
 
-/// Identify a customer by trusted identifiers, merging and attaching as the guards allow (SPEC 5.1).
+/// Identify a customer by trusted identifiers, merging and attaching as the guards allow (behaviour §5.1).
 public struct IdentifyCommand: Sendable, Hashable {
     public var identifiers: [Identifier]
     /// Types whose values in this command grant access to the account.
@@ -50,7 +50,7 @@ public struct IdentifyCommand: Sendable, Hashable {
     public var properties: [String: JSONValue]
     public var context: CommandContext
     /// Types whose values a JSON line gave as an array, which only contact and soft types
-    /// may have (SPEC section 8); checked against the schema in force when the command runs.
+    /// may have (behaviour §9.5); checked against the schema in force when the command runs.
     var typesGivenAsArrays: Set<String> = []
 
     public init(identifiers: [Identifier], access: [String] = [], properties: [String: JSONValue] = [:], context: CommandContext = .init()) {
@@ -61,7 +61,7 @@ public struct IdentifyCommand: Sendable, Hashable {
     }
 }
 
-/// Write properties to the customer the identifiers point at, without merging or attaching (SPEC 5.2).
+/// Write properties to the customer the identifiers point at, without merging or attaching (behaviour §5.2).
 public struct UpdateCommand: Sendable, Hashable {
     public var identifiers: [Identifier]
     /// `.null` is a tombstone that hides the key.
@@ -77,7 +77,7 @@ public struct UpdateCommand: Sendable, Hashable {
     }
 }
 
-/// An operator's merge of two profiles confirmed to be one person (SPEC 5.3). Cannot be undone.
+/// An operator's merge of two profiles confirmed to be one person (behaviour §5.3). Cannot be undone.
 public struct MergeCommand: Sendable, Hashable {
     public var into: CustomerRef
     public var from: CustomerRef
@@ -97,7 +97,7 @@ public struct MergeCommand: Sendable, Hashable {
     }
 }
 
-/// Remove one identifier from a customer, or with `accessOnly` only its access flag (SPEC 5.4).
+/// Remove one identifier from a customer, or with `accessOnly` only its access flag (behaviour §5.4).
 public struct DetachCommand: Sendable, Hashable {
     public var customer: CustomerRef
     public var identifier: Identifier

@@ -1,4 +1,4 @@
-/// The largest inputs the engine takes (SPEC 5.1). Without them one broken or hostile
+/// The largest inputs the engine takes (behaviour §5.8). Without them one broken or hostile
 /// integration could grow the store and the process without bound: a 10 MB property written
 /// sixty times, a 200 MB `ingest` line read whole into memory.
 ///

@@ -33,7 +33,7 @@ private func < (lhs: (Int, Identifier), rhs: (Int, Identifier)) -> Bool {
     lhs.0 != rhs.0 ? lhs.0 < rhs.0 : lhs.1 < rhs.1
 }
 
-/// A customer found through the command's values (SPEC 5.1 step 2).
+/// A customer found through the command's values (behaviour §5.1 step 2).
 struct Candidate {
     let id: CustomerID
     /// Every value of the command that reached this customer, in priority order.
@@ -44,7 +44,7 @@ struct Candidate {
     var decisive = false
 }
 
-/// Collects candidates for the presented values, in priority order (SPEC 5.1 step 2). A value
+/// Collects candidates for the presented values, in priority order (behaviour §5.1 step 2). A value
 /// held by its type's `maxHolders` customers or more reaches none.
 func findCandidates(_ presented: [PresentedIdentifier], schema: Schema, reader: ProjectionReader) throws -> [Candidate] {
     var candidates: [Candidate] = []
@@ -106,7 +106,7 @@ struct CustomerHoldings: GuardSubject {
     let identifiers: [HeldIdentifier]
 }
 
-/// The side being built (X in SPEC section 4): the command's identifiers plus every
+/// The side being built (X in behaviour §4): the command's identifiers plus every
 /// customer accepted so far.
 struct Cluster {
     let schema: Schema

@@ -1,7 +1,7 @@
 import LMDB
 
 /// Checks rows against the store and appends one `identified` event per accepted row,
-/// inside the write transaction of a batch (SPEC 5.6).
+/// inside the write transaction of a batch (behaviour §5.6).
 ///
 /// Row atomicity comes from validating everything before appending: a row's only
 /// write is its single event (and that event's projection), so a rejected row has
@@ -86,7 +86,7 @@ struct ImportRowApplier {
             occurredAt = ms
         }
 
-        // Match by the matchBy values only (SPEC 5.6).
+        // Match by the matchBy values only (behaviour §5.6).
         var matched: [CustomerID] = []
         let matchValues = presented.filter { $0.identifier.type == matchBy }.map(\.identifier)
         for value in matchValues {

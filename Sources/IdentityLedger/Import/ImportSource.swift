@@ -74,7 +74,7 @@ let commonIdentifierColumns: Set<String> = [
     "anonymous_id", "idfa", "gaid", "advertising_id",
 ]
 
-/// What a CSV column holds (SPEC 5.6).
+/// What a CSV column holds (behaviour §5.6).
 enum ColumnRole: Sendable {
     case identifier(type: String)
     case access(type: String)

@@ -56,7 +56,7 @@ struct ImportTuning: Sendable {
 }
 
 extension Ledger {
-    /// Bulk upsert from a CSV or JSON Lines file (SPEC 5.6), streaming: memory does not
+    /// Bulk upsert from a CSV or JSON Lines file (behaviour §5.6), streaming: memory does not
     /// grow with the file.
     ///
     /// ```swift

@@ -1,8 +1,8 @@
-/// The three checks every automatic merge candidate must pass (SPEC section 4).
+/// The three checks every automatic merge candidate must pass (behaviour §4).
 public enum GuardName: String, Sendable, Hashable, Codable, CaseIterable {
-    /// Both sides hold values of a type with `blockMergeOnConflict` and share none (seed 000, reason 1).
+    /// Both sides hold values of a type with `blockMergeOnConflict` and share none (the fitness-club couple, behaviour §10.1).
     case uniqueIdConflict
-    /// The candidate's access-granting contacts differ from the account being built (seed 000, reason 2).
+    /// The candidate's access-granting contacts differ from the account being built (the till and web customers, behaviour §10.2).
     case accessContactsDiffer
     /// The candidate was reached only through soft values and both sides are known (a shared browser).
     case softIdOnly

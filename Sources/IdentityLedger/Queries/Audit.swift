@@ -7,7 +7,7 @@ public struct DuplicatePair: Sendable, Hashable {
     public var guards: [GuardResult]
 }
 
-/// Seed 000's configuration checklist.
+/// The settings to review when duplicate profiles keep appearing (behaviour §6.5).
 public struct ConfigurationAudit: Sendable, Hashable {
     /// Unique types with `blockMergeOnConflict` ("Do not merge customers with different IDs").
     public var blockingTypes: [String]
@@ -16,7 +16,7 @@ public struct ConfigurationAudit: Sendable, Hashable {
     public var schema: Schema
 }
 
-/// Integration data quality (seed 002): identifiers sent as properties, and traffic by source.
+/// Integration data quality (behaviour §6.5, §10.4): identifiers sent as properties, and traffic by source.
 public struct QualityAudit: Sendable, Hashable {
     public struct Finding: Sendable, Hashable {
         public var seq: UInt64

@@ -1,5 +1,5 @@
-/// Why two customers are, or are not, one profile (SPEC 6.4; seed 000's
-/// "how to tell which reason applies").
+/// Why two customers are, or are not, one profile (behaviour §6.4): which guard keeps
+/// them apart, and what was decided before.
 public struct Explanation: Sendable, Hashable {
     public enum Verdict: String, Sendable, Hashable {
         /// Both references resolve to the same profile (they were merged).

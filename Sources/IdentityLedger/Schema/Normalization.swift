@@ -3,7 +3,7 @@ import Foundation
 /// How the values of an identifier type are normalized before they are stored or matched.
 ///
 /// Two raw values that normalize to the same string are the same identifier, so the
-/// rules decide which spellings of an email or phone number match (SPEC section 2).
+/// rules decide which spellings of an email or phone number match (behaviour §2.6).
 public enum Normalization: String, Sendable, Codable, CaseIterable {
     /// Only the rules common to all kinds (NFC, trimming, length, nothing invisible).
     case exact
@@ -69,7 +69,7 @@ extension Normalization {
 
     /// Refuses a value holding an invisible character (``isInvisible(_:)``) anywhere but in the
     /// white space trimmed from its ends: appended to `ann` in `ann@example.com`, a zero-width
-    /// joiner, a BOM or a NUL made a second account that looks like the first (SPEC section 2).
+    /// joiner, a BOM or a NUL made a second account that looks like the first (behaviour §2.6.1).
     /// White space at the ends (a tab, a trailing newline) is trimmed as before, then whatever
     /// is left must be visible. The position counts Unicode scalars of the value as given, from 1.
     static func refuseInvisibleCharacters(_ raw: String) throws(NormalizationError) {

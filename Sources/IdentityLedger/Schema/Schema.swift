@@ -1,4 +1,4 @@
-/// What an identifier type promises about its values (SPEC section 2).
+/// What an identifier type promises about its values (behaviour §2.2).
 public enum IdentifierKind: String, Sendable, Codable, CaseIterable {
     /// A value belongs to at most one customer (external ID, loyalty card, CRM ID).
     case unique
@@ -19,7 +19,7 @@ public struct IdentifierType: Sendable, Hashable, Encodable {
     public var kind: IdentifierKind
     public var normalize: Normalization
     /// `unique` only: two customers holding different values of this type are never
-    /// merged automatically (seed 000, reason 1).
+    /// merged automatically (the fitness-club couple, behaviour §10.1).
     public var blockMergeOnConflict: Bool
     /// `unique` and `contact` only: values may be flagged as granting access to the account.
     public var canGrantAccess: Bool

@@ -180,7 +180,7 @@ struct Projector {
         if state != before { try save(state, of: identifier, event) }
     }
 
-    /// Records each write that wins for its key (SPEC 5.2: the later (occurredAt, position)):
+    /// Records each write that wins for its key (behaviour §3: the later (occurredAt, position)):
     /// one seek per key for the current winner; a write that loses is only in the log.
     private func write(_ properties: [PropertyWrite], of customer: CustomerID, _ event: Event) throws {
         for write in properties {

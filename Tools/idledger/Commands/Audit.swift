@@ -7,7 +7,7 @@ struct Audit: AsyncParsableCommand {
     }
 
     static let configuration = CommandConfiguration(
-        abstract: "Audit duplicates, configuration and integration quality (seed 000's checklist).",
+        abstract: "Audit duplicates, configuration and integration quality: why duplicate profiles stay apart.",
         discussion: """
             duplicates: pairs of active customers sharing a contact or soft value, with the guards that \
             keep each pair apart. config: types that block merges on conflict and types that can grant \

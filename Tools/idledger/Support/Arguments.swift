@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import IdentityLedger
 
-/// `--at`, `--source`, `--event-id`: the context every command may carry (SPEC section 5).
+/// `--at`, `--source`, `--event-id`: the context every command may carry (behaviour §5).
 struct ContextOptions: ParsableArguments {
     @Option(name: .customLong("at"), help: ArgumentHelp(
         "When it happened on the client (ISO 8601, e.g. 2026-11-01T10:00:00Z); defaults to, and is capped at, now.",

@@ -57,7 +57,7 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
-    /// Runs a subcommand's body and maps its errors to the exit status of SPEC section 8:
+    /// Runs a subcommand's body and maps its errors to the exit status of behaviour §9.3:
     /// a ``LedgerError`` or ``CLIError`` is reported on stderr (as JSON with `--json`) and
     /// exits 1; usage errors (`ValidationError`) and `ExitCode`s pass through to
     /// ArgumentParser, which exits 64 or with the given code.

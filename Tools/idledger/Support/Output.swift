@@ -1,7 +1,7 @@
 import Foundation
 import IdentityLedger
 
-// The JSON shapes of SPEC section 8. Keys are sorted and slashes left unescaped;
+// The JSON shapes of behaviour §9.4. Keys are sorted and slashes left unescaped;
 // fields may be added, never renamed.
 
 enum Output {
@@ -71,7 +71,7 @@ struct HeldIdentifierOutput: Encodable {
     var type: String
     var value: String
     var access: Bool
-    /// The log position at which the customer (or one merged into it) got the value (SPEC 3).
+    /// The log position at which the customer (or one merged into it) got the value (behaviour §3).
     var since: UInt64
 }
 

@@ -7,7 +7,7 @@ import IdentityLedger
 /// Swift builds `CommandLine.arguments` (what ArgumentParser parses) and
 /// `ProcessInfo.environment` by replacing every byte that is not UTF-8 with U+FFFD, so
 /// `email=jos\xE9@x.com` and `email=jos\xE8@x.com` arrived as one value and found the same
-/// customer. Such input is refused instead, before anything runs (SPEC section 2).
+/// customer. Such input is refused instead, before anything runs (behaviour §2.6.1).
 enum RawInput {
     /// One argument or `IDLEDGER_*` variable that is not UTF-8.
     struct Invalid {
