@@ -61,6 +61,16 @@ struct InputLimitTests {
 
     /// An invalid value's message quotes its first 64 characters and its length: the message
     /// for a 10 MB invalid email repeated the whole value.
+    /// A value shared by many customers names the first 20 in an ambiguousCustomer message.
+    @Test func anAmbiguousCustomerMessageListsAtMostTwentyHolders() {
+        let error = LedgerError.ambiguousCustomer(identifier: Identifier(type: "phone", value: "+442000000000"), candidates: Array(1...25))
+        #expect(error.description.contains("1, 2, 3"))
+        #expect(error.description.contains("20 and 5 more"))
+        #expect(!error.description.contains("21"))
+        let few = LedgerError.ambiguousCustomer(identifier: Identifier(type: "phone", value: "+442000000000"), candidates: [3, 4])
+        #expect(few.description.contains("customers 3, 4;"))
+    }
+
     @Test func errorsQuoteOnlyTheStartOfALongValue() async throws {
         let ledger = try await makeLedger()
         let long = String(repeating: "a", count: 500_000) + "@"
