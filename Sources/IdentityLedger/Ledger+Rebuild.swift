@@ -109,6 +109,42 @@ extension Ledger {
         return RebuildSummary(events: events, seconds: Date().timeIntervalSince(start), changedProjections: changed, digests: digests)
     }
 
+    /// What ``upgrade(path:options:progress:)`` did.
+    public struct UpgradeSummary: Sendable, Hashable {
+        /// The store format the store was in.
+        public var found: Int
+        /// The store format it is in now (this build's).
+        public var format: Int
+        /// The rebuild that upgraded it; nil when it was already in this build's format.
+        public var rebuild: RebuildSummary?
+    }
+
+    /// Upgrades the store at `path` to this build's store format, if it is in an older one:
+    /// by ``rebuild(path:options:progress:)``, which keeps the log as it is (every position and
+    /// outcome) and writes every projection again in the current layout. A store already in
+    /// this build's format is left as it is. The explicit form of ``Options/upgrade``, with
+    /// progress.
+    ///
+    /// ```swift
+    /// let summary = try Ledger.upgrade(path: "/var/lib/shop/customers")
+    /// if summary.rebuild == nil { print("already at format \(summary.format)") }
+    /// ```
+    /// - Throws: ``LedgerError/invalidInput(reason:)`` when there is no store at `path`; what
+    ///   ``rebuild(path:options:progress:)`` and ``open(path:options:)`` throw.
+    public static func upgrade(
+        path: String, options: Options = .init(), progress: ((ReplayProgress) -> Void)? = nil
+    ) throws(LedgerError) -> UpgradeSummary {
+        guard StoreFiles.storeExists(in: path) else { throw .invalidInput(reason: "no store at \(path)") }
+        do throws(LedgerError) {
+            // Released at once: the rebuild needs the store to itself.
+            _ = try openAsIs(path: path, options: options, refusingOlder: true)
+            return UpgradeSummary(found: Int(storeFormat), format: Int(storeFormat), rebuild: nil)
+        } catch .upgradeRequired(let found, _) {
+            let summary = try rebuild(path: path, options: options, progress: progress)
+            return UpgradeSummary(found: found, format: Int(storeFormat), rebuild: summary)
+        }
+    }
+
     /// Where `rebuild` writes the new data file: inside the store, so that it is on the
     /// same file system and one `rename` moves it into place.
     static let rebuildDirectory = "rebuild-tmp"

@@ -25,18 +25,30 @@ public final class Ledger: Sendable {
         /// The engine clock; `recordedAt` never goes back even if this does.
         public var clock: @Sendable () -> Date
         public var initialMapSize: Int
+        /// Whether ``Ledger/open(path:options:)`` may upgrade a store written in an older store
+        /// format. False (the default): such a store is left as it is and `open` throws
+        /// ``LedgerError/upgradeRequired(found:wanted:)``. True: it is upgraded first by
+        /// ``Ledger/rebuild(path:options:progress:)``, which keeps the log (every position and
+        /// outcome) and writes every projection again in the current layout. A store already in
+        /// the current format opens the same either way.
+        public var upgrade: Bool
         /// A private scratch store in which ``LazyLedger`` decides whether work would write:
         /// an import there stops once it has recorded its start.
         var decidesOnly = false
 
-        public init(durability: Durability = .full, clock: @escaping @Sendable () -> Date = { Date() }, initialMapSize: Int = 64 << 20) {
+        public init(
+            durability: Durability = .full, clock: @escaping @Sendable () -> Date = { Date() }, initialMapSize: Int = 64 << 20,
+            upgrade: Bool = false
+        ) {
             self.durability = durability
             self.clock = clock
             self.initialMapSize = initialMapSize
+            self.upgrade = upgrade
         }
     }
 
-    /// The store format this build writes; opening a newer one fails, an older one is upgraded.
+    /// The store format this build writes; opening a newer one fails, an older one is upgraded
+    /// only when asked (``Options/upgrade``).
     /// 2: customers split into `customers`, `holdings` and `absorbed` (see ``Databases``).
     /// 3: `holdings` keys ordered by where each holding began, so an as-of read of a customer
     /// stops at the holdings it got later.
@@ -58,14 +70,19 @@ public final class Ledger: Sendable {
 
     /// Opens the store in directory `path`, creating it if needed. A new store gets the
     /// default schema with its first write (or ``setSchema(_:)``). A store written in an
-    /// older store format is first upgraded offline by ``rebuild(path:options:progress:)``
-    /// (the log is kept as it is; every projection is written again in the current layout).
+    /// older store format is never changed as a side effect of opening it: `open` fails with
+    /// ``LedgerError/upgradeRequired(found:wanted:)`` and writes nothing, unless
+    /// ``Options/upgrade`` is set; it is then first upgraded offline by
+    /// ``rebuild(path:options:progress:)`` (the log is kept as it is; every projection is
+    /// written again in the current layout).
     ///
     /// The `Ledger` holds a shared lock on the store (a `flock` on its directory) until
     /// it is released, which keeps a rebuild out; while one runs, `open` fails at once.
-    /// - Throws: ``LedgerError/storeInUse(path:)`` while a rebuild of the store runs (in any
-    ///   process), and for a store of an older format while another process (or a `Ledger`
-    ///   still alive in this one) has it open;
+    /// - Throws: ``LedgerError/upgradeRequired(found:wanted:)`` for a store of an older format
+    ///   without ``Options/upgrade`` (also when it is read-only);
+    ///   ``LedgerError/storeInUse(path:)`` while a rebuild of the store runs (in any
+    ///   process), and for an upgrade while another process (or a `Ledger` still alive in
+    ///   this one) has the store open;
     ///   ``LedgerError/unsupportedFormat(found:supported:)`` for a store written by a
     ///   newer version; ``LedgerError/corruptEvent(seq:reason:)`` when an older store's log
     ///   cannot be replayed; ``LedgerError/corruptStore(path:reason:)`` for a truncated or
@@ -75,7 +92,7 @@ public final class Ledger: Sendable {
     ///   cannot write opens read-only: queries work, commands throw ``LedgerError/readOnly(path:)``.
     public static func open(path: String, options: Options = .init()) throws(LedgerError) -> Ledger {
         do {
-            let ledger = try openAsIs(path: path, options: options)
+            let ledger = try openAsIs(path: path, options: options, refusingOlder: !options.upgrade)
             if try wrap({ try ledger.storedFormat() }) == storeFormat { return ledger }
         }  // An older store's ledger is released here (and its lock), so that `rebuild` may swap its files.
         try rebuild(path: path, options: options)
@@ -85,18 +102,32 @@ public final class Ledger: Sendable {
     /// Opens the store without upgrading it: for `open`, and for `rebuild`, which reads an
     /// older store's log as it is. `locked: false` opens it without the shared store lock:
     /// for rebuild's own opens of the store it holds exclusively, and for private stores.
-    static func openAsIs(path: String, options: Options, locked: Bool = true) throws(LedgerError) -> Ledger {
+    /// `refusingOlder` throws ``LedgerError/upgradeRequired(found:wanted:)`` for an older store
+    /// before anything is written to it.
+    static func openAsIs(path: String, options: Options, locked: Bool = true, refusingOlder: Bool = false) throws(LedgerError) -> Ledger {
         let created = try StoreFiles.createDirectory(path)
         do {
             // Before the environment opens: from here until it has closed, no rebuild can start.
             let lock = locked ? try StoreLock.acquire(.shared, directory: path) : nil
             return try wrap {
-                let env = try Environment.open(path: path, configuration: .init(
-                    databases: Databases.specs, initialMapSize: options.initialMapSize, durability: options.durability
-                ))
-                let ledger = try Ledger(store: LockedEnvironment(env, lock: lock), options: options)
-                let version = try ledger.storedFormat()
-                guard version <= storeFormat else { throw LedgerError.unsupportedFormat(found: Int(version), supported: Int(storeFormat)) }
+                let configuration = Environment.Configuration(
+                    databases: Databases.specs, initialMapSize: options.initialMapSize, durability: options.durability)
+                // An existing store first with `meta` alone, which every format has: opening the
+                // other databases creates those an older format lacks, a write the format must be
+                // checked before. A new one with all at once (one transaction creates them).
+                var metaOnly = configuration
+                metaOnly.databases = configuration.databases.filter { $0.name == "meta" }
+                let env = try Environment.open(path: path, configuration: StoreFiles.storeExists(in: path) ? metaOnly : configuration)
+                let version = try env.read { txn in
+                    try txn.get(try env.database("meta"), key: Meta.storeFormat).map { Keys.readUInt64($0) ?? 0 }
+                }
+                if let version {
+                    guard version <= storeFormat else { throw LedgerError.unsupportedFormat(found: Int(version), supported: Int(storeFormat)) }
+                    if version < storeFormat, refusingOlder { throw LedgerError.upgradeRequired(found: Int(version), wanted: Int(storeFormat)) }
+                }
+                // The environment open above, now with every database.
+                let ledger = try Ledger(store: LockedEnvironment(try Environment.open(path: path, configuration: configuration), lock: lock), options: options)
+                _ = try ledger.storedFormat() // records this build's for a new store
                 return ledger
             }
         } catch {

@@ -67,6 +67,42 @@ enum CLIProcess {
             signaled: process.terminationReason == .uncaughtSignal)
     }
 
+    /// Runs `idledger arguments…` to completion with its stderr on a pseudo-terminal (so that
+    /// it shows progress there, as to a user), stdout on a pipe; returns what each carried.
+    static func runWithTerminalStderr(_ arguments: [String]) throws -> Output {
+        let master = PseudoTerminal.openMaster(O_RDWR | O_NOCTTY)
+        guard master >= 0, PseudoTerminal.grant(master) == 0, PseudoTerminal.unlock(master) == 0, let name = PseudoTerminal.name(master) else {
+            Issue.record("no pseudo-terminal: errno \(errno)")
+            throw CancellationError()
+        }
+        let masterHandle = FileHandle(fileDescriptor: master, closeOnDealloc: true)
+        let terminal = open(name, O_RDWR | O_NOCTTY)
+        guard terminal >= 0 else {
+            Issue.record("cannot open \(String(cString: name)): errno \(errno)")
+            throw CancellationError()
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try require())
+        process.arguments = arguments
+        let stdout = Pipe()
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = stdout
+        process.standardError = FileHandle(fileDescriptor: terminal, closeOnDealloc: false)
+        try process.run()
+        close(terminal) // the child has its own copy: reading the master ends when the child does
+        let out = Drain(stdout.fileHandleForReading)
+        // A pseudo-terminal's master reports EIO, not end of file, once the other side is closed.
+        var err = Data()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = read(masterHandle.fileDescriptor, &buffer, buffer.count)
+            if count > 0 { err.append(contentsOf: buffer[0..<count]) } else if count < 0, errno == EINTR { continue } else { break }
+        }
+        process.waitUntilExit()
+        return Output(status: process.terminationStatus, stdout: out.wait(), stderr: String(decoding: err, as: UTF8.self),
+                      signaled: process.terminationReason == .uncaughtSignal)
+    }
+
     /// Reads a pipe to its end on its own thread.
     final class Drain: @unchecked Sendable {
         private var data = Data()
@@ -84,4 +120,18 @@ enum CLIProcess {
             return String(decoding: data, as: UTF8.self)
         }
     }
+}
+
+/// glibc's pseudo-terminal calls, which its headers declare only under `_XOPEN_SOURCE` (so
+/// Swift does not import them): looked up by name.
+private enum PseudoTerminal {
+    private static func function<T>(_ name: String, as type: T.Type) -> T {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else { fatalError("\(name) not found") }
+        return unsafeBitCast(symbol, to: type)
+    }
+
+    static let openMaster = function("posix_openpt", as: (@convention(c) (Int32) -> Int32).self)
+    static let grant = function("grantpt", as: (@convention(c) (Int32) -> Int32).self)
+    static let unlock = function("unlockpt", as: (@convention(c) (Int32) -> Int32).self)
+    static let name = function("ptsname", as: (@convention(c) (Int32) -> UnsafeMutablePointer<CChar>?).self)
 }

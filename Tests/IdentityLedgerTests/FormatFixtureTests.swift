@@ -7,7 +7,8 @@ import LMDB
 /// `Fixtures/store-format-N/data.mdb` (event format 1 up to store format 3, 2 from store
 /// format 4: ``eventFormat(ofStore:)``). Every later version must open
 /// a copy of each and read the same customers, lookups and events (SPEC section 7: a store
-/// written by an older version stays readable); an older format is upgraded on open.
+/// written by an older version stays readable); an older format is upgraded only when asked
+/// (``Ledger/Options/upgrade``, `idledger upgrade`), and opening it otherwise changes nothing.
 /// Regenerate with `Tools/make-fixture.sh` — only when the format version is bumped, as a
 /// new directory beside the others, never over one.
 @Suite struct FormatFixtureTests {
@@ -57,7 +58,7 @@ import LMDB
             let env = try Environment.open(path: path, configuration: .init(databases: [.init("meta")]))
             #expect(try env.read { txn in try txn.get(try env.database("meta"), key: Meta.storeFormat) } == Keys.seq(format))
         }()
-        let ledger = try Ledger.open(path: path)
+        let ledger = try Ledger.open(path: path, options: .init(upgrade: true))
 
         // Opening upgraded an older store; the event format is in each event and did not change.
         try ledger.env.read { txn in
@@ -128,17 +129,17 @@ import LMDB
 
     /// Upgrading rebuilds the store, so it needs it offline: while a `Ledger` (here in this
     /// process; another process's lock is found the same way) has the format-1 store open,
-    /// `open` refuses with `storeInUse` and leaves it as it was.
+    /// `open` asked to upgrade it refuses with `storeInUse` and leaves it as it was.
     @Test func anOlderStoreInUseIsNotUpgraded() throws {
         let path = temporaryPath("fixture-in-use")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: Self.fixture(format: 1), toPath: path + "/data.mdb")
         try {
             let held = try Ledger.openAsIs(path: path, options: .init())
-            #expect { try Ledger.open(path: path) } throws: { ($0 as? LedgerError)?.code == "storeInUse" }
+            #expect { try Ledger.open(path: path, options: .init(upgrade: true)) } throws: { ($0 as? LedgerError)?.code == "storeInUse" }
             #expect(try held.env.read { txn in try txn.get(held.db.meta, key: Meta.storeFormat) } == Keys.seq(1))
         }()
-        #expect(try Ledger.open(path: path).customer(.id(1)).mergedFrom == [2])
+        #expect(try Ledger.open(path: path, options: .init(upgrade: true)).customer(.id(1)).mergedFrom == [2])
     }
 
     @Test func aStoreFromANewerStoreFormatIsRefused() async throws {

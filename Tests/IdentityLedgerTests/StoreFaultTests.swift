@@ -251,7 +251,7 @@ import Testing
     }
 
     /// Runs a system command; returns its exit status.
-    private static func command(_ path: String, _ arguments: [String]) throws -> Int32 {
+    static func command(_ path: String, _ arguments: [String]) throws -> Int32 {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments

@@ -95,7 +95,8 @@ for size in sizes.sorted() {
         progress("building \(size) events into \(target) (from \(consumed) commands)")
         let start = now()
         do {
-            let ledger = try Ledger.open(path: target, options: .init(durability: .noSync, initialMapSize: 1 << 32))
+            // A cached store of an older store format is upgraded (a rebuild: same events).
+            let ledger = try Ledger.open(path: target, options: .init(durability: .noSync, initialMapSize: 1 << 32, upgrade: true))
             var events = (try? logCount(path: target)) ?? 0
             while events < size {
                 var chunk: [Command] = []
@@ -115,7 +116,7 @@ for size in sizes.sorted() {
     }
     working = path
 
-    let ledger = try Ledger.open(path: path, options: .init(initialMapSize: 1 << 32))
+    let ledger = try Ledger.open(path: path, options: .init(initialMapSize: 1 << 32, upgrade: true))
     let events = try logCount(path: path)
     // Query targets, outside the measured region: an `identified` event at a random position
     // gives a customer and a value that exist as of that position.

@@ -33,7 +33,7 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
     case unsupportedFormat(found: Int, supported: Int)
     /// `verify`: the rebuilt projection differs from the live one, first at `key` (hex).
     case projectionMismatch(projection: String, key: String)
-    /// `rebuild`, or `open` of an older store format (which rebuilds it), needs the store
+    /// `rebuild`, or an upgrade of an older store format (which rebuilds it), needs the store
     /// offline, but another process has it open; or `open` while a rebuild of it runs.
     case storeInUse(path: String)
     /// An import ID was started on a file with other contents (SHA-256, hex).
@@ -59,6 +59,10 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A file-system call on the store's files failed (a rename, a sync, a removal); `reason`
     /// is the system's.
     case fileSystemError(path: String, reason: String)
+    /// The store was written in an older store format (`found`) than this build writes
+    /// (`wanted`). It is not changed: upgrade it with `idledger upgrade` or by opening it with
+    /// ``Ledger/Options/upgrade`` set, which rebuilds it and keeps every position and outcome.
+    case upgradeRequired(found: Int, wanted: Int)
 
     /// Whether this is a fault of the store's files (space, permissions, damage) rather than
     /// a verdict on the command.
@@ -103,6 +107,7 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
         case .readOnly: "readOnly"
         case .notADirectory: "notADirectory"
         case .fileSystemError: "fileSystemError"
+        case .upgradeRequired: "upgradeRequired"
         }
     }
 
@@ -151,7 +156,7 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
         case .projectionMismatch(let projection, let key):
             "projection \"\(projection)\" differs from a rebuild from the log, first at key \(key)"
         case .storeInUse(let path):
-            "the store at \(path) is in use: a rebuild (or opening a store of an older format, which rebuilds it) needs it to itself, and no process can open it while one runs; try again when the other process is done"
+            "the store at \(path) is in use: a rebuild (or an upgrade of a store of an older format, which rebuilds it) needs it to itself, and no process can open it while one runs; try again when the other process is done"
         case .importSourceChanged(let importId, let startedWith, let found):
             "import \(importId) was started on a file with SHA-256 \(startedWith); this file has \(found) (use another --import-id to import it)"
         case .fileNotReadable(let path, let reason):
@@ -170,6 +175,8 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
             "\(path) is a file, not a store directory"
         case .fileSystemError(let path, let reason):
             "\(path): \(reason)"
+        case .upgradeRequired(let found, let wanted):
+            "the store has format \(found), older than this build's \(wanted); it was left as it is: run `idledger upgrade` (or open it with Options.upgrade set) to upgrade it, which keeps every event"
         }
     }
 

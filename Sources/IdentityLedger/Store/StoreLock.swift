@@ -7,8 +7,9 @@ import LMDB
 /// The lock that keeps a rebuild (or any later swap of the store's files) and the store's
 /// users apart: a `flock` on the store's directory itself. Every ``Ledger`` holds it shared
 /// from before its environment opens until after it closes; a rebuild holds it exclusively
-/// for its whole run. Neither waits: a conflict is ``LedgerError/storeInUse(path:)`` at once,
-/// so an open during a rebuild fails, and so does a rebuild while the store is open.
+/// for its whole run. Neither waits: a conflict is ``LedgerError/storeInUse(path:)`` at once
+/// (after at most 200 ms: ``retries``), so an open during a rebuild fails, and so does a
+/// rebuild while the store is open.
 ///
 /// The directory never moves (a rebuild swaps the data file inside it, docs/rebuild.md), so
 /// every process locks the same inode, and locking it needs no file of its own: nothing to
@@ -30,6 +31,13 @@ final class StoreLock: Sendable {
         close(descriptor) // releases the lock
     }
 
+    /// How often the lock is tried again, 5 ms apart, before `storeInUse`. A child process
+    /// being started holds a copy of every descriptor of its parent until its `exec` closes
+    /// them, this lock's included: without a retry, a rebuild right after this process released
+    /// the store (an upgrade), or an open right after this process's rebuild, would fail now and
+    /// then in a process that starts others.
+    private static let retries = 40
+
     /// Takes the lock of the store in `directory` (which exists).
     /// - Returns: nil for a shared lock when the directory cannot be opened for reading (no
     ///   read permission): the store is then opened without it, as a rebuild, which needs
@@ -43,9 +51,13 @@ final class StoreLock: Sendable {
             throw Ledger.fileSystemError(path: directory, errno: errno)!
         }
         let lock = StoreLock(descriptor: descriptor) // closes the file if taking the lock fails
+        var retries = Self.retries
         while flock(descriptor, (mode == .shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 {
             switch errno {
             case EINTR: continue
+            case EWOULDBLOCK where retries > 0:
+                retries -= 1
+                usleep(5_000)
             case EWOULDBLOCK: throw .storeInUse(path: directory)
             default: throw Ledger.fileSystemError(path: directory, errno: errno)!
             }
