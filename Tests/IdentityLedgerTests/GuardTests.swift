@@ -164,3 +164,49 @@ struct GuardTests {
         #expect(next.declined.first?.guards.first { $0.guard == .uniqueIdConflict }?.passed == false)
     }
 }
+
+/// Stored events name guards by bit: the bits are pinned, whatever the order of the cases.
+@Suite struct GuardBitTests {
+    @Test func eachGuardHasItsFixedBit() {
+        let bits = Dictionary(uniqueKeysWithValues: GuardName.allCases.map { ($0.rawValue, $0.bit) })
+        #expect(bits == ["uniqueIdConflict": 1, "accessContactsDiffer": 2, "softIdOnly": 4])
+        for name in GuardName.allCases { #expect(GuardName(bit: name.bit) == name) }
+        #expect(GuardName(bit: 8) == nil && GuardName(bit: 0) == nil && GuardName(bit: 3) == nil)
+    }
+
+    @Test func aStoredFailingGuardSetDecodesToItsGuards() throws {
+        #expect(DeclinedCandidate(customer: 9, failingMask: 0b101).failingGuards == [.uniqueIdConflict, .softIdOnly])
+        #expect(DeclinedCandidate(customer: 9, failingMask: 0b010).failingGuards == [.accessContactsDiffer])
+        // A guard result as stored: its bit, passed, detail, evidence.
+        var stored = BinaryWriter()
+        stored.write(byte: 2)
+        stored.write(false)
+        stored.write("contacts differ")
+        stored.write([Identifier(type: "email", value: "a@example.com")]) { $0.write($1) }
+        var reader = BinaryReader(stored.bytes)
+        #expect(try reader.readGuardResult() == GuardResult(
+            guard: .accessContactsDiffer, passed: false, detail: "contacts differ", evidence: [Identifier(type: "email", value: "a@example.com")]))
+        var unknown = BinaryReader([8, 0])
+        #expect(throws: BinaryReader.Failure.self) { try unknown.readGuardResult() }
+
+        // The fixture of the current format, written before the bits were written out: Bob's
+        // decline (event 7) is stored under accessContactsDiffer's bit, 2.
+        let path = temporaryPath("fixture-bits")
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: FormatFixtureTests.fixture(format: Ledger.storeFormat), toPath: path + "/data.mdb")
+        let ledger = try Ledger.open(path: path)
+        #expect(try ledger.env.read { txn in try txn.count(ledger.db.declines) } == 1)
+        try ledger.env.read { txn in
+            try txn.forEach(ledger.db.declines, prefix: []) { entry in
+                #expect(entry.key.last == 2, "decline key \(entry.key)")
+                return true
+            }
+        }
+        let events = try ledger.events(limit: .max)
+        if case .mergeDeclined(_, _, let guards) = events[6].body {
+            #expect(guards.failing == [.accessContactsDiffer] && guards.map(\.guard) == [.uniqueIdConflict, .accessContactsDiffer, .softIdOnly])
+        } else {
+            Issue.record("event 7 is \(events[6].kind)")
+        }
+    }
+}

@@ -1,4 +1,7 @@
 /// The three checks every automatic merge candidate must pass (behaviour §4).
+///
+/// Each guard has a fixed bit (``bit``) under which stored events and recorded declines name
+/// it; the order of the cases means nothing to the store.
 public enum GuardName: String, Sendable, Hashable, Codable, CaseIterable {
     /// Both sides hold values of a type with `blockMergeOnConflict` and share none (the fitness-club couple, behaviour §10.1).
     case uniqueIdConflict
@@ -7,8 +10,23 @@ public enum GuardName: String, Sendable, Hashable, Codable, CaseIterable {
     /// The candidate was reached only through soft values and both sides are known (a shared browser).
     case softIdOnly
 
-    /// Bit used in a failing-guard set.
-    var bit: UInt8 { UInt8(1) << UInt8(GuardName.allCases.firstIndex(of: self)!) }
+    /// The guard's bit in a stored failing-guard set (an event's declined candidates, the
+    /// `declines` key) and in a stored guard result. Written out per guard, never derived from
+    /// the order of the cases, so that stored events keep their meaning: a guard added later
+    /// takes a bit none has had, wherever it is listed, and a bit is never reused.
+    var bit: UInt8 {
+        switch self {
+        case .uniqueIdConflict: 1
+        case .accessContactsDiffer: 2
+        case .softIdOnly: 4
+        }
+    }
+
+    /// The guard stored under `bit`; nil for a bit no guard has.
+    init?(bit: UInt8) {
+        guard let name = GuardName.allCases.first(where: { $0.bit == bit }) else { return nil }
+        self = name
+    }
 }
 
 /// One guard's verdict on one candidate, with the evidence that decided it.

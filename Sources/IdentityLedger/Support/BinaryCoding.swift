@@ -215,7 +215,7 @@ extension BinaryReader {
 
     mutating func readGuardResult() throws(Failure) -> GuardResult {
         let bit = try readByte()
-        guard let name = GuardName.allCases.first(where: { $0.bit == bit }) else {
+        guard let name = GuardName(bit: bit) else {
             throw Failure(reason: "unknown guard \(bit)")
         }
         return GuardResult(
