@@ -77,7 +77,7 @@ public final class Ledger: Sendable {
     /// written again in the current layout).
     ///
     /// The `Ledger` holds a shared lock on the store (a `flock` on its directory) until
-    /// it is released, which keeps a rebuild out; while one runs, `open` fails at once.
+    /// it is released, which keeps a rebuild out; while one runs, `open` fails within 200 ms.
     /// - Throws: ``LedgerError/upgradeRequired(found:wanted:)`` for a store of an older format
     ///   without ``Options/upgrade`` (also when it is read-only);
     ///   ``LedgerError/storeInUse(path:)`` while a rebuild of the store runs (in any
