@@ -21,10 +21,7 @@ struct Rebuild: AsyncParsableCommand {
 
     func run() async throws {
         try await global.run {
-            guard let path = global.storePath,
-                  FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("data.mdb")) else {
-                throw CLIError(code: "storeNotFound", message: "no store at \(global.storePath ?? "")")
-            }
+            let path = try global.existingStorePath()
             let display = ReplayProgressDisplay(label: "rebuild", json: global.json)
             let summary = try Ledger.rebuild(path: path, options: try global.ledgerOptions(), progress: display.update)
             display.finish()

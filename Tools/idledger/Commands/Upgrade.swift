@@ -20,10 +20,7 @@ struct Upgrade: AsyncParsableCommand {
 
     func run() async throws {
         try await global.run {
-            guard let path = global.storePath,
-                  FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("data.mdb")) else {
-                throw CLIError(code: "storeNotFound", message: "no store at \(global.storePath ?? "")")
-            }
+            let path = try global.existingStorePath()
             let display = ReplayProgressDisplay(label: "upgrade", json: global.json)
             let summary = try Ledger.upgrade(path: path, options: try global.ledgerOptions(), progress: display.update)
             display.finish()

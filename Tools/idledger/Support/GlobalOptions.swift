@@ -26,11 +26,17 @@ struct GlobalOptions: ParsableArguments {
     /// Opens the store for a command that only reads: a path without a store fails with
     /// `storeNotFound` instead of leaving an empty store behind.
     func openLedger() throws -> Ledger {
+        try Ledger.open(path: try existingStorePath(), options: try ledgerOptions())
+    }
+
+    /// The store path, which must hold a store: else `storeNotFound` (for reads, and for
+    /// `rebuild` and `upgrade`, which open the store themselves).
+    func existingStorePath() throws -> String {
         let path = try requiredStorePath()
         guard FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("data.mdb")) else {
             throw CLIError(code: "storeNotFound", message: "no store at \(path)")
         }
-        return try Ledger.open(path: path, options: try ledgerOptions())
+        return path
     }
 
     /// The store for a command that writes: created only if the command writes something
