@@ -56,15 +56,12 @@ public final class Ledger: Sendable {
     /// that a customer's version no longer copies all its properties.
     static let storeFormat: UInt64 = 4
 
-    /// The environment, with the store lock held for it (``StoreLock``).
-    private let store: LockedEnvironment
-    var env: Environment { store.environment }
-    let db: Databases
-    private let options: Options
+    /// The LMDB environment and databases: everything this type reads and writes.
+    let store: LedgerStore
+    let options: Options
 
-    private init(store: LockedEnvironment, options: Options) throws {
+    private init(store: LedgerStore, options: Options) {
         self.store = store
-        self.db = try Databases(store.environment)
         self.options = options
     }
 
@@ -93,7 +90,7 @@ public final class Ledger: Sendable {
     public static func open(path: String, options: Options = .init()) throws(LedgerError) -> Ledger {
         do {
             let ledger = try openAsIs(path: path, options: options, refusingOlder: !options.upgrade)
-            if try wrap({ try ledger.storedFormat() }) == storeFormat { return ledger }
+            if try wrap({ try ledger.store.storedFormat() }) == storeFormat { return ledger }
         }  // An older store's ledger is released here (and its lock), so that `rebuild` may swap its files.
         try rebuild(path: path, options: options)
         return try openAsIs(path: path, options: options)
@@ -105,52 +102,7 @@ public final class Ledger: Sendable {
     /// `refusingOlder` throws ``LedgerError/upgradeRequired(found:wanted:)`` for an older store
     /// before anything is written to it.
     static func openAsIs(path: String, options: Options, locked: Bool = true, refusingOlder: Bool = false) throws(LedgerError) -> Ledger {
-        let created = try StoreFiles.createDirectory(path)
-        do {
-            // Before the environment opens: from here until it has closed, no rebuild can start.
-            let lock = locked ? try StoreLock.acquire(.shared, directory: path) : nil
-            return try wrap {
-                let configuration = Environment.Configuration(
-                    databases: Databases.specs, initialMapSize: options.initialMapSize, durability: options.durability)
-                // An existing store first with `meta` alone, which every format has: opening the
-                // other databases creates those an older format lacks, a write the format must be
-                // checked before. A new one with all at once (one transaction creates them).
-                var metaOnly = configuration
-                metaOnly.databases = configuration.databases.filter { $0.name == "meta" }
-                let env = try Environment.open(path: path, configuration: StoreFiles.storeExists(in: path) ? metaOnly : configuration)
-                let version = try env.read { txn in
-                    try txn.get(try env.database("meta"), key: Meta.storeFormat).map { Keys.readUInt64($0) ?? 0 }
-                }
-                if let version {
-                    guard version <= storeFormat else { throw LedgerError.unsupportedFormat(found: Int(version), supported: Int(storeFormat)) }
-                    if version < storeFormat, refusingOlder { throw LedgerError.upgradeRequired(found: Int(version), wanted: Int(storeFormat)) }
-                }
-                // The environment open above, now with every database.
-                let ledger = try Ledger(store: LockedEnvironment(try Environment.open(path: path, configuration: configuration), lock: lock), options: options)
-                _ = try ledger.storedFormat() // records this build's for a new store
-                return ledger
-            }
-        } catch {
-            // A first open that failed (a full disk) leaves no directory behind. `rmdir` removes
-            // only an empty one: never a store another process has made in it meanwhile.
-            if created { rmdir(path) }
-            throw error
-        }
-    }
-
-    /// The store format recorded in `meta`. A new store records this build's, in a write
-    /// transaction that checks again, because other processes may be creating it too.
-    private func storedFormat() throws -> UInt64 {
-        let db = self.db
-        func recorded(_ txn: ReadTransaction) throws -> UInt64? {
-            try txn.get(db.meta, key: Meta.storeFormat).map { Keys.readUInt64($0) ?? 0 }
-        }
-        if let version = try env.read(recorded) { return version }
-        return try env.write { txn in
-            if let version = try recorded(txn) { return version }
-            try txn.put(db.meta, key: Meta.storeFormat, value: Keys.seq(Self.storeFormat))
-            return Self.storeFormat
-        }
+        Ledger(store: try LedgerStore.open(path: path, options: options, locked: locked, refusingOlder: refusingOlder), options: options)
     }
 
     var now: Int64 { options.clock().millisecondsSince1970 }
@@ -162,14 +114,19 @@ public final class Ledger: Sendable {
 
     /// Runs one command atomically: all its events and projection changes, or a typed
     /// error and nothing written.
-    public func execute(_ command: Command) async throws(LedgerError) -> CommandResult {
-        let db = self.db
+    ///
+    /// With `dryRun`, the command is decided against the store's current state exactly as it
+    /// would be run, and its result returned, but nothing is written: the same customer,
+    /// merges, declines with their guards, warnings, errors, and the log positions it would
+    /// write if nothing else were committed first.
+    public func execute(_ command: Command, dryRun: Bool = false) async throws(LedgerError) -> CommandResult {
         let now = self.now
+        if dryRun {
+            return try snapshot { view in try CommandDecider(view: view, now: now).decide(command).outcome }
+        }
         return try await Self.wrap {
             // Commands from concurrent tasks share one commit (group commit), each atomic on its own.
-            try await env.groupedWrite { txn in
-                try CommandExecutor(txn: txn, db: db).run(command, now: now)
-            }
+            try await store.commit(grouped: true) { view in try CommandDecider(view: view, now: now).decide(command) }
         }
     }
 
@@ -177,14 +134,15 @@ public final class Ledger: Sendable {
     /// (a transaction step): a refused command writes nothing and does not stop the others.
     /// The fastest way for an application to load a batch it already holds.
     public func execute(batch commands: [Command]) async throws(LedgerError) -> [Result<CommandResult, LedgerError>] {
-        let db = self.db
         let now = self.now
         return try await Self.wrap {
-            try await env.write { txn in
+            try await store.write { transaction in
                 commands.map { command in
                     Result { () throws(LedgerError) in
                         do {
-                            return try txn.step { step in try CommandExecutor(txn: step, db: db).run(command, now: now) }
+                            return try transaction.step { step in
+                                try step.commit(CommandDecider(view: step.view, now: now).decide(command))
+                            }
                         } catch {
                             throw Self.ledgerError(error)
                         }
@@ -198,25 +156,25 @@ public final class Ledger: Sendable {
     /// attaches the values, records declined candidates.
     /// - Throws: ``LedgerError`` (`duplicateUniqueIdentifier`, `accessContactInUse`,
     ///   `ambiguousCustomer`, validation errors); nothing is written then.
-    public func identify(_ command: IdentifyCommand) async throws(LedgerError) -> CommandResult {
-        try await execute(.identify(command))
+    public func identify(_ command: IdentifyCommand, dryRun: Bool = false) async throws(LedgerError) -> CommandResult {
+        try await execute(.identify(command), dryRun: dryRun)
     }
 
     /// Writes properties to the customer the identifiers resolve to, without merging (behaviour §5.2).
     /// - Throws: ``LedgerError`` (`ambiguousCustomer`; `invalidInput` for a command without
     ///   properties; validation errors); nothing is written then.
-    public func update(_ command: UpdateCommand) async throws(LedgerError) -> CommandResult {
-        try await execute(.update(command))
+    public func update(_ command: UpdateCommand, dryRun: Bool = false) async throws(LedgerError) -> CommandResult {
+        try await execute(.update(command), dryRun: dryRun)
     }
 
     /// Merges `from` into `into` on an operator's word (behaviour §5.3). Cannot be undone.
-    public func merge(_ command: MergeCommand) async throws(LedgerError) -> CommandResult {
-        try await execute(.merge(command))
+    public func merge(_ command: MergeCommand, dryRun: Bool = false) async throws(LedgerError) -> CommandResult {
+        try await execute(.merge(command), dryRun: dryRun)
     }
 
     /// Removes an identifier, or only its access flag (behaviour §5.4).
-    public func detach(_ command: DetachCommand) async throws(LedgerError) -> CommandResult {
-        try await execute(.detach(command))
+    public func detach(_ command: DetachCommand, dryRun: Bool = false) async throws(LedgerError) -> CommandResult {
+        try await execute(.detach(command), dryRun: dryRun)
     }
 
     /// Records a new schema.
@@ -224,10 +182,9 @@ public final class Ledger: Sendable {
     /// - Throws: ``LedgerError/invalidSchema(reason:)``, ``LedgerError/schemaConflict(conflicts:)``.
     @discardableResult
     public func setSchema(_ schema: Schema) async throws(LedgerError) -> [UInt64] {
-        let db = self.db
         let now = self.now
         return try await Self.wrap {
-            try await env.write { txn in try CommandExecutor(txn: txn, db: db).setSchema(schema, now: now) }
+            try await store.commit { view in try CommandDecider(view: view, now: now).decide(schema) }
         }
     }
 
@@ -235,20 +192,14 @@ public final class Ledger: Sendable {
 
     /// Runs `body` over one consistent snapshot, as of a past point if given.
     func snapshot<T>(asOf: AsOf? = nil, _ body: (ProjectionReader) throws -> T) throws(LedgerError) -> T {
-        try Self.wrap {
-            try env.read { txn in
-                var reader = ProjectionReader(txn: txn, db: db)
-                if let asOf { reader.asOf = try reader.position(of: asOf) }
-                return try body(reader)
-            }
-        }
+        try Self.wrap { try store.read(asOf: asOf, body) }
     }
 
     /// Flushes every command committed so far to disk. For a `.noSync` store, at
     /// the points where losing recent commands to an OS crash would matter (docs/durability.md);
     /// a `full` store has nothing left to flush.
     public func sync() throws(LedgerError) {
-        try Self.wrap { try env.sync() }
+        try Self.wrap { try store.sync() }
     }
 
     /// The schema in force, now or as of a past point (schema changes are events in the log).
@@ -268,74 +219,13 @@ public final class Ledger: Sendable {
     /// Up to `limit` events from position `from` on (none for a `limit` of 0 or less).
     public func events(from: UInt64 = 1, limit: Int = 100) throws(LedgerError) -> [Event] {
         guard limit > 0 else { return [] }
-        return try Self.wrap {
-            try env.read { txn in
-                var events: [Event] = []
-                try txn.forEach(db.log, from: Keys.seq(max(from, 1)), upTo: nil) { entry in
-                    events.append(try Event(seq: Keys.readUInt64(entry.key) ?? 0, bytes: entry.value))
-                    return events.count < limit
-                }
-                return events
-            }
-        }
+        return try snapshot { try $0.events(from: max(from, 1), limit: limit) }
     }
 
     /// Counts of events, customers and identifier values.
     public func statistics() throws(LedgerError) -> Statistics {
-        try snapshot { reader in
-            var stats = Statistics(
-                events: 0, customers: 0, activeCustomers: 0, mergedCustomers: 0,
-                identifierValues: 0, accessValues: 0, recordedDeclines: try reader.txn.count(db.declines),
-                eventsByKind: [:], mapSize: env.mapSize
-            )
-            try reader.txn.forEach(db.log, prefix: []) { entry in
-                let event = try Event(seq: Keys.readUInt64(entry.key) ?? 0, bytes: entry.value)
-                stats.events = event.seq
-                stats.eventsByKind[event.kind, default: 0] += 1
-                return true
-            }
-            try reader.forEachCustomer { record in
-                stats.customers += 1
-                if record.isActive { stats.activeCustomers += 1 } else { stats.mergedCustomers += 1 }
-            }
-            try reader.forEachValue { _, state in
-                stats.identifierValues += 1
-                if state.accessOwner != nil { stats.accessValues += 1 }
-                return true
-            }
-            return stats
-        }
-    }
-
-    /// A digest of every projection (SHA-256 over keys and values, database by database),
-    /// used to compare a live store with a rebuilt one.
-    public func projectionDigests() throws(LedgerError) -> [String: String] {
-        try Self.wrap { try env.read { txn in try digests(txn) } }
-    }
-
-    /// Replays this store's log into a new store at `path` (which must not exist yet):
-    /// every projection is recomputed by the same projector that commands use.
-    /// - Returns: the number of events replayed.
-    @discardableResult
-    public func replayLog(into path: String) throws(LedgerError) -> UInt64 {
-        guard !FileManager.default.fileExists(atPath: path) else {
-            throw .invalidInput(reason: "\(path) already exists")
-        }
-        let target = try openReplayTarget(at: path)
-        return try Self.wrap {
-            let count = try env.read { source in try replay(source, into: target, progress: nil) }
-            try target.env.sync()
-            return count
-        }
-    }
-
-    /// A new store at `path` for a replay of this one's log (`replayLog`, `rebuild`, `verify`):
-    /// without a sync per batch (the caller syncs once at the end, or deletes it), and with a
-    /// map as large as this store's, so that it need not grow on the way.
-    func openReplayTarget(at path: String) throws(LedgerError) -> Ledger {
-        // A private store: no lock.
-        try Ledger.openAsIs(path: path, options: Options(
-            durability: .noSync, clock: options.clock, initialMapSize: max(options.initialMapSize, env.mapSize)), locked: false)
+        let mapSize = store.mapSize
+        return try snapshot { try $0.statistics(mapSize: mapSize) }
     }
 
     /// Sets what happens when LMDB meets a damaged page that it cannot report as an error (it
@@ -345,10 +235,7 @@ public final class Ledger: Sendable {
     /// it reads, so it reports such damage as an error; other reads of a damaged store may end
     /// here. Process-wide; nil (the default) leaves LMDB's message and abort.
     public static func setDamagedStoreHandler(_ handler: (@Sendable (LedgerError) -> Void)?) {
-        guard let handler else { return Environment.setAssertionHandler(nil) }
-        Environment.setAssertionHandler { @Sendable path, message in
-            handler(.corruptStore(path: path, reason: "LMDB: \(message)"))
-        }
+        LedgerStore.setDamagedStoreHandler(handler)
     }
 
     /// Maps any error to ``LedgerError``.

@@ -36,12 +36,11 @@ import LMDB
         let zeros = "x" + String(repeating: "\u{0}", count: 254) + "y"
         func identify(_ values: String...) async throws {
             let identifiers = values.map { PresentedIdentifier(identifier: Identifier(parsing: $0)!, access: false) }.sorted { $0.identifier < $1.identifier }
-            let db = ledger.db
-            try await ledger.env.write { txn in
-                let executor = CommandExecutor(txn: txn, db: db)
-                let created = try ProjectionReader(txn: txn, db: db).customerCount == 0
-                var log = try executor.appender(now: 1_793_000_000_000)
-                _ = try log.append(.identified(customer: 1, created: created, identifiers: identifiers, properties: [], declined: []))
+            try await ledger.store.write { transaction in
+                let created = try transaction.view.customerCount == 0
+                var log = try PendingLog(after: transaction.view, now: 1_793_000_000_000)
+                log.append(.identified(customer: 1, created: created, identifiers: identifiers, properties: [], declined: []))
+                try transaction.commit(log.decision(()))
             }
         }
         try await identify("email=ann@example.com", "cookie=\(zeros)", "cookie=b", "cookie=ab")

@@ -1,5 +1,4 @@
 import Foundation
-import LMDB
 
 /// What an import did, over all its runs.
 public struct ImportSummary: Sendable, Hashable, Codable {
@@ -181,7 +180,7 @@ extension Ledger {
             batches += 1
             // Keep resident memory flat: the pages this batch touched stay in the page cache,
             // not in the process (docs/import.md).
-            env.releaseMappedPages()
+            store.releaseMappedPages()
             report()
             if let stop = tuning.stopAfterBatches, batches >= stop {
                 throw .invalidInput(reason: "import \(importId) stopped after \(batches) batches (test hook)")
@@ -212,17 +211,13 @@ extension Ledger {
     }
 
     private func startImport(_ start: ImportStart) async throws(LedgerError) -> ImportState {
-        let db = self.db
         let now = self.now
         return try await Self.wrap {
-            try await env.write { txn in
-                let reader = ProjectionReader(txn: txn, db: db)
+            try await store.write { transaction in
                 // Another process may have started it since the check above.
-                if let state = try reader.importState(start.importId) { return state }
-                var log = try CommandExecutor(txn: txn, db: db).appender(now: now)
-                log.header.importId = start.importId
-                try log.append(.importStarted(start))
-                return try reader.importState(start.importId)!
+                if let state = try transaction.view.importState(start.importId) { return state }
+                try transaction.commit(try ImportDecisions.start(start, in: transaction.view, now: now))
+                return try transaction.view.importState(start.importId)!
             }
         }
     }
@@ -234,27 +229,25 @@ extension Ledger {
     }
 
     private func commitBatch(_ rows: [ImportRow], importId: String) async throws(LedgerError) -> BatchResult {
-        let db = self.db
+        let clock = options.clock
         return try await Self.wrap {
-            try await env.write { txn in
-                let reader = ProjectionReader(txn: txn, db: db)
-                guard let state = try reader.importState(importId) else {
+            try await store.write { transaction in
+                guard let state = try transaction.view.importState(importId) else {
                     throw LedgerError.invalidInput(reason: "import \(importId) has no start in the log")
                 }
-                // The clock is read only when a row is applied: a batch that rejects every
-                // row (as the re-checked tail of a resumed batch does) leaves no trace, so a
-                // resumed import writes the same log as an uninterrupted one.
-                var log: EventAppender?
-                let applier = ImportRowApplier(
-                    reader: reader, schema: try reader.schema(), importId: importId, matchBy: state.start.matchBy,
+                let decider = ImportRowDecider(
+                    view: transaction.view, schema: try transaction.view.schema(), importId: importId, matchBy: state.start.matchBy,
                     startedAt: state.startedAt
                 )
+                // The clock is read once per batch, and only when a row is applied.
+                var now: Int64?
                 var result = BatchResult()
                 // A row at or before the last committed one was applied by an earlier run.
                 for row in rows where row.row > state.lastRow {
-                    let outcome = try applier.apply(row, to: &log) {
-                        try CommandExecutor(txn: txn, db: db).appender(now: self.now)
-                    }
+                    let outcome = try transaction.commit(try decider.decide(row) {
+                        if now == nil { now = clock().millisecondsSince1970 }
+                        return now!
+                    })
                     switch outcome {
                     case .applied(let created): if created { result.created += 1 } else { result.updated += 1 }
                     case .rejected(let rejection): result.rejections.append(rejection)
@@ -266,14 +259,11 @@ extension Ledger {
     }
 
     private func finishImport(_ importId: String, counts: ImportCounts) async throws(LedgerError) {
-        let db = self.db
         let now = self.now
         try await Self.wrap {
-            try await env.write { txn in
-                guard try ProjectionReader(txn: txn, db: db).importState(importId)?.finished == nil else { return }
-                var log = try CommandExecutor(txn: txn, db: db).appender(now: now)
-                log.header.importId = importId
-                try log.append(.importFinished(importId: importId, counts: counts))
+            try await store.write { transaction in
+                guard try transaction.view.importState(importId)?.finished == nil else { return }
+                try transaction.commit(try ImportDecisions.finish(importId, counts: counts, in: transaction.view, now: now))
             }
         }
     }

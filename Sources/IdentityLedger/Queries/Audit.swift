@@ -51,12 +51,8 @@ extension Ledger {
                 return true
             }
             return try pairs.keys.sorted().map { pair in
-                let a = try reader.existingCustomer(pair.a)
-                let b = try reader.existingCustomer(pair.b)
-                let shared = pairs[pair]!.sorted()
-                let onlySoft = shared.allSatisfy { schema.type(named: $0.type)?.kind == .soft }
-                let guards = Cluster(customer: a, schema: schema).evaluate(b, reachedOnlyBySoft: onlySoft, reachedBy: shared)
-                return DuplicatePair(a: pair.a, b: pair.b, shared: shared, guards: guards)
+                let comparison = Cluster.compare(try reader.existingCustomer(pair.a), try reader.existingCustomer(pair.b), schema: schema)
+                return DuplicatePair(a: pair.a, b: pair.b, shared: pairs[pair]!.sorted(), guards: comparison.guards)
             }
         }
     }
@@ -76,8 +72,7 @@ extension Ledger {
         try snapshot { reader in
             var audit = QualityAudit(identifierInProperties: [], eventsBySource: [:], findingsBySource: [:])
             var schema = Schema.default
-            try reader.txn.forEach(db.log, prefix: []) { entry in
-                let event = try Event(seq: Keys.readUInt64(entry.key) ?? 0, bytes: entry.value)
+            try reader.forEachEvent { event in
                 audit.eventsBySource[event.source ?? "", default: 0] += 1
                 let customer: CustomerID
                 let properties: [PropertyWrite]
@@ -91,7 +86,7 @@ extension Ledger {
                 default:
                     return true
                 }
-                for property in properties where !CommandExecutor.warnings(for: [property], schema: schema).isEmpty {
+                for property in properties where !Warning.identifiersInProperties([property], schema: schema).isEmpty {
                     audit.identifierInProperties.append(.init(
                         seq: event.seq, customer: customer, key: property.key,
                         value: identifierText(property.value).joined(separator: ", "), source: event.source

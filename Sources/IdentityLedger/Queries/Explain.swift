@@ -40,13 +40,13 @@ extension Ledger {
             let schema = try reader.schema()
             let recordA = try reader.resolve(first, schema: schema)
             let recordB = try reader.resolve(second, schema: schema)
-            let a = try recordA.survivor.map(reader.existingCustomer) ?? recordA
-            let b = try recordB.survivor.map(reader.existingCustomer) ?? recordB
+            let a = try reader.current(recordA)
+            let b = try reader.current(recordB)
 
-            let shared = b.identifiers.filter { a.holds($0.identifier) != nil }.map(\.identifier)
-            let onlySoft = !shared.isEmpty && shared.allSatisfy { schema.type(named: $0.type)?.kind == .soft }
+            let comparison = Cluster.compare(a, b, schema: schema)
+            let (shared, onlySoft) = (comparison.shared, comparison.onlySoft)
             // One profile has nothing left to guard: the decisions below say how it became one.
-            let guards = a.id == b.id ? [] : Cluster(customer: a, schema: schema).evaluate(b, reachedOnlyBySoft: onlySoft, reachedBy: shared)
+            let guards = a.id == b.id ? [] : comparison.guards
             let verdict: Explanation.Verdict =
                 a.id == b.id ? .sameCustomer : !guards.allPassed ? .keptApart : shared.isEmpty ? .notLinked : .wouldMerge
 

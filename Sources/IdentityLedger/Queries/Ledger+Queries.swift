@@ -35,25 +35,12 @@ extension Ledger {
     public func history(_ ref: CustomerRef, asOf: AsOf? = nil) throws(LedgerError) -> [Event] {
         try snapshot(asOf: asOf) { reader in
             let record = try reader.resolve(ref, schema: try reader.schema())
-            let survivor = try record.survivor.map(reader.existingCustomer) ?? record
+            let survivor = try reader.current(record)
             var positions = Set<UInt64>()
             for id in [survivor.id] + survivor.mergedFrom {
                 positions.formUnion(try reader.eventPositions(of: id))
             }
             return try positions.sorted().compactMap(reader.event)
         }
-    }
-}
-
-extension ProjectionReader {
-    /// The log positions of every event that touched customer `id`, up to `asOf`.
-    func eventPositions(of id: CustomerID) throws -> [UInt64] {
-        var positions: [UInt64] = []
-        try txn.forEach(db.customers, from: Keys.customerVersion(id, 0), upTo: Keys.customerVersion(id, asOf == .max ? .max : asOf + 1)) { entry in
-            if let (_, seq) = Keys.parseCustomerVersion(entry.key) { positions.append(seq) }
-            return true
-        }
-        // With asOf == .max the upper bound excludes seq .max itself, which no event has.
-        return positions
     }
 }

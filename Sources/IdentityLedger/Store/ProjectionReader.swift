@@ -10,7 +10,7 @@ private let decodedSchema = Mutex<(bytes: [UInt8], schema: Schema)?>(nil)
 /// With `asOf` set, every read answers as of that log position from the versioned
 /// projections: a reverse seek per key, or for a customer's identifiers, properties and
 /// absorbed customers a scan of that customer's entries; never a replay of the log.
-struct ProjectionReader {
+struct ProjectionReader: LedgerView {
     let txn: ReadTransaction
     let db: Databases
     /// The last log position whose effects are visible.
@@ -26,6 +26,12 @@ struct ProjectionReader {
         let schema = try reader.readSchema()
         decodedSchema.withLock { $0 = (entry.value, schema) }
         return schema
+    }
+
+    func schema(after seq: UInt64) throws -> Schema {
+        var reader = self
+        reader.asOf = Swift.min(asOf, seq)
+        return try reader.schema()
     }
 
     /// The customer as of `asOf`, assembled from its four projections (``Databases``).
@@ -170,12 +176,6 @@ struct ProjectionReader {
         }
     }
 
-    /// The customer with this ID, or a typed error.
-    func existingCustomer(_ id: CustomerID) throws -> CustomerRecord {
-        guard let record = try customer(id) else { throw LedgerError.customerNotFound(reference: String(id)) }
-        return record
-    }
-
     /// Calls `body` with the latest version (as of `asOf`) of every customer, by ID.
     func forEachCustomer(_ body: (CustomerRecord) throws -> Void) throws {
         var id: CustomerID = 1
@@ -203,21 +203,6 @@ struct ProjectionReader {
         try lastVersion(in: db.values, prefix: Keys.value(identifier), upTo: asOf).map { try ValueState(bytes: $0.value) }
     }
 
-    /// The customers holding `identifier`, by ID, with whether it grants access on each.
-    func holders(of identifier: Identifier) throws -> [(customer: CustomerID, access: Bool)] {
-        try valueState(identifier)?.holders.map { ($0.customer, $0.access) } ?? []
-    }
-
-    func accessOwner(of identifier: Identifier) throws -> CustomerID? {
-        try valueState(identifier)?.accessOwner
-    }
-
-    /// The customer that most recently presented a soft value together with a known
-    /// identifier, or `nil` when none did (the first holder then stands).
-    func claimedHolder(of identifier: Identifier) throws -> CustomerID? {
-        try valueState(identifier)?.claimedHolder
-    }
-
     func isDeclineRecorded(_ a: CustomerID, _ b: CustomerID, mask: UInt8) throws -> UInt64? {
         try txn.get(db.declines, key: Keys.decline(a, b, mask: mask)).flatMap(Keys.readUInt64)
     }
@@ -242,9 +227,67 @@ struct ProjectionReader {
         if keepGoing { try flush() }
     }
 
+    func command(withEventId eventId: String) throws -> (digest: [UInt8], seq: UInt64)? {
+        guard let bytes = try txn.get(db.eventIds, key: Array(eventId.utf8)) else { return nil }
+        var r = BinaryReader(bytes)
+        return (try r.readRaw(), try r.readUInt64())
+    }
+
     func event(_ seq: UInt64) throws -> Event? {
         guard let bytes = try txn.get(db.log, key: Keys.seq(seq)) else { return nil }
         return try Event(seq: seq, bytes: bytes)
+    }
+
+    /// Up to `limit` events from position `from` on.
+    func events(from: UInt64, limit: Int) throws -> [Event] {
+        var events: [Event] = []
+        try txn.forEach(db.log, from: Keys.seq(from), upTo: nil) { entry in
+            events.append(try Event(seq: Keys.readUInt64(entry.key) ?? 0, bytes: entry.value))
+            return events.count < limit
+        }
+        return events
+    }
+
+    /// Calls `body` with every event of the log, in order, until it returns `false`.
+    func forEachEvent(_ body: (Event) throws -> Bool) throws {
+        try txn.forEach(db.log, prefix: []) { entry in
+            try body(try Event(seq: Keys.readUInt64(entry.key) ?? 0, bytes: entry.value))
+        }
+    }
+
+    /// The log positions of every event that touched customer `id`, up to `asOf`.
+    func eventPositions(of id: CustomerID) throws -> [UInt64] {
+        var positions: [UInt64] = []
+        try txn.forEach(db.customers, from: Keys.customerVersion(id, 0), upTo: Keys.customerVersion(id, asOf == .max ? .max : asOf + 1)) { entry in
+            if let (_, seq) = Keys.parseCustomerVersion(entry.key) { positions.append(seq) }
+            return true
+        }
+        // With asOf == .max the upper bound excludes seq .max itself, which no event has.
+        return positions
+    }
+
+    /// Counts of events, customers and identifier values (a scan of the log and the projections).
+    func statistics(mapSize: Int) throws -> Statistics {
+        var stats = Statistics(
+            events: 0, customers: 0, activeCustomers: 0, mergedCustomers: 0,
+            identifierValues: 0, accessValues: 0, recordedDeclines: try txn.count(db.declines),
+            eventsByKind: [:], mapSize: mapSize
+        )
+        try forEachEvent { event in
+            stats.events = event.seq
+            stats.eventsByKind[event.kind, default: 0] += 1
+            return true
+        }
+        try forEachCustomer { record in
+            stats.customers += 1
+            if record.isActive { stats.activeCustomers += 1 } else { stats.mergedCustomers += 1 }
+        }
+        try forEachValue { _, state in
+            stats.identifierValues += 1
+            if state.accessOwner != nil { stats.accessValues += 1 }
+            return true
+        }
+        return stats
     }
 
     /// The position and clock of the last event, or `nil` when the log is empty.

@@ -4,25 +4,55 @@
 func normalizeIdentifiers(
     _ raw: [Identifier], access: [String], schema: Schema
 ) throws(LedgerError) -> [PresentedIdentifier] {
-    guard !raw.isEmpty else { throw .noIdentifiers }
-    for name in access {
-        guard let type = schema.type(named: name) else { throw .unknownIdentifierType(type: name) }
-        guard type.mayGrantAccess else { throw .accessNotAllowedForType(type: name) }
+    do {
+        return try presentedIdentifiers(raw, access: access, schema: schema)
+    } catch {
+        throw error.error
+    }
+}
+
+/// Why a command's identifiers were refused, and which input it is about: an import row
+/// names the column from it.
+struct IdentifierProblem: Error {
+    let error: LedgerError
+    /// The index in `raw` of the identifier at fault.
+    var identifier: Int?
+    /// The index in `access` of the type at fault.
+    var accessType: Int?
+}
+
+/// ``normalizeIdentifiers(_:access:schema:)``, saying which input a refusal is about.
+func presentedIdentifiers(
+    _ raw: [Identifier], access: [String], schema: Schema
+) throws(IdentifierProblem) -> [PresentedIdentifier] {
+    guard !raw.isEmpty else { throw IdentifierProblem(error: .noIdentifiers) }
+    for (index, name) in access.enumerated() {
+        guard let type = schema.type(named: name) else { throw IdentifierProblem(error: .unknownIdentifierType(type: name), accessType: index) }
+        guard type.mayGrantAccess else { throw IdentifierProblem(error: .accessNotAllowedForType(type: name), accessType: index) }
     }
     let accessTypes = Set(access)
     var seen = Set<Identifier>()
     var presented: [(priority: Int, PresentedIdentifier)] = []
-    for identifier in raw {
+    for (index, identifier) in raw.enumerated() {
         guard let type = schema.type(named: identifier.type), let priority = schema.priority(of: identifier.type) else {
-            throw .unknownIdentifierType(type: identifier.type)
+            throw IdentifierProblem(error: .unknownIdentifierType(type: identifier.type), identifier: index)
         }
-        let normalized = Identifier(type: type.name, value: try type.normalizeValue(identifier.value))
+        let normalized: Identifier
+        do throws(LedgerError) {
+            normalized = Identifier(type: type.name, value: try type.normalizeValue(identifier.value))
+        } catch {
+            throw IdentifierProblem(error: error, identifier: index)
+        }
         guard seen.insert(normalized).inserted else { continue }
         presented.append((priority, PresentedIdentifier(identifier: normalized, access: accessTypes.contains(type.name))))
     }
     for type in schema.types where type.kind == .unique {
         let values = presented.map(\.1.identifier).filter { $0.type == type.name }.map(\.value)
-        if values.count > 1 { throw .multipleValuesForUniqueType(type: type.name, values: values.sorted()) }
+        if values.count > 1 {
+            throw IdentifierProblem(
+                error: .multipleValuesForUniqueType(type: type.name, values: values.sorted()),
+                identifier: raw.firstIndex { $0.type == type.name })
+        }
     }
     return presented
         .sorted { ($0.priority, $0.1.identifier) < ($1.priority, $1.1.identifier) }
@@ -42,11 +72,45 @@ struct Candidate {
     /// Reached through a unique value, as access owner or current holder, or through
     /// a value no other customer holds.
     var decisive = false
+
+    /// The refusal when this, the first candidate, is not decisive and shares a value with
+    /// one of `others`: the value could mean either customer (behaviour §5.1 step 4).
+    func ambiguity(with others: some Sequence<Candidate>) -> LedgerError? {
+        guard !decisive else { return nil }
+        for other in others {
+            if let shared = reaches.first(where: other.reaches.contains) {
+                return .ambiguousCustomer(identifier: shared, candidates: [id, other.id].sorted())
+            }
+        }
+        return nil
+    }
+}
+
+/// The first presented unique value whose holder `counts`, with that holder: a value the
+/// command cannot take from its owner.
+func firstOwnedUniqueValue(
+    _ presented: [PresentedIdentifier], schema: Schema, in view: some LedgerView, counts: (CustomerID) -> Bool
+) throws -> (identifier: Identifier, owner: CustomerID)? {
+    for value in presented where schema.type(named: value.identifier.type)?.kind == .unique {
+        if let owner = try view.holders(of: value.identifier).first?.customer, counts(owner) { return (value.identifier, owner) }
+    }
+    return nil
+}
+
+/// The first value the command declares access-granting whose access owner `counts`, with
+/// that owner: a login the command cannot hand to another customer.
+func firstOwnedAccessValue(
+    _ presented: [PresentedIdentifier], in view: some LedgerView, counts: (CustomerID) -> Bool
+) throws -> (identifier: Identifier, owner: CustomerID)? {
+    for value in presented where value.access {
+        if let owner = try view.accessOwner(of: value.identifier), counts(owner) { return (value.identifier, owner) }
+    }
+    return nil
 }
 
 /// Collects candidates for the presented values, in priority order (behaviour §5.1 step 2). A value
 /// held by its type's `maxHolders` customers or more reaches none.
-func findCandidates(_ presented: [PresentedIdentifier], schema: Schema, reader: ProjectionReader) throws -> [Candidate] {
+func findCandidates(_ presented: [PresentedIdentifier], schema: Schema, in view: some LedgerView) throws -> [Candidate] {
     var candidates: [Candidate] = []
     var index: [CustomerID: Int] = [:]
     func reach(_ id: CustomerID, via identifier: Identifier, soft: Bool, decisive: Bool) {
@@ -62,7 +126,7 @@ func findCandidates(_ presented: [PresentedIdentifier], schema: Schema, reader: 
     for value in presented {
         let identifier = value.identifier
         guard let type = schema.type(named: identifier.type) else { continue }
-        guard let state = try reader.valueState(identifier), !state.holders.isEmpty else { continue }
+        guard let state = try view.valueState(identifier), !state.holders.isEmpty else { continue }
         // Shared junk (`maxHolders`): attached to the customer, but no match path. Holders are
         // active customers (a merge repoints the value), so this counts active holders.
         let shared = type.holderCutoff.map { state.holders.count >= $0 } ?? false
@@ -151,6 +215,15 @@ struct Cluster {
         known = known || isKnown(record)
     }
 
+    /// Merging `y` into `x` as an operator or an auditor pairs them: the values they share
+    /// and every guard, judged with `x` as the side being built.
+    static func compare(_ x: CustomerRecord, _ y: CustomerRecord, schema: Schema) -> PairComparison {
+        let shared = y.identifiers.filter { x.holds($0.identifier) != nil }.map(\.identifier)
+        let onlySoft = !shared.isEmpty && shared.allSatisfy { schema.type(named: $0.type)?.kind == .soft }
+        let guards = Cluster(customer: x, schema: schema).evaluate(y, reachedOnlyBySoft: onlySoft, reachedBy: shared)
+        return PairComparison(shared: shared, onlySoft: onlySoft, guards: guards)
+    }
+
     /// All three guards, each with its evidence; never short-circuited.
     /// `reachedBy`: the values linking Y to this side (the evidence of `softIdOnly`).
     func evaluate(_ y: some GuardSubject, reachedOnlyBySoft: Bool, reachedBy: [Identifier] = []) -> [GuardResult] {
@@ -212,4 +285,13 @@ struct Cluster {
             : reachedOnlyBySoft ? "reached through \(via); one side is anonymous" : "reached through \(via)"
         return GuardResult(guard: .softIdOnly, passed: true, detail: detail, evidence: reachedBy)
     }
+}
+
+/// Two customers compared by ``Cluster/compare(_:_:schema:)``.
+struct PairComparison {
+    /// The values both hold.
+    let shared: [Identifier]
+    /// Whether they share values and every one is soft.
+    let onlySoft: Bool
+    let guards: [GuardResult]
 }

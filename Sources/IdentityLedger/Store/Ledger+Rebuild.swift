@@ -1,7 +1,7 @@
 import Foundation
 import LMDB
 
-// Offline rebuild and online verify (behaviour §7.3). Both replay the log through the
+// Offline rebuild and online verify (behaviour §7.3): storage maintenance, next to the store. Both replay the log through the
 // same `Projector` that commands use, over `Databases.projections`, so a projection
 // added later is rebuilt and verified without changes here. Layout: docs/rebuild.md.
 
@@ -225,6 +225,37 @@ extension Ledger {
     }
 
     // MARK: Replay
+
+    /// A digest of every projection (SHA-256 over keys and values, database by database),
+    /// used to compare a live store with a rebuilt one.
+    public func projectionDigests() throws(LedgerError) -> [String: String] {
+        try Self.wrap { try env.read { txn in try digests(txn) } }
+    }
+
+    /// Replays this store's log into a new store at `path` (which must not exist yet):
+    /// every projection is recomputed by the same projector that commands use.
+    /// - Returns: the number of events replayed.
+    @discardableResult
+    public func replayLog(into path: String) throws(LedgerError) -> UInt64 {
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw .invalidInput(reason: "\(path) already exists")
+        }
+        let target = try openReplayTarget(at: path)
+        return try Self.wrap {
+            let count = try env.read { source in try replay(source, into: target, progress: nil) }
+            try target.env.sync()
+            return count
+        }
+    }
+
+    /// A new store at `path` for a replay of this one's log (`replayLog`, `rebuild`, `verify`):
+    /// without a sync per batch (the caller syncs once at the end, or deletes it), and with a
+    /// map as large as this store's, so that it need not grow on the way.
+    func openReplayTarget(at path: String) throws(LedgerError) -> Ledger {
+        // A private store: no lock.
+        try Ledger.openAsIs(path: path, options: Options(
+            durability: .noSync, clock: options.clock, initialMapSize: max(options.initialMapSize, env.mapSize)), locked: false)
+    }
 
     /// Appends every event of the snapshot `source` to `target`'s log and applies it with
     /// the projector, in batches of one write transaction each.
