@@ -64,8 +64,28 @@ public final class LazyLedger {
         return try await work(store)
     }
 
+    /// Runs `work`, which writes nothing (a dry run: ``Ledger/execute(_:dryRun:)``), on the
+    /// store; while there is none, on an empty private scratch store, so that a dry run on a
+    /// new path decides against an empty store and creates nothing.
+    /// - Throws: what `work` throws; ``LedgerError/fileSystemError(path:reason:)`` when there is
+    ///   no store and no scratch store can be made in the temporary directory.
+    public func preview<T>(_ work: (Ledger) async throws(LedgerError) -> T) async throws(LedgerError) -> T {
+        if store == nil, StoreFiles.storeExists(in: path) { store = try Ledger.open(path: path, options: options) }
+        if let store { return try await work(store) }
+        guard let empty = Self.scratchLedger(options: options, decidesOnly: false) else {
+            throw .fileSystemError(path: NSTemporaryDirectory(), reason: "cannot make a scratch store there to decide a dry run in")
+        }
+        return try await work(empty)
+    }
+
     private func scratchLedger() -> Ledger? {
         if let scratch { return scratch }
+        scratch = Self.scratchLedger(options: options, decidesOnly: true)
+        return scratch
+    }
+
+    /// A new store in a fresh private directory, whose files are gone as soon as it is open.
+    private static func scratchLedger(options: Ledger.Options, decidesOnly: Bool) -> Ledger? {
         var template = Array(((NSTemporaryDirectory() as NSString).appendingPathComponent("idledger-decide-XXXXXX")).utf8CString)
         guard let directory = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }).map({ String(cString: $0) }) else {
             return nil
@@ -74,8 +94,7 @@ public final class LazyLedger {
         // unlinking them does the open environment no harm.
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var scratchOptions = Ledger.Options(durability: .noSync, clock: options.clock, initialMapSize: 1 << 20)
-        scratchOptions.decidesOnly = true
-        scratch = try? Ledger.openAsIs(path: directory, options: scratchOptions, locked: false)
-        return scratch
+        scratchOptions.decidesOnly = decidesOnly
+        return try? Ledger.openAsIs(path: directory, options: scratchOptions, locked: false)
     }
 }

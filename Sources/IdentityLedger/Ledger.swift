@@ -133,23 +133,27 @@ public final class Ledger: Sendable {
     /// Runs many commands in one write transaction and one sync, each atomic on its own
     /// (a transaction step): a refused command writes nothing and does not stop the others.
     /// The fastest way for an application to load a batch it already holds.
-    public func execute(batch commands: [Command]) async throws(LedgerError) -> [Result<CommandResult, LedgerError>] {
+    ///
+    /// With `dryRun`, every command is decided and committed as it would be, each seeing the
+    /// ones before it, in a write transaction that is then rolled back: the results are the
+    /// real run's, and nothing is written. (It takes the store's writer like a real batch, so
+    /// it needs a writable store.)
+    public func execute(batch commands: [Command], dryRun: Bool = false) async throws(LedgerError) -> [Result<CommandResult, LedgerError>] {
         let now = self.now
-        return try await Self.wrap {
-            try await store.write { transaction in
-                commands.map { command in
-                    Result { () throws(LedgerError) in
-                        do {
-                            return try transaction.step { step in
-                                try step.commit(CommandDecider(view: step.view, now: now).decide(command))
-                            }
-                        } catch {
-                            throw Self.ledgerError(error)
+        let body: @Sendable (StoreTransaction) -> [Result<CommandResult, LedgerError>] = { transaction in
+            commands.map { command in
+                Result { () throws(LedgerError) in
+                    do {
+                        return try transaction.step { step in
+                            try step.commit(CommandDecider(view: step.view, now: now).decide(command))
                         }
+                    } catch {
+                        throw Self.ledgerError(error)
                     }
                 }
             }
         }
+        return try await Self.wrap { dryRun ? try await store.discardingWrite(body) : try await store.write(body) }
     }
 
     /// Identifies a customer (behaviour §5.1): resolves, merges where every guard passes,

@@ -78,7 +78,11 @@ extension Ledger {
     ///     so re-running the same file resumes or does nothing.
     ///   - errors: a JSON Lines file for rejected rows (`{"row","line","column","code","message"}`);
     ///     replaced when the import starts, kept up to the resume point when it resumes.
-    ///   - progress: called after every committed batch, on the calling task.
+    ///   - progress: called after every committed batch, on the calling task (not in a dry run).
+    ///   - dryRun: decide every row as the import would, each seeing the rows before it, in one
+    ///     write transaction that is then rolled back: the summary's counts are the real run's,
+    ///     `errors` is written with the rows that would be rejected, and nothing is written to
+    ///     the store (a dry run does not start the import, so a later real run starts afresh).
     /// - Throws: ``LedgerError/importSourceChanged(importId:startedWith:found:)`` when `importId`
     ///   was started on other contents; `unknownIdentifierType` for `matchBy`; `invalidInput`
     ///   for a bad CSV header or an `errors` file that is the input itself;
@@ -92,13 +96,16 @@ extension Ledger {
         matchBy: String,
         importId: String? = nil,
         errors: String? = nil,
+        dryRun: Bool = false,
         progress: ((ImportProgress) -> Void)? = nil
     ) async throws(LedgerError) -> ImportSummary {
-        try await importFile(at: path, format: format, matchBy: matchBy, importId: importId, errors: errors, progress: progress, tuning: ImportTuning())
+        try await importFile(
+            at: path, format: format, matchBy: matchBy, importId: importId, errors: errors, dryRun: dryRun, progress: progress,
+            tuning: ImportTuning())
     }
 
     func importFile(
-        at path: String, format: ImportFormat?, matchBy: String, importId: String?, errors: String?,
+        at path: String, format: ImportFormat?, matchBy: String, importId: String?, errors: String?, dryRun: Bool = false,
         progress: ((ImportProgress) -> Void)?, tuning: ImportTuning
     ) async throws(LedgerError) -> ImportSummary {
         guard let format = format ?? ImportFormat(pathExtension: path) else {
@@ -147,6 +154,14 @@ extension Ledger {
 
         let resumedAfterRow = state?.lastRow
         let start = ImportStart(importId: importId, sourceName: sourceName, contentDigest: digest, matchBy: matchBy, format: format.rawValue)
+        if dryRun {
+            let outcome = try await previewImport(start, path: path, format: format, schema: schema)
+            try ImportErrorsFile(path: errors, keepingRowsUpTo: resumedAfterRow).append(outcome.rejections)
+            return ImportSummary(
+                importId: importId, rows: outcome.rows, created: outcome.created, updated: outcome.updated,
+                rejected: outcome.rejected, errorsFile: errors, resumedAfterRow: resumedAfterRow, alreadyFinished: false
+            )
+        }
         if state == nil, decidesOnly {
             // Deciding against an empty store: the import writes (its start, at least). Its
             // errors file is the real run's to create: one that is there stays untouched here.
@@ -208,6 +223,47 @@ extension Ledger {
             importId: importId, rows: counts.read, created: created, updated: updated, rejected: rejected,
             errorsFile: errorsFile.path, resumedAfterRow: resumedAfterRow, alreadyFinished: false
         )
+    }
+
+    private struct Preview: Sendable {
+        var rows: UInt64 = 0
+        var created: UInt64 = 0
+        var updated: UInt64 = 0
+        var rejected: UInt64 = 0
+        /// This run's rejections (an import resumed keeps those before in its errors file).
+        var rejections: [ImportRejection] = []
+    }
+
+    /// The import run to its end, every row decided and committed as a real run would, in one
+    /// write transaction that is rolled back.
+    private func previewImport(_ start: ImportStart, path: String, format: ImportFormat, schema: Schema) async throws(LedgerError) -> Preview {
+        let now = self.now
+        return try await Self.wrap {
+            try await store.discardingWrite { transaction in
+                if try transaction.view.importState(start.importId) == nil {
+                    try transaction.commit(try ImportDecisions.start(start, in: transaction.view, now: now))
+                }
+                let state = try transaction.view.importState(start.importId)!
+                let decider = ImportRowDecider(
+                    view: transaction.view, schema: try transaction.view.schema(), importId: start.importId,
+                    matchBy: state.start.matchBy, startedAt: state.startedAt
+                )
+                var preview = Preview(created: state.created, updated: state.updated, rejected: state.rejectedUpToLastRow)
+                var source = try ImportSource(path: path, format: format, schema: schema)
+                defer { source.close() }
+                while let row = try source.next(mapping: source.rowsRead >= state.lastRow) {
+                    guard row.row > state.lastRow else { continue }
+                    switch try transaction.commit(try decider.decide(row) { now }) {
+                    case .applied(let created): if created { preview.created += 1 } else { preview.updated += 1 }
+                    case .rejected(let rejection):
+                        preview.rejected += 1
+                        preview.rejections.append(rejection)
+                    }
+                }
+                preview.rows = source.rowsRead
+                return preview
+            }
+        }
     }
 
     private func startImport(_ start: ImportStart) async throws(LedgerError) -> ImportState {

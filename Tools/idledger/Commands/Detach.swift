@@ -6,6 +6,7 @@ struct Detach: AsyncParsableCommand, IdentifierArguments {
         abstract: "Remove one identifier from a customer, or with --access-only only its access flag.")
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var dryRun: DryRunOption
 
     @Argument(help: ArgumentHelp("The customer (ID or TYPE=VALUE; a merged ID resolves to its survivor).", valueName: "customer"))
     var customer: String
@@ -41,7 +42,7 @@ struct Detach: AsyncParsableCommand, IdentifierArguments {
     func run() async throws {
         try await global.run {
             let command = try command()
-            let result = try await global.lazyLedger().write { ledger throws(LedgerError) in try await ledger.detach(command) }
+            let result = try await dryRun.run(global.lazyLedger()) { ledger, dryRun throws(LedgerError) in try await ledger.detach(command, dryRun: dryRun) }
             if global.json {
                 print(Output.json(ResultOutput(result, includeGuards: false)))
             } else {

@@ -9,6 +9,7 @@ struct Identify: AsyncParsableCommand, IdentifierArguments {
             """)
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var dryRun: DryRunOption
 
     @Option(name: .customLong("id"), help: ArgumentParsing.idHelp)
     var ids: [String] = []
@@ -39,7 +40,7 @@ struct Identify: AsyncParsableCommand, IdentifierArguments {
     func run() async throws {
         try await global.run {
             let command = try command()
-            let result = try await global.lazyLedger().write { ledger throws(LedgerError) in try await ledger.identify(command) }
+            let result = try await dryRun.run(global.lazyLedger()) { ledger, dryRun throws(LedgerError) in try await ledger.identify(command, dryRun: dryRun) }
             print(global.json ? Output.json(ResultOutput(result, includeGuards: false)) : Rendering.result(result))
         }
     }

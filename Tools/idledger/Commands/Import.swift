@@ -20,6 +20,7 @@ struct Import: AsyncParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var dryRun: DryRunOption
 
     @Argument(help: ArgumentHelp("A .csv, .jsonl or .ndjson file (a regular file: it is read twice, so not a pipe).", valueName: "file"))
     var file: String
@@ -52,10 +53,10 @@ struct Import: AsyncParsableCommand {
             do {
                 // On a new path the import is first decided against an empty store, which
                 // stops once the import would write: the progress is the real run's.
-                summary = try await store.write { ledger throws(LedgerError) in
+                summary = try await dryRun.run(store) { ledger, dryRun throws(LedgerError) in
                     try await ledger.importFile(
                         at: file, format: format, matchBy: matchBy, importId: importId,
-                        errors: errors ?? file + ".errors.jsonl", progress: display.update
+                        errors: errors ?? file + ".errors.jsonl", dryRun: dryRun, progress: display.update
                     )
                 }
             } catch {

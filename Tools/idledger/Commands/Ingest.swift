@@ -13,10 +13,13 @@ struct Ingest: AsyncParsableCommand {
             1 MiB is refused (inputTooLarge) without being read into memory. A bad line is reported ({"line":N,"error":{…}} with --json) and the \
             rest still run. Each line is applied on its own, all or nothing and in order; the lines \
             already read when one is applied (up to \(Ingest.batchLimit)) share one commit, and each result \
-            line is printed once its line is durable. Exits 2 if any line failed.
+            line is printed once its line is durable. Exits 2 if any line failed. With --dry-run the whole \
+            input is read first and every line decided as it would run, each seeing the lines before it; \
+            nothing is written.
             """)
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var dryRun: DryRunOption
 
     @Argument(help: ArgumentHelp("A JSON Lines file, or - for stdin.", valueName: "file"))
     var file: String
@@ -36,6 +39,9 @@ struct Ingest: AsyncParsableCommand {
             let reader = try LineReader(path: file)
             let store = try global.lazyLedger()
             var number = 0
+            // A dry run decides every line in one transaction that is rolled back, so that each
+            // line sees the lines before it: it reads the whole input first.
+            let batchLimit = dryRun.enabled ? Int.max : Self.batchLimit
             while let first = reader.next() {
                 // The lines that are already here, without waiting for more.
                 var lines: [(number: Int, command: Result<Command, LedgerError>)] = []
@@ -52,12 +58,12 @@ struct Ingest: AsyncParsableCommand {
                     case .tooLarge(let bytes):
                         lines.append((number, .failure(.inputTooLarge(what: "the line", size: bytes, limit: reader.limit))))
                     }
-                    line = lines.count < Self.batchLimit ? reader.nextIfReady() : nil
+                    line = lines.count < batchLimit ? (dryRun.enabled ? reader.next() : reader.nextIfReady()) : nil
                 }
                 let commands = lines.compactMap { try? $0.command.get() }
                 var executed: [Result<CommandResult, LedgerError>]
                 do throws(LedgerError) {
-                    executed = commands.isEmpty ? [] : try await store.write { ledger throws(LedgerError) in try await ledger.execute(batch: commands) }
+                    executed = commands.isEmpty ? [] : try await dryRun.run(store) { ledger, dryRun throws(LedgerError) in try await ledger.execute(batch: commands, dryRun: dryRun) }
                 } catch {
                     executed = commands.map { _ in .failure(error) }
                 }

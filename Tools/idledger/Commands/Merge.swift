@@ -10,6 +10,7 @@ struct Merge: AsyncParsableCommand, IdentifierArguments {
             """)
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var dryRun: DryRunOption
 
     @Argument(help: ArgumentHelp("The customer that survives (ID or TYPE=VALUE).", valueName: "into"))
     var into: String
@@ -45,7 +46,7 @@ struct Merge: AsyncParsableCommand, IdentifierArguments {
     func run() async throws {
         try await global.run {
             let command = try command()
-            let result = try await global.lazyLedger().write { ledger throws(LedgerError) in try await ledger.merge(command) }
+            let result = try await dryRun.run(global.lazyLedger()) { ledger, dryRun throws(LedgerError) in try await ledger.merge(command, dryRun: dryRun) }
             print(global.json ? Output.json(ResultOutput(result, includeGuards: true)) : Rendering.merge(result))
         }
     }
