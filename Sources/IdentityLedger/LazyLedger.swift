@@ -86,10 +86,7 @@ public final class LazyLedger {
 
     /// A new store in a fresh private directory, whose files are gone as soon as it is open.
     private static func scratchLedger(options: Ledger.Options, decidesOnly: Bool) -> Ledger? {
-        var template = Array(((NSTemporaryDirectory() as NSString).appendingPathComponent("idledger-decide-XXXXXX")).utf8CString)
-        guard let directory = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }).map({ String(cString: $0) }) else {
-            return nil
-        }
+        guard let directory = StoreFiles.makePrivateDirectory(prefix: "idledger-decide-") else { return nil }
         // A private directory: nothing else can be using it. LMDB keeps its files open, so
         // unlinking them does the open environment no harm.
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -15,6 +15,13 @@ enum StoreFiles {
         FileManager.default.fileExists(atPath: dataFile(in: directory))
     }
 
+    /// A new directory under the system's temporary directory that no other process knows
+    /// (`mkdtemp`), or nil when none can be made there.
+    static func makePrivateDirectory(prefix: String) -> String? {
+        var template = Array(((NSTemporaryDirectory() as NSString).appendingPathComponent(prefix + "XXXXXX")).utf8CString)
+        return template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }.map { String(cString: $0) }
+    }
+
     /// Creates `path` and any missing parents; returns whether it created `path` itself.
     /// Several processes may create a new store at once: a directory that another made
     /// meanwhile (`EEXIST`) is no failure.
