@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+@testable import IdentityLedger
+
+@Suite struct EventFeedTests {
+    @Test func positionIsTheLastEventsPosition() async throws {
+        let ledger = try await makeLedger()
+        #expect(try ledger.position == 0)
+        let result = try await ledger.identify("email=ann@example.com")
+        #expect(try ledger.position == result.seq.last!)
+        _ = try await ledger.identify("email=ann@example.com", "phone=+447700900111", eventId: "e-1")
+        _ = try await ledger.identify("email=ann@example.com", "phone=+447700900111", eventId: "e-1") // a repeat writes nothing
+        #expect(try ledger.position == UInt64(try ledger.events(limit: 1000).count))
+    }
+
+    /// Events already in the log come first, then those of this process and of another
+    /// process, as they commit; cancelling the task ends the feed.
+    @Test func theFeedYieldsCommitsOfThisAndOtherProcessesAndEndsOnCancellation() async throws {
+        let ledger = try await makeLedger()
+        _ = try await ledger.identify("email=ann@example.com")
+        let start = try ledger.position
+        _ = try await ledger.identify("email=bob@example.com")
+        let seen = Seen()
+        let feed = ledger.events(after: start, pollInterval: .milliseconds(10))
+        let reader = Task {
+            do {
+                for try await event in feed { seen.append(event) }
+            } catch {
+                Issue.record("the feed failed: \(error)")
+            }
+        }
+        func waitFor(_ count: Int) async throws {
+            let deadline = Date().addingTimeInterval(20)
+            while seen.events.count < count, Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        try await waitFor(1)
+        #expect(seen.events.map(\.seq) == [start + 1])
+
+        _ = try await ledger.identify("email=carol@example.com")
+        try await waitFor(2)
+        let other = try CLIProcess.run(["identify", "--id", "email=dave@example.com", "--db", ledger.env.path])
+        #expect(other.status == 0, "\(other.stderr)")
+        try await waitFor(3)
+        let events = seen.events
+        #expect(events.map(\.seq) == Array((start + 1)...(start + 3)))
+        if case .identified(_, _, let identifiers, _, _) = events.last?.body {
+            #expect(identifiers.map(\.identifier.value) == ["dave@example.com"])
+        } else {
+            Issue.record("the other process's event is not an identify: \(String(describing: events.last))")
+        }
+
+        reader.cancel()
+        #expect(try await withTimeout { await reader.value; return true }, "the feed did not end on cancellation")
+    }
+
+    /// `body`'s value, or false when it takes longer than 5 seconds.
+    private func withTimeout(_ body: @escaping @Sendable () async -> Bool) async throws -> Bool {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask { await body() }
+            group.addTask { try await Task.sleep(for: .seconds(5)); return false }
+            let first = try await group.next()!
+            group.cancelAll()
+            return first
+        }
+    }
+}
+
+/// The events a feed yielded, shared between the iterating task and the test.
+private final class Seen: @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [Event] = []
+    var events: [Event] { lock.withLock { list } }
+    func append(_ event: Event) { lock.withLock { list.append(event) } }
+}
