@@ -215,7 +215,7 @@ extension Ledger {
             try target.env.read { rebuilt in
                 for (liveDB, rebuiltDB) in zip(db.projections, target.db.projections) {
                     if let key = try txn.firstDifference(liveDB, comparedWith: rebuilt, rebuiltDB) {
-                        report.mismatch = ProjectionMismatch(projection: liveDB.name, key: key.map { String(format: "%02x", $0) }.joined())
+                        report.mismatch = ProjectionMismatch(projection: liveDB.name, key: key.hexString)
                         break
                     }
                 }

@@ -56,8 +56,7 @@ struct CompactJSONEncoder {
             case 0x0D: out += Array(#"\r"#.utf8)
             case 0x09: out += Array(#"\t"#.utf8)
             default:
-                let hex = Array("0123456789abcdef".utf8)
-                out += Array(#"\u00"#.utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+                out += Array(#"\u00"#.utf8) + Array([byte].hexString.utf8)
             }
         }
         out.append(UInt8(ascii: "\""))
