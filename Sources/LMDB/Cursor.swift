@@ -21,28 +21,24 @@ public final class Cursor {
 
     /// Moves the cursor and returns where it landed, uncopied: the buffers point into the
     /// map and are valid only until the next operation or write in this transaction.
-    func move(_ op: MDB_cursor_op, key: [UInt8]? = nil, value: [UInt8]? = nil) throws -> (key: MDB_val, value: MDB_val)? {
+    func move(_ op: MDB_cursor_op, key: [UInt8]? = nil) throws -> (key: MDB_val, value: MDB_val)? {
         guard let pointer else { throw LMDBError.transactionEnded }
         _ = try transaction.live()
         transaction.countCursorOperation()
         var k = MDB_val()
         var v = MDB_val()
         let keyBytes = key ?? []
-        let valueBytes = value ?? []
         let rc = keyBytes.withUnsafeBytes { kb in
-            valueBytes.withUnsafeBytes { vb in
-                if key != nil { k = MDB_val(mv_size: kb.count, mv_data: UnsafeMutableRawPointer(mutating: kb.baseAddress)) }
-                if value != nil { v = MDB_val(mv_size: vb.count, mv_data: UnsafeMutableRawPointer(mutating: vb.baseAddress)) }
-                return mdb_cursor_get(pointer, &k, &v, op)
-            }
+            if key != nil { k = MDB_val(mv_size: kb.count, mv_data: UnsafeMutableRawPointer(mutating: kb.baseAddress)) }
+            return mdb_cursor_get(pointer, &k, &v, op)
         }
         if rc == MDB_NOTFOUND { return nil }
         try check(rc)
         return (k, v)
     }
 
-    private func get(_ op: MDB_cursor_op, key: [UInt8]? = nil, value: [UInt8]? = nil) throws -> Entry? {
-        try move(op, key: key, value: value).map { Entry(key: Self.bytes($0.key), value: Self.bytes($0.value)) }
+    private func get(_ op: MDB_cursor_op, key: [UInt8]? = nil) throws -> Entry? {
+        try move(op, key: key).map { Entry(key: Self.bytes($0.key), value: Self.bytes($0.value)) }
     }
 
     private static func bytes(_ value: MDB_val) -> [UInt8] {
@@ -53,7 +49,7 @@ public final class Cursor {
     public func first() throws -> Entry? { try get(MDB_FIRST) }
     /// The last entry of the database.
     public func last() throws -> Entry? { try get(MDB_LAST) }
-    /// The entry after the current one (for dup-sort: the next value, then the next key).
+    /// The entry after the current one.
     public func next() throws -> Entry? { try get(MDB_NEXT) }
     /// The entry before the current one.
     public func previous() throws -> Entry? { try get(MDB_PREV) }
@@ -67,7 +63,7 @@ public final class Cursor {
         return try get(MDB_SET_RANGE, key: key)
     }
 
-    /// The last entry whose key is ≤ `key` (for dup-sort keys: the last value of that key).
+    /// The last entry whose key is ≤ `key`.
     public func seek(atMost key: [UInt8]) throws -> Entry? {
         // Keys are never empty, so none is ≤ the empty key.
         if key.isEmpty { return nil }
@@ -75,33 +71,14 @@ public final class Cursor {
         guard let found = try move(MDB_SET_RANGE, key: key) else { return try last() }
         let exact = key.withUnsafeBytes { $0.elementsEqual(UnsafeRawBufferPointer(start: found.key.mv_data, count: found.key.mv_size)) }
         guard exact else { return try previous() }
-        let value = Self.bytes(found.value)
-        guard transactionIsDupSortCandidate else { return Entry(key: key, value: value) }
-        // MDB_LAST_DUP returns only the value and leaves the key unset.
-        return try get(MDB_LAST_DUP).map { Entry(key: key, value: $0.value) } ?? Entry(key: key, value: value)
+        return Entry(key: key, value: Self.bytes(found.value))
     }
 
-    /// The last entry whose key is < `key`. (Not `seek(atMost:)` followed by `previous()`:
-    /// in a dup-sort database that steps back to an earlier value of `key` itself.)
+    /// The last entry whose key is < `key`.
     func lastEntry(before key: [UInt8]) throws -> Entry? {
         if key.isEmpty { return nil }
         guard try move(MDB_SET_RANGE, key: key) != nil else { return try last() }
-        // The cursor is on the first value of the first key ≥ `key`.
+        // The cursor is on the first key ≥ `key`.
         return try previous()
-    }
-
-    /// For dup-sort databases: the next value of the current key, or `nil`.
-    public func nextDuplicate() throws -> Entry? { try get(MDB_NEXT_DUP) }
-    /// For dup-sort databases: the first value ≥ `value` under exactly `key`.
-    public func seek(key: [UInt8], valueAtLeast value: [UInt8]) throws -> Entry? {
-        try get(MDB_GET_BOTH_RANGE, key: key, value: value)
-    }
-
-    /// Whether the cursor's database was opened with `MDB_DUPSORT`.
-    private var transactionIsDupSortCandidate: Bool {
-        guard let pointer else { return false }
-        var flags: UInt32 = 0
-        mdb_dbi_flags(mdb_cursor_txn(pointer), mdb_cursor_dbi(pointer), &flags)
-        return flags & UInt32(MDB_DUPSORT) != 0
     }
 }

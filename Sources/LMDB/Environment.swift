@@ -32,12 +32,11 @@ public final class Environment: @unchecked Sendable {
     }
 
     /// A named database to open or create.
+    /// Keys are unique (no `MDB_DUPSORT`): nothing in the store keeps several values under one key.
     public struct DatabaseSpec: Sendable, Hashable {
         public var name: String
-        public var dupSort: Bool
-        public init(_ name: String, dupSort: Bool = false) {
+        public init(_ name: String) {
             self.name = name
-            self.dupSort = dupSort
         }
     }
 
@@ -268,13 +267,12 @@ public final class Environment: @unchecked Sendable {
         func open(_ txn: ReadTransaction) throws -> [Database] {
             try missing.map { spec in
                 var dbi = MDB_dbi()
-                var flags = isReadOnly ? 0 : UInt32(MDB_CREATE)
-                if spec.dupSort { flags |= UInt32(MDB_DUPSORT) }
+                let flags = isReadOnly ? 0 : UInt32(MDB_CREATE)
                 let rc = mdb_dbi_open(txn.pointer, spec.name, flags, &dbi)
                 // A database that is not there cannot be created in a read-only environment.
                 if rc == MDB_NOTFOUND, isReadOnly { throw LMDBError.readOnly(path: path) }
                 try check(rc)
-                return Database(name: spec.name, handle: dbi, isDupSort: spec.dupSort)
+                return Database(name: spec.name, handle: dbi)
             }
         }
         let opened: [Database]
@@ -579,8 +577,6 @@ public final class Environment: @unchecked Sendable {
 public struct Database: Hashable, Sendable {
     public let name: String
     let handle: MDB_dbi
-    /// Whether a key may hold several sorted values (`MDB_DUPSORT`).
-    public let isDupSort: Bool
 }
 
 /// One command of a group commit: `attempt` runs it as a transaction step and keeps

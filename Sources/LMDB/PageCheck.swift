@@ -14,8 +14,9 @@ import Darwin
 /// it lies inside the file, that its page-number field matches its position, that its kind
 /// fits its level in the tree, its lower and upper bounds, that every node lies inside the
 /// page, key order (and that each key lies between its parent's separators), overflow runs,
-/// named databases and sorted duplicates (inline pages and sub-trees), the counts each
-/// database record keeps, and that no page is reached twice or is both in use and free.
+/// named databases, the counts each database record keeps, and that no page is reached twice
+/// or is both in use and free. This layer never creates a database with sorted duplicates
+/// (`MDB_DUPSORT`), so a database record that says it has them is reported as damage.
 ///
 /// The layout is that of liblmdb 0.9 on a 64-bit little-endian machine (`mdb.c`): a 16-byte
 /// page header (`mp_pgno`, `mp_pad`, `mp_flags`, `mp_lower`/`mp_upper` or `mp_pages`), 8-byte
@@ -62,14 +63,13 @@ struct PageChecker {
     private static let dataVersion: UInt32 = 1
 
     private static let pBranch: UInt16 = 0x01, pLeaf: UInt16 = 0x02, pOverflow: UInt16 = 0x04
-    private static let pMeta: UInt16 = 0x08, pDirty: UInt16 = 0x10, pLeaf2: UInt16 = 0x20, pSubpage: UInt16 = 0x40
-    private static let fBigData: UInt16 = 0x01, fSubData: UInt16 = 0x02, fDupData: UInt16 = 0x04
+    private static let pMeta: UInt16 = 0x08
+    private static let fBigData: UInt16 = 0x01, fSubData: UInt16 = 0x02
     private static let reverseKey: UInt16 = 0x02, dupSort: UInt16 = 0x04, integerKey: UInt16 = 0x08
-    private static let dupFixed: UInt16 = 0x10, integerDup: UInt16 = 0x20, reverseDup: UInt16 = 0x40
 
     /// A database record (`MDB_db`).
     private struct Record {
-        var keySize: UInt32 // md_pad: the page size for the free database, the key size for DUPFIXED
+        var keySize: UInt32 // md_pad: the page size, in the free database's record
         var flags: UInt16
         var depth: Int
         var branchPages: UInt64
@@ -99,7 +99,7 @@ struct PageChecker {
         var txnid: UInt64
     }
 
-    /// How keys (or duplicate values) of a tree are ordered; only the orders LMDB's default
+    /// How keys of a tree are ordered; only the orders LMDB's default
     /// comparators give are checked.
     private enum Order {
         case bytes, integer, unchecked
@@ -122,7 +122,7 @@ struct PageChecker {
 
     /// What a walk of one tree needs and counts.
     private struct Tree {
-        enum Kind { case free, main, named, duplicates }
+        enum Kind { case free, main, named }
         var name: String
         var kind: Kind
         var flags: UInt16
@@ -130,11 +130,6 @@ struct PageChecker {
         var record: Record
         var counted = Record(Bytes(repeating: 0, count: PageChecker.recordSize))
         var lastKey: Bytes?
-
-        var isDupSort: Bool { kind != .duplicates && flags & PageChecker.dupSort != 0 }
-        var duplicateOrder: Order {
-            Order(reverse: flags & PageChecker.reverseDup != 0, integer: flags & PageChecker.integerDup != 0)
-        }
     }
 
     // MARK: Entry points
@@ -288,30 +283,14 @@ struct PageChecker {
         let page = try read(offset: Int(pgno) * pageSize, count: pageSize)
         guard page.u64(0) == pgno else { throw damaged("\(where_): its page number field says \(page.u64(0))") }
         let flags = page.u16(10)
-        let isLeaf2 = flags == Self.pLeaf | Self.pLeaf2
         if height > 1 {
             guard flags == Self.pBranch else { throw damaged("\(where_): flags \(hex(flags)) where a branch page was expected") }
             tree.counted.branchPages += 1
         } else {
-            guard flags == Self.pLeaf || (isLeaf2 && tree.kind == .duplicates && tree.flags & Self.dupFixed != 0) else {
-                throw damaged("\(where_): flags \(hex(flags)) where a leaf page was expected")
-            }
+            guard flags == Self.pLeaf else { throw damaged("\(where_): flags \(hex(flags)) where a leaf page was expected") }
             tree.counted.leafPages += 1
         }
         let keys = try bounds(of: page, size: pageSize, minimumKeys: height > 1 && tree.kind != .free ? 2 : 1, where_)
-
-        if isLeaf2 {
-            let keySize = Int(tree.record.keySize)
-            guard keySize > 0, Self.headerSize + keys * keySize <= pageSize else {
-                throw damaged("\(where_): \(keys) keys of \(keySize) bytes do not fit")
-            }
-            for index in 0..<keys {
-                let start = Self.headerSize + index * keySize
-                try ordered(Bytes(page[start..<start + keySize]), in: &tree, lower: lower, upper: upper, where_)
-                tree.counted.entries += 1
-            }
-            return
-        }
         var separators: [Bytes] = []
         var children: [UInt64] = []
         for index in 0..<keys {
@@ -338,8 +317,7 @@ struct PageChecker {
         }
     }
 
-    /// The number of keys of a page (or inline sub-page) of `size` bytes, after checking its
-    /// lower and upper bounds.
+    /// The number of keys of a page of `size` bytes, after checking its lower and upper bounds.
     private func bounds(of page: Bytes, size: Int, minimumKeys: Int, _ where_: String) throws(LMDBError) -> Int {
         let lowerBound = Int(page.u16(12)), upperBound = Int(page.u16(14))
         guard lowerBound >= Self.headerSize, lowerBound <= upperBound, upperBound <= size, (lowerBound - Self.headerSize) % 2 == 0 else {
@@ -389,21 +367,21 @@ struct PageChecker {
         _ node: Node, key: Bytes, in page: Bytes, tree: inout Tree, context: Context, _ where_: String
     ) throws(LMDBError) {
         let dataStart = node.keyEnd
-        let known = Self.fBigData | Self.fSubData | Self.fDupData
+        let known = Self.fBigData | Self.fSubData
         guard node.flags & ~known == 0 else { throw damaged("\(where_): unknown node flags \(hex(node.flags))") }
         let stored = node.flags & Self.fBigData != 0 ? 8 : node.dataSize
         guard dataStart + stored <= pageSize else { throw damaged("\(where_): data of \(stored) bytes runs past the page") }
         let data = Bytes(page[dataStart..<dataStart + stored])
 
         switch tree.kind {
-        case .duplicates:
-            guard node.flags == 0, node.dataSize == 0 else { throw damaged("\(where_): a duplicate with data or flags") }
-            tree.counted.entries += 1
         case .main where node.flags == Self.fSubData:
             guard node.dataSize == Self.recordSize else { throw damaged("\(where_): a database record of \(node.dataSize) bytes") }
             tree.counted.entries += 1
             let name = String(decoding: key, as: UTF8.self)
             let record = Record(data)
+            guard record.flags & Self.dupSort == 0 else {
+                throw damaged("\(where_): database \"\(name)\" has sorted duplicates (flags \(hex(record.flags))), which this layer never creates")
+            }
             var named = Tree(
                 name: name, kind: .named, flags: record.flags,
                 order: Order(reverse: record.flags & Self.reverseKey != 0, integer: record.flags & Self.integerKey != 0), record: record)
@@ -421,27 +399,9 @@ struct PageChecker {
             try collectFree(list, where_)
             tree.counted.entries += 1
         case .main, .named:
-            if tree.isDupSort, node.flags & Self.fDupData != 0 {
-                if node.flags & Self.fSubData != 0 {
-                    guard node.flags == Self.fDupData | Self.fSubData, node.dataSize == Self.recordSize else {
-                        throw damaged("\(where_): a duplicates record of \(node.dataSize) bytes")
-                    }
-                    let record = Record(data)
-                    var duplicates = Tree(name: tree.name + " (duplicates)", kind: .duplicates, flags: tree.flags, order: tree.duplicateOrder, record: record)
-                    try walkTree(&duplicates)
-                    tree.counted.entries &+= record.entries
-                } else {
-                    guard node.flags == Self.fDupData else { throw damaged("\(where_): node flags \(hex(node.flags))") }
-                    tree.counted.entries += UInt64(try checkSubpage(data, tree: tree, where_))
-                }
-            } else {
-                guard node.flags & ~Self.fBigData == 0 else { throw damaged("\(where_): node flags \(hex(node.flags))") }
-                if node.flags & Self.fBigData != 0 {
-                    guard !tree.isDupSort else { throw damaged("\(where_): an overflow value in a database with sorted duplicates") }
-                    try overflow(data, size: node.dataSize, tree: &tree, where_)
-                }
-                tree.counted.entries += 1
-            }
+            guard node.flags & ~Self.fBigData == 0 else { throw damaged("\(where_): node flags \(hex(node.flags))") }
+            if node.flags & Self.fBigData != 0 { try overflow(data, size: node.dataSize, tree: &tree, where_) }
+            tree.counted.entries += 1
         }
     }
 
@@ -477,32 +437,6 @@ struct PageChecker {
         if pages > 1 { try reach(first + 1, count: pages - 1, from: where_) }
         tree.counted.overflowPages += UInt64(pages)
         return first
-    }
-
-    /// An inline page of sorted duplicates; returns how many it holds.
-    private func checkSubpage(_ data: Bytes, tree: Tree, _ where_: String) throws(LMDBError) -> Int {
-        let name = "\(where_) (inline duplicates)"
-        guard data.count >= Self.headerSize else { throw damaged("\(name): \(data.count) bytes") }
-        // An inline page is written inside its node, never flushed on its own: it keeps P_DIRTY.
-        let flags = data.u16(10) & ~Self.pDirty
-        let keys = try bounds(of: data, size: data.count, minimumKeys: 1, name)
-        var duplicates = Tree(name: tree.name, kind: .duplicates, flags: tree.flags, order: tree.duplicateOrder, record: tree.record)
-        if flags == Self.pLeaf | Self.pSubpage | Self.pLeaf2, tree.flags & Self.dupFixed != 0 {
-            let keySize = Int(data.u16(8))
-            guard keySize > 0, Self.headerSize + keys * keySize <= data.count else { throw damaged("\(name): fixed-size duplicates do not fit") }
-            for index in 0..<keys {
-                let start = Self.headerSize + index * keySize
-                try ordered(Bytes(data[start..<start + keySize]), in: &duplicates, lower: nil, upper: nil, name)
-            }
-            return keys
-        }
-        guard flags == Self.pLeaf | Self.pSubpage else { throw damaged("\(name): flags \(hex(flags))") }
-        for index in 0..<keys {
-            let node = try nodeAt(index, in: data, size: data.count, name)
-            guard node.flags == 0, node.dataSize == 0 else { throw damaged("\(name): duplicate \(index) has data or flags") }
-            try ordered(Bytes(data[node.keyStart..<node.keyEnd]), in: &duplicates, lower: nil, upper: nil, name)
-        }
-        return keys
     }
 
     /// A free-list record: a count, then that many page numbers.

@@ -58,7 +58,7 @@ public class ReadTransaction {
         if let index = cursors.lastIndex(where: { $0 === cursor }) { cursors.remove(at: index) }
     }
 
-    /// The value stored under `key`, or `nil`. For a dup-sort database, the first value.
+    /// The value stored under `key`, or `nil`.
     public func get(_ db: Database, key: [UInt8]) throws -> [UInt8]? {
         try withValue(db, key: key) { Array($0) }
     }
@@ -242,12 +242,8 @@ public struct PutFlags: OptionSet, Sendable {
     public init(rawValue: UInt32) { self.rawValue = rawValue }
     /// Fail with ``LMDBError/keyExists`` if the key is present (`MDB_NOOVERWRITE`).
     public static let noOverwrite = PutFlags(rawValue: UInt32(MDB_NOOVERWRITE))
-    /// Fail with ``LMDBError/keyExists`` if the key/value pair is present (`MDB_NODUPDATA`, dup-sort only).
-    public static let noDuplicateData = PutFlags(rawValue: UInt32(MDB_NODUPDATA))
     /// The key is greater than every key present: append without a search (`MDB_APPEND`).
     public static let append = PutFlags(rawValue: UInt32(MDB_APPEND))
-    /// Like ``append`` for the values of one key in a dup-sort database (`MDB_APPENDDUP`).
-    public static let appendDuplicate = PutFlags(rawValue: UInt32(MDB_APPENDDUP))
 }
 
 /// A write transaction, valid only inside the closure of `Environment.write(_:)`.
@@ -338,19 +334,15 @@ public final class WriteTransaction: ReadTransaction {
         try check(rc)
     }
 
-    /// Deletes `key` (with a dup-sort database and a `value`, only that pair).
+    /// Deletes `key`.
     /// - Returns: whether anything was deleted.
     @discardableResult
-    public func delete(_ db: Database, key: [UInt8], value: [UInt8]? = nil) throws -> Bool {
+    public func delete(_ db: Database, key: [UInt8]) throws -> Bool {
         let txn = try live()
         writeCalls += 1
         let rc = key.withUnsafeBytes { keyBytes -> Int32 in
             var k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
-            guard let value else { return mdb_del(txn, db.handle, &k, nil) }
-            return value.withUnsafeBytes { valueBytes in
-                var v = MDB_val(mv_size: valueBytes.count, mv_data: UnsafeMutableRawPointer(mutating: valueBytes.baseAddress))
-                return mdb_del(txn, db.handle, &k, &v)
-            }
+            return mdb_del(txn, db.handle, &k, nil)
         }
         if rc == MDB_NOTFOUND { return false }
         if rc == MDB_MAP_FULL { mapFull = true }

@@ -233,50 +233,6 @@ struct CursorTests {
         }
     }
 
-    @Test func seekAtMostInDupSortLandsOnLastValue() throws {
-        try withTempDir { dir in
-            let env = try openEnv(dir, [.init("dups", dupSort: true)])
-            let db = try env.database("dups")
-            try env.write { txn throws in
-                for v in ["1", "2", "3"] { try txn.put(db, key: bytes("a"), value: bytes(v)) }
-                for v in ["4", "5"] { try txn.put(db, key: bytes("b"), value: bytes(v)) }
-                for v in ["7", "8"] { try txn.put(db, key: bytes("c"), value: bytes(v)) }
-            }
-            try env.read { txn throws in
-                let cursor = try txn.cursor(db)
-                let exact = try cursor.seek(atMost: bytes("a"))
-                #expect(string(exact?.key) == "a" && string(exact?.value) == "3")
-                let between = try cursor.seek(atMost: bytes("a5"))
-                #expect(string(between?.key) == "a" && string(between?.value) == "3")
-                let exactB = try cursor.seek(atMost: bytes("b"))
-                #expect(string(exactB?.key) == "b" && string(exactB?.value) == "5")
-                #expect(string(try cursor.previous()?.value) == "4")
-                let after = try cursor.seek(atMost: bytes("z"))
-                #expect(string(after?.key) == "c" && string(after?.value) == "8")
-                let atLeast = try cursor.seek(atLeast: bytes("bb"))
-                #expect(string(atLeast?.key) == "c" && string(atLeast?.value) == "7")
-                #expect(try cursor.seek(atMost: bytes("0")) == nil)
-                // Reverse prefix scan over dup values.
-                var values: [String] = []
-                try txn.forEach(db, prefix: bytes("a"), reverse: true) { values.append(string($0.value)!); return true }
-                #expect(values == ["3", "2", "1"])
-                // The bound "b" (the prefix's upper bound) has several values.
-                values = []
-                try txn.forEach(db, prefix: bytes("b"), reverse: true) { values.append(string($0.value)!); return true }
-                #expect(values == ["5", "4"])
-                values = []
-                try txn.forEach(db, from: nil, upTo: bytes("c"), reverse: true) { values.append(string($0.value)!); return true }
-                #expect(values == ["5", "4", "3", "2", "1"])
-                values = []
-                try txn.forEach(db, from: bytes("b"), upTo: bytes("c"), reverse: true) { values.append(string($0.value)!); return true }
-                #expect(values == ["5", "4"])
-                values = []
-                try txn.forEach(db, from: bytes("b"), upTo: nil) { values.append(string($0.value)!); return true }
-                #expect(values == ["4", "5", "7", "8"])
-            }
-        }
-    }
-
     @Test func firstLastNextPreviousWalkTheWholeDatabase() throws {
         try withTempDir { dir in
             let (env, db) = try populated(dir)

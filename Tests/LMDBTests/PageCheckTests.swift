@@ -6,30 +6,27 @@ import Testing
 /// The page checker passes every sound store (no false alarm may make a store unopenable) and
 /// names a damaged page instead of letting LMDB crash on it.
 struct PageCheckTests {
-    /// Named databases, sorted duplicates both inline and in sub-trees, overflow values, and a
-    /// free list from deletes and overwrites.
+    /// Named databases, overflow values, and a free list from deletes and overwrites.
     private func populate(_ env: Environment) throws {
-        let plain = try env.database("plain"), dups = try env.database("dups")
+        let plain = try env.database("plain"), other = try env.database("other")
         for round in 0..<3 {
             try env.write { txn in
                 for i in 0..<800 {
                     try txn.put(plain, key: bytes("key-\(i)"), value: Array(repeating: UInt8(round), count: 40 + i % 50))
                 }
                 for i in stride(from: round, to: 800, by: 3) { try txn.delete(plain, key: bytes("key-\(i)")) }
-                // One key with a few duplicates (an inline page), one with enough for a sub-tree.
-                for d in 0..<5 { try txn.put(dups, key: bytes("few"), value: bytes("v\(round)-\(d)")) }
-                for d in 0..<600 { try txn.put(dups, key: bytes("many"), value: bytes("value-\(round)-\(d)")) }
+                for d in 0..<600 { try txn.put(other, key: bytes("many-\(d)"), value: bytes("value-\(round)-\(d)")) }
                 // Values larger than a page live in overflow runs.
                 try txn.put(plain, key: bytes("big-\(round)"), value: Array(repeating: 7, count: 10_000 + round * 5_000))
             }
         }
         try env.write { txn in
             try txn.delete(plain, key: bytes("big-0"))
-            try txn.delete(dups, key: bytes("many"), value: bytes("value-1-3"))
+            try txn.delete(other, key: bytes("many-3"))
         }
     }
 
-    private let specs: [Environment.DatabaseSpec] = [.init("plain"), .init("dups", dupSort: true)]
+    private let specs: [Environment.DatabaseSpec] = [.init("plain"), .init("other")]
 
     @Test func aSoundStorePassesEveryCheck() throws {
         try withTempDir { dir in
@@ -108,6 +105,43 @@ struct PageCheckTests {
             } throws: { error in
                 guard case LMDBError.damaged(_, let reason)? = error as? LMDBError else { return false }
                 return reason.contains("truncated")
+            }
+        }
+    }
+
+    /// This layer never creates a database with sorted duplicates (`MDB_DUPSORT`): a store
+    /// that has one (here written with liblmdb directly) is reported as damaged at open.
+    @Test func aDatabaseWithSortedDuplicatesIsDamage() throws {
+        try withTempDir { dir in
+            let path = dir.sub("env")
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+            var env: OpaquePointer?
+            #expect(mdb_env_create(&env) == 0)
+            defer { mdb_env_close(env) }
+            #expect(mdb_env_set_maxdbs(env, 4) == 0)
+            #expect(mdb_env_open(env, path, 0, 0o644) == 0)
+            var txn: OpaquePointer?
+            #expect(mdb_txn_begin(env, nil, 0, &txn) == 0)
+            var dbi = MDB_dbi()
+            #expect(mdb_dbi_open(txn, "dups", UInt32(MDB_CREATE | MDB_DUPSORT), &dbi) == 0)
+            for value in ["a", "b"] {
+                var k = Array("key".utf8), v = Array(value.utf8)
+                let rc = k.withUnsafeMutableBytes { kb in
+                    v.withUnsafeMutableBytes { vb in
+                        var key = MDB_val(mv_size: kb.count, mv_data: kb.baseAddress)
+                        var data = MDB_val(mv_size: vb.count, mv_data: vb.baseAddress)
+                        return mdb_put(txn, dbi, &key, &data, 0)
+                    }
+                }
+                #expect(rc == 0)
+            }
+            #expect(mdb_txn_commit(txn) == 0)
+
+            #expect {
+                _ = try Environment.open(path: path, configuration: .init(databases: [.init("plain")]))
+            } throws: { error in
+                guard case LMDBError.damaged(_, let reason)? = error as? LMDBError else { return false }
+                return reason.contains("database \"dups\" has sorted duplicates")
             }
         }
     }

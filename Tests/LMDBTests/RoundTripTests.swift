@@ -93,56 +93,6 @@ struct RoundTripTests {
         }
     }
 
-    @Test func dupSortValuesAreSortedAndIndividuallyDeletable() throws {
-        try withTempDir { dir in
-            let env = try openEnv(dir, [.init("dups", dupSort: true)])
-            let db = try env.database("dups")
-            #expect(db.isDupSort)
-            try env.write { txn throws in
-                for v in ["m", "c", "x", "a"] { try txn.put(db, key: bytes("k1"), value: bytes(v)) }
-                try txn.put(db, key: bytes("k2"), value: bytes("z"))
-                // The same pair again is a no-op without flags…
-                try txn.put(db, key: bytes("k1"), value: bytes("c"))
-            }
-            try env.read { txn throws in
-                #expect(try txn.count(db) == 5)
-                // get returns the first (smallest) value.
-                #expect(string(try txn.get(db, key: bytes("k1"))) == "a")
-                var values: [String] = []
-                try txn.forEach(db, prefix: bytes("k1")) { values.append(string($0.value)!); return true }
-                #expect(values == ["a", "c", "m", "x"])
-                let cursor = try txn.cursor(db)
-                let hit = try cursor.seek(key: bytes("k1"), valueAtLeast: bytes("d"))
-                #expect(string(hit?.key) == "k1")
-                #expect(string(hit?.value) == "m")
-                let next = try cursor.nextDuplicate()
-                #expect(string(next?.key) == "k1")
-                #expect(string(next?.value) == "x")
-                #expect(try cursor.nextDuplicate() == nil)
-                #expect(try cursor.seek(key: bytes("k1"), valueAtLeast: bytes("y")) == nil)
-            }
-            // …but under .noDuplicateData it is an error.
-            #expect(throws: LMDBError.keyExists) {
-                try env.write { txn throws in try txn.put(db, key: bytes("k1"), value: bytes("m"), flags: .noDuplicateData) }
-            }
-            try env.write { txn throws in
-                #expect(try txn.delete(db, key: bytes("k1"), value: bytes("c")) == true)
-                #expect(try txn.delete(db, key: bytes("k1"), value: bytes("c")) == false)
-            }
-            try env.read { txn throws in
-                var values: [String] = []
-                try txn.forEach(db, prefix: bytes("k1")) { values.append(string($0.value)!); return true }
-                #expect(values == ["a", "m", "x"])
-            }
-            // Deleting without a value removes every value of the key.
-            try env.write { txn throws in #expect(try txn.delete(db, key: bytes("k1")) == true) }
-            try env.read { txn throws in
-                #expect(try txn.count(db) == 1)
-                #expect(try txn.get(db, key: bytes("k1")) == nil)
-            }
-        }
-    }
-
     @Test func noOverwriteReportsKeyExistsAndKeepsValue() throws {
         try withTempDir { dir in
             let env = try openEnv(dir)
@@ -207,34 +157,20 @@ struct RoundTripTests {
         }
     }
 
-    @Test func appendDuplicateInDupSort() throws {
-        try withTempDir { dir in
-            let env = try openEnv(dir, [.init("dups", dupSort: true)])
-            let db = try env.database("dups")
-            try env.write { txn throws in
-                for v: UInt8 in 1...10 { try txn.put(db, key: [1], value: [v], flags: .appendDuplicate) }
-            }
-            #expect(throws: LMDBError.keyExists) {
-                try env.write { txn throws in try txn.put(db, key: [1], value: [5], flags: .appendDuplicate) }
-            }
-            #expect(try env.read { try $0.count(db) } == 10)
-        }
-    }
-
     @Test func dataSurvivesCloseAndReopen() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
         do {
-            let env = try openEnv(dir, [.init("a"), .init("b", dupSort: true)], durability: .full)
+            let env = try openEnv(dir, [.init("a"), .init("b")], durability: .full)
             let a = try env.database("a")
             let b = try env.database("b")
             try env.write { txn throws in
                 try txn.put(a, key: [1], value: [10])
                 try txn.put(b, key: [1], value: [20])
-                try txn.put(b, key: [1], value: [21])
+                try txn.put(b, key: [2], value: [21])
             }
         }
-        let env = try openEnv(dir, [.init("a"), .init("b", dupSort: true)])
+        let env = try openEnv(dir, [.init("a"), .init("b")])
         let a = try env.database("a")
         let b = try env.database("b")
         try env.read { txn throws in

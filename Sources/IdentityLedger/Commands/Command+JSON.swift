@@ -17,7 +17,7 @@ extension Command {
         let context = try fields.context()
         switch op {
         case "identify":
-            let ids = try fields.identifiers()
+            let ids = try fields.commandIdentifiers()
             var command = IdentifyCommand(
                 identifiers: ids.values, access: try fields.stringArray("access") ?? [],
                 properties: try fields.object("properties") ?? [:], context: context
@@ -25,7 +25,7 @@ extension Command {
             command.typesGivenAsArrays = ids.arrays
             self = .identify(command)
         case "update":
-            let ids = try fields.identifiers()
+            let ids = try fields.commandIdentifiers()
             var command = UpdateCommand(identifiers: ids.values, properties: try fields.object("properties") ?? [:], context: context)
             command.typesGivenAsArrays = ids.arrays
             self = .update(command)
@@ -113,10 +113,23 @@ struct JSONFields {
         }
     }
 
-    /// `"ids": {"email": "a@b.com", "cookie": ["c1", "c2"]}`, and the types given as arrays
-    /// (see ``Schema/refuseArrays(for:)``).
-    func identifiers() throws(LedgerError) -> (values: [Identifier], arrays: Set<String>) {
-        guard let ids = try object("ids") else { throw .noIdentifiers }
+    /// A member that is wrong: the field to name (`ids`, `ids.email`) and the error.
+    struct FieldError: Error {
+        var field: String
+        var error: LedgerError
+    }
+
+    /// `"ids": {"email": "a@b.com", "cookie": ["c1", "c2"]}` as an ingest line and a JSON Lines
+    /// import row give it: the identifiers in type order, and the types given as arrays (see
+    /// ``Schema/refuseArrays(for:)``); `nil` when there is no `ids` (or it is null).
+    func identifiers() throws(FieldError) -> (values: [Identifier], arrays: Set<String>)? {
+        let ids: [String: JSONValue]
+        do throws(LedgerError) {
+            guard let object = try object("ids") else { return nil }
+            ids = object
+        } catch {
+            throw FieldError(field: "ids", error: error)
+        }
         var identifiers: [Identifier] = []
         var arrays = Set<String>()
         for (type, value) in ids.sorted(by: { $0.key < $1.key }) {
@@ -126,14 +139,28 @@ struct JSONFields {
             case .array(let values):
                 arrays.insert(type)
                 for value in values {
-                    guard let string = value.stringValue else { throw .invalidInput(reason: "\(Self.field(type)) must hold strings") }
+                    guard let string = value.stringValue else {
+                        throw FieldError(field: "ids.\(type)", error: .invalidInput(reason: "\(Self.field(type)) must hold strings"))
+                    }
                     identifiers.append(Identifier(type: type, value: string))
                 }
             default:
-                throw .invalidInput(reason: "\(Self.field(type)) must be a string or an array of strings")
+                throw FieldError(field: "ids.\(type)", error: .invalidInput(reason: "\(Self.field(type)) must be a string or an array of strings"))
             }
         }
         return (identifiers, arrays)
+    }
+
+    /// The `ids` of an identify or update command, which must have them.
+    func commandIdentifiers() throws(LedgerError) -> (values: [Identifier], arrays: Set<String>) {
+        let ids: (values: [Identifier], arrays: Set<String>)?
+        do throws(FieldError) {
+            ids = try identifiers()
+        } catch {
+            throw error.error
+        }
+        guard let ids else { throw .noIdentifiers }
+        return ids
     }
 
     /// `ids.TYPE` as an error names it: a key that is no type name is quoted (and cut).

@@ -112,8 +112,8 @@ extension Event {
         }
     }
 
+    /// `recordedAt` as a `Date`, as ``AsOf/time(_:)`` takes it.
     public var recordedDate: Date { Date(millisecondsSince1970: recordedAt) }
-    public var occurredDate: Date { Date(millisecondsSince1970: occurredAt) }
 }
 
 extension Date {

@@ -164,17 +164,19 @@ struct ImportSource {
             return row
         }
         while true {
-            guard let (bytes, size) = try Self.nextLine(&jsonl!) else { return nil }
+            guard let read = try Self.nextLine(&jsonl!) else { return nil }
             line += 1
-            let tooLarge = size > InputLimits.commandBytes
-            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }), !tooLarge { continue }
+            if case .text(let text) = read, text.utf8.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
             rowsRead += 1
             var row = ImportRow(row: rowsRead, line: line)
-            if tooLarge {
-                let error = LedgerError.inputTooLarge(what: "the line", size: size, limit: InputLimits.commandBytes)
+            switch read {
+            case .text(let text):
+                if mapping { Self.map(jsonLine: text, into: &row) }
+            case .invalidUTF8:
+                if mapping { row.reject(column: nil, code: "invalidUTF8", read.problem!.description) }
+            case .tooLarge:
+                let error = read.problem!
                 row.reject(column: nil, code: error.code, error.description)
-            } else if mapping {
-                Self.map(jsonLine: bytes, into: &row)
             }
             return row
         }
@@ -235,29 +237,22 @@ struct ImportSource {
 
     // MARK: JSON Lines
 
-    /// The next line without its `\n`, and its size: a line over ``InputLimits/commandBytes``
-    /// is read to its end (for the next line) but not kept.
-    private static func nextLine(_ chunks: inout ByteChunks) throws(LedgerError) -> (bytes: [UInt8], size: Int)? {
-        var bytes: [UInt8] = []
-        var size = 0
+    /// The next line, or `nil` at the end of the file.
+    private static func nextLine(_ chunks: inout ByteChunks) throws(LedgerError) -> InputLine? {
+        var kept: [UInt8] = []
+        var dropped: Int?
         guard try chunks.peek() != nil else { return nil }
         while let byte = try chunks.next(), byte != 0x0A {
-            size += 1
-            // One more than the limit, for a `\r` before the `\n`.
-            if size <= InputLimits.commandBytes + 1 { bytes.append(byte) }
+            kept.append(byte)
+            if kept.count > InputLine.keptBytes {
+                dropped = (dropped ?? 0) + kept.count
+                kept.removeAll(keepingCapacity: true)
+            }
         }
-        if bytes.last == 0x0D, size <= InputLimits.commandBytes + 1 {
-            bytes.removeLast()
-            size -= 1
-        }
-        return (size > InputLimits.commandBytes ? [] : bytes, size)
+        return InputLine(kept: kept[...], dropped: dropped)
     }
 
-    private static func map(jsonLine bytes: [UInt8], into row: inout ImportRow) {
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            row.reject(column: nil, code: "invalidUTF8", "the line is not valid UTF-8 (byte \(firstInvalidUTF8Byte(bytes) ?? 1))")
-            return
-        }
+    private static func map(jsonLine text: String, into row: inout ImportRow) {
         let object: [String: JSONValue]
         switch Result(catching: { () throws(LedgerError) in try JSONValue.parse(text) }) {
         case .success(.object(let fields)):
@@ -274,28 +269,16 @@ struct ImportSource {
             row.reject(column: key, code: "invalidInput", "unknown field \(LedgerError.quoted(key)) (expected ids, access, properties, at, source)")
             return
         }
-        do throws(LedgerError) {
-            if case .object(let ids)? = object["ids"] {
-                for (type, value) in ids.sorted(by: { $0.key < $1.key }) {
-                    let values: [JSONValue]
-                    if case .array(let list) = value {
-                        values = list
-                        row.typesGivenAsArrays.insert(type)
-                    } else {
-                        values = [value]
-                    }
-                    for value in values {
-                        guard let string = value.stringValue else {
-                            row.reject(column: "ids.\(type)", code: "invalidInput", "ids.\(type) must be a string or an array of strings")
-                            return
-                        }
-                        row.identifiers.append(.init(column: "ids.\(type)", identifier: Identifier(type: type, value: string)))
-                    }
-                }
-            } else if object["ids"] != nil, object["ids"] != .null {
-                row.reject(column: "ids", code: "invalidInput", "field \"ids\" must be an object")
-                return
+        do throws(JSONFields.FieldError) {
+            if let ids = try fields.identifiers() {
+                row.identifiers = ids.values.map { .init(column: "ids.\($0.type)", identifier: $0) }
+                row.typesGivenAsArrays = ids.arrays
             }
+        } catch {
+            row.reject(column: error.field, code: error.error.code, error.error.description)
+            return
+        }
+        do throws(LedgerError) {
             for type in try fields.stringArray("access") ?? [] { row.access.append(("access", type)) }
             row.properties = try fields.object("properties") ?? [:]
             row.at = try fields.optionalString("at")

@@ -20,6 +20,7 @@ struct CustomerRecord: Hashable, Sendable {
     }
 
     var id: CustomerID
+    /// Read by nothing, but part of the encoded `customers` value: dropping it would change the store format.
     var createdSeq: UInt64
     var createdAt: Int64
     /// The customer that absorbed this one directly.

@@ -215,7 +215,7 @@ extension Ledger {
             try target.env.read { rebuilt in
                 for (liveDB, rebuiltDB) in zip(db.projections, target.db.projections) {
                     if let key = try txn.firstDifference(liveDB, comparedWith: rebuilt, rebuiltDB) {
-                        report.mismatch = ProjectionMismatch(projection: liveDB.name, key: key.map { String(format: "%02x", $0) }.joined())
+                        report.mismatch = ProjectionMismatch(projection: liveDB.name, key: key.hexString)
                         break
                     }
                 }
@@ -227,13 +227,14 @@ extension Ledger {
     // MARK: Replay
 
     /// A digest of every projection (SHA-256 over keys and values, database by database),
-    /// used to compare a live store with a rebuilt one.
-    public func projectionDigests() throws(LedgerError) -> [String: String] {
+    /// used to compare a live store with a rebuilt one. Internal: only tests compare stores so.
+    func projectionDigests() throws(LedgerError) -> [String: String] {
         try Self.wrap { try env.read { txn in try digests(txn) } }
     }
 
     /// Replays this store's log into a new store at `path` (which must not exist yet):
-    /// every projection is recomputed by the same projector that commands use.
+    /// every projection is recomputed by the same projector that commands use. Public for the
+    /// benchmarks (their own package), which time the replay apart from ``rebuild(path:options:progress:)``.
     /// - Returns: the number of events replayed.
     @discardableResult
     public func replayLog(into path: String) throws(LedgerError) -> UInt64 {

@@ -118,12 +118,3 @@ struct SHA256 {
     private func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
 }
 
-extension [UInt8] {
-    var hexString: String { map { String($0, radix: 16).leftPadded(to: 2) }.joined() }
-}
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
-    }
-}

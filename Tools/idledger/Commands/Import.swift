@@ -82,40 +82,33 @@ struct Import: AsyncParsableCommand {
     }
 }
 
-/// Import progress on stderr: redrawn in place at most ten times a second on a
-/// terminal; then (terminal or not) one line with the throughput. Silent with `--json`.
+/// Import progress on a ``ProgressLine``; then (terminal or not) one line with the
+/// throughput. Silent with `--json`.
 final class ImportProgressDisplay {
-    private let live: Bool
     private let json: Bool
-    private let started = Date()
-    private var lastDraw = -1.0
-    private var drawn = false
+    private let line: ProgressLine
 
     init(json: Bool) {
         self.json = json
-        live = isatty(STDERR_FILENO) == 1 && !json
+        line = ProgressLine(json: json)
     }
 
-    private var elapsed: Double { Date().timeIntervalSince(started) }
-
     func update(_ progress: ImportProgress) {
-        let now = elapsed
-        guard live, now - lastDraw >= 0.1 else { return }
-        lastDraw = now
-        // Rows committed by an earlier run are not part of this run's rate.
-        let rate = now > 0 ? Double(progress.rowsThisRun) / now : 0
-        let fraction = progress.totalBytes > 0 ? Double(progress.bytesRead) / Double(progress.totalBytes) : 1
-        let eta = fraction > 0 ? now * (1 - fraction) / fraction : 0
-        let line = String(format: "import %@: %llu rows (%.0f%%), %.0f rows/s, %llu rejected, ETA %.0fs",
+        line.draw {
+            let now = line.elapsed
+            // Rows committed by an earlier run are not part of this run's rate.
+            let rate = now > 0 ? Double(progress.rowsThisRun) / now : 0
+            let fraction = progress.totalBytes > 0 ? Double(progress.bytesRead) / Double(progress.totalBytes) : 1
+            let eta = fraction > 0 ? now * (1 - fraction) / fraction : 0
+            return String(format: "import %@: %llu rows (%.0f%%), %.0f rows/s, %llu rejected, ETA %.0fs",
                           progress.importId, progress.rows, 100 * fraction, rate, progress.rejected, eta)
-        FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
-        drawn = true
+        }
     }
 
     func finish(_ summary: ImportSummary?) {
-        if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        line.clear()
         guard let summary, !summary.alreadyFinished, !json else { return }
-        let seconds = elapsed
+        let seconds = line.elapsed
         let processed = summary.rows - (summary.resumedAfterRow ?? 0)
         Diagnostics.write(String(format: "import %@: %llu rows in %.1fs (%.0f rows/s)",
                                  summary.importId, processed, seconds, seconds > 0 ? Double(processed) / seconds : 0))

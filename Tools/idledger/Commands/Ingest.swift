@@ -45,7 +45,7 @@ struct Ingest: AsyncParsableCommand {
             while let first = reader.next() {
                 // The lines that are already here, without waiting for more.
                 var lines: [(number: Int, command: Result<Command, LedgerError>)] = []
-                var line: LineReader.Line? = first
+                var line: InputLine? = first
                 while let read = line {
                     number += 1
                     switch read {
@@ -53,10 +53,8 @@ struct Ingest: AsyncParsableCommand {
                         break
                     case .text(let text):
                         lines.append((number, Result { () throws(LedgerError) in try Command(jsonLine: text) }))
-                    case .invalidUTF8(let byte):
-                        lines.append((number, .failure(.invalidInput(reason: "the line is not valid UTF-8 (byte \(byte))"))))
-                    case .tooLarge(let bytes):
-                        lines.append((number, .failure(.inputTooLarge(what: "the line", size: bytes, limit: reader.limit))))
+                    case .invalidUTF8, .tooLarge:
+                        lines.append((number, .failure(read.problem!)))
                     }
                     line = lines.count < batchLimit ? (dryRun.enabled ? reader.next() : reader.nextIfReady()) : nil
                 }

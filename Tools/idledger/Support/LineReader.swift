@@ -2,18 +2,8 @@ import Foundation
 import IdentityLedger
 
 /// Reads a file (or stdin for `-`) line by line without loading it whole, keeping
-/// empty lines so that line numbers match the input. A trailing `\r` is dropped.
+/// empty lines so that line numbers match the input; each line as an ``InputLine``.
 final class LineReader {
-    /// A line's text, where it stops being UTF-8 (a byte offset from 1), or the size of a
-    /// line longer than the limit, which was read to its end but not kept.
-    enum Line {
-        case text(String)
-        case invalidUTF8(byte: Int)
-        case tooLarge(bytes: Int)
-    }
-
-    /// The longest line kept, in bytes without its line ending.
-    let limit: Int
     /// Bytes of the current line already dropped because it is over the limit.
     private var dropped: Int?
 
@@ -32,8 +22,7 @@ final class LineReader {
     private(set) var failure: CLIError?
 
     /// - Throws: ``CLIError`` (`fileNotReadable`) when the file cannot be opened.
-    init(path: String, limit: Int = InputLimits.commandBytes) throws {
-        self.limit = limit
+    init(path: String) throws {
         name = path == "-" ? "stdin" : path
         if path == "-" {
             fd = STDIN_FILENO
@@ -53,22 +42,21 @@ final class LineReader {
 
     /// The next line without its line ending, waiting for input if need be; `nil` at the end
     /// (or after a read error, see ``failure``).
-    func next() -> Line? { line(waiting: true) }
+    func next() -> InputLine? { line(waiting: true) }
 
     /// The next line if it is there without waiting: already read, or in input that is ready
     /// now (always, for a file). For a pipe, `nil` means none has arrived yet.
-    func nextIfReady() -> Line? { line(waiting: false) }
+    func nextIfReady() -> InputLine? { line(waiting: false) }
 
-    private func line(waiting: Bool) -> Line? {
+    private func line(waiting: Bool) -> InputLine? {
         while true {
             if let newline = buffer[searched..<filled].firstIndex(of: UInt8(ascii: "\n")) {
                 defer { start = newline + 1; searched = start }
-                return decode(buffer[start..<newline])
+                return take(buffer[start..<newline])
             }
             searched = filled
-            // Over the limit, with a byte to spare for a `\r`: keep only the count, so that a
-            // 200 MB line costs no more memory than a short one.
-            if filled - start > limit + 1 {
+            // Over what is kept: keep only the count.
+            if filled - start > InputLine.keptBytes {
                 dropped = (dropped ?? 0) + filled - start
                 start = filled
                 searched = filled
@@ -77,22 +65,16 @@ final class LineReader {
                 // After a read error the unterminated rest may be cut short: it is not a line.
                 guard start < filled || dropped != nil, failure == nil else { return nil }
                 defer { start = filled }
-                return decode(buffer[start..<filled])
+                return take(buffer[start..<filled])
             }
             guard waiting || inputIsReady() else { return nil }
             readMore()
         }
     }
 
-    private func decode(_ line: ArraySlice<UInt8>) -> Line {
-        if let count = dropped {
-            dropped = nil
-            return .tooLarge(bytes: count + line.count - (line.last == UInt8(ascii: "\r") ? 1 : 0))
-        }
-        let bytes = line.last == UInt8(ascii: "\r") ? line.dropLast() : line
-        if bytes.count > limit { return .tooLarge(bytes: bytes.count) }
-        if let text = String(validating: bytes, as: UTF8.self) { return .text(text) }
-        return .invalidUTF8(byte: firstInvalidUTF8Byte(bytes) ?? 1)
+    private func take(_ kept: ArraySlice<UInt8>) -> InputLine {
+        defer { dropped = nil }
+        return InputLine(kept: kept, dropped: dropped)
     }
 
     private func inputIsReady() -> Bool {

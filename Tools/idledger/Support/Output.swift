@@ -331,7 +331,7 @@ struct EventOutput: Encodable {
         case .importStarted(let start):
             if event.importId == nil { try put("importId", start.importId) }
             try put("sourceName", start.sourceName)
-            try put("contentDigest", start.contentDigest.map { String(format: "%02x", $0) }.joined())
+            try put("contentDigest", start.contentDigest.hexString)
             try put("matchBy", start.matchBy)
             try put("format", start.format)
         case .importFinished(let importId, let counts):

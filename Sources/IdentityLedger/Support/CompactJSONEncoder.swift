@@ -6,8 +6,13 @@ import Foundation
 /// Floating-point numbers and the Foundation types `JSONEncoder` treats specially (`Date`,
 /// `Data`, `Decimal`, `URL`) are still written by `JSONEncoder`: they are rare in the
 /// output, and its choice is the reference. A test compares both on the CLI's outputs.
-struct CompactJSONEncoder {
-    func encode<T: Encodable>(_ value: T) throws -> String {
+///
+/// The one JSON writer: the CLI's output, ``JSONValue``'s description and the strings of the
+/// import errors file. `package`: the CLI writes with it.
+package struct CompactJSONEncoder {
+    package init() {}
+
+    package func encode<T: Encodable>(_ value: T) throws -> String {
         let tree = try Self.tree(value)
         if case .deferred(let encoder) = tree, encoder.result == nil {
             throw EncodingError.invalidValue(value, .init(codingPath: [], debugDescription: "Top-level \(T.self) did not encode any values."))
@@ -40,7 +45,7 @@ struct CompactJSONEncoder {
 
     /// A JSON string literal, escaped as `JSONEncoder` escapes it (by UTF-8 byte: every
     /// byte to escape is ASCII, and most strings have none).
-    fileprivate static func quoted(_ string: String) -> String {
+    static func quoted(_ string: String) -> String {
         func escaped(_ byte: UInt8) -> Bool { byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") }
         guard string.utf8.contains(where: escaped) else { return "\"" + string + "\"" }
         var out: [UInt8] = [UInt8(ascii: "\"")]
@@ -56,8 +61,7 @@ struct CompactJSONEncoder {
             case 0x0D: out += Array(#"\r"#.utf8)
             case 0x09: out += Array(#"\t"#.utf8)
             default:
-                let hex = Array("0123456789abcdef".utf8)
-                out += Array(#"\u00"#.utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+                out += Array(#"\u00"#.utf8) + Array([byte].hexString.utf8)
             }
         }
         out.append(UInt8(ascii: "\""))
