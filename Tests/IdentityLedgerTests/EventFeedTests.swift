@@ -53,6 +53,20 @@ import Testing
         #expect(try await withTimeout { await reader.value; return true }, "the feed did not end on cancellation")
     }
 
+    /// A command is not cancelled with its task: once called it runs to its end (a half-run
+    /// command would be worse than a result nobody reads), and its result is returned.
+    @Test func aCommandOfACancelledTaskStillRuns() async throws {
+        let ledger = try await makeLedger()
+        let task = Task { () async throws(LedgerError) -> CommandResult in
+            withUnsafeCurrentTask { $0?.cancel() }
+            #expect(Task.isCancelled)
+            return try await ledger.identify(IdentifyCommand(identifiers: ids("email=ann@example.com")))
+        }
+        let result = try await task.value
+        #expect(result.created)
+        #expect(try ledger.lookup(Identifier(type: "email", value: "ann@example.com")).map(\.customer) == [result.customer])
+    }
+
     /// `body`'s value, or false when it takes longer than 5 seconds.
     private func withTimeout(_ body: @escaping @Sendable () async -> Bool) async throws -> Bool {
         try await withThrowingTaskGroup(of: Bool.self) { group in
