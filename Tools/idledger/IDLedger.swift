@@ -17,6 +17,8 @@ struct IDLedger: AsyncParsableCommand {
             Every command takes --db PATH (or the IDLEDGER_DB environment variable) and --json.
             A new store is created with the default schema on first write, or with `init --schema FILE`.
             Exit status: 0 success, 1 a ledger error, 2 ingest or import rejected some lines or rows, 64 usage error.
+            An error is printed on stderr as `error CODE: message` (CODE is `usage` for a usage error); \
+            with --json, as {"error":{"code":"CODE","message":"…"}}.
             """,
         subcommands: [
             Init.self, SchemaCommand.self,
@@ -50,11 +52,22 @@ struct IDLedger: AsyncParsableCommand {
             }
         } catch {
             let code = exitCode(for: error)
-            if code == .validationFailure, CommandLine.arguments.dropFirst().contains("--json") {
+            let json = CommandLine.arguments.dropFirst().contains("--json")
+            if code == .validationFailure, json {
                 Diagnostics.reportError(code: "usage", message: message(for: error), json: true)
+                exit(withError: code)
+            }
+            // Typed errors were reported where they were thrown (`GlobalOptions.run`); any
+            // other error would get ArgumentParser's usage prefix, which it is not.
+            if code != .validationFailure, code != .success, !(error is ExitCode) {
+                Diagnostics.reportError(code: "unexpected", message: String(describing: error), json: json)
                 exit(withError: code)
             }
             exit(withError: error)
         }
     }
+
+    /// ArgumentParser's prefix for usage errors (its default is `Error: `): the form of every
+    /// other error, `error CODE: message`, with the code `--json` reports for them.
+    static var _errorPrefix: String { "error usage: " }
 }
