@@ -50,4 +50,14 @@ import Testing
         #expect(help.stdout.contains("error CODE: message"), "\(help.stdout)")
         #expect(help.stdout.contains(#"{"error":{"code":"CODE""#), "\(help.stdout)")
     }
+
+    /// `idledger --version` prints the tool's name and version and exits 0; `--help` offers it.
+    @Test func versionIsPrinted() throws {
+        let version = try CLIProcess.run(["--version"])
+        #expect(version.status == 0, "\(version.stderr)")
+        #expect(version.stdout.wholeMatch(of: /idledger [0-9]+\.[0-9]+\.[0-9]+\n/) != nil, "\(version.stdout)")
+        let help = try CLIProcess.run(["--help"])
+        #expect(help.stdout.contains("--version"))
+        #expect(help.stdout.contains("--generate-completion-script"))
+    }
 }

@@ -10,6 +10,9 @@ import IdentityLedger
 /// ran to the end but rejected some lines or rows, 64 a usage error.
 @main
 struct IDLedger: AsyncParsableCommand {
+    /// The tool's version, printed by `idledger --version`: written here and nowhere else.
+    static let version = "0.1.0"
+
     static let configuration = CommandConfiguration(
         commandName: "idledger",
         abstract: "Keep one profile per real customer, with every decision in an append-only log.",
@@ -19,7 +22,9 @@ struct IDLedger: AsyncParsableCommand {
             Exit status: 0 success, 1 a ledger error, 2 ingest or import rejected some lines or rows, 64 usage error.
             An error is printed on stderr as `error CODE: message` (CODE is `usage` for a usage error); \
             with --json, as {"error":{"code":"CODE","message":"…"}}.
+            Shell completions: idledger --generate-completion-script bash|zsh|fish.
             """,
+        version: "idledger \(version)",
         subcommands: [
             Init.self, SchemaCommand.self,
             Identify.self, Update.self, Ingest.self, Import.self, Merge.self, Detach.self,
