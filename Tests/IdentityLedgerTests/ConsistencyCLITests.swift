@@ -134,4 +134,80 @@ import Testing
             #expect(run.status == 64, "\(bad): \(run.stderr)")
         }
     }
+
+    /// `--as-of` takes a date alone, the start of that day in UTC; `--help` says the times are
+    /// the engine's recorded times.
+    @Test func asOfTakesADateAlone() throws {
+        let path = try mergedStore()
+        let created = try jsonLines(["show", "1", "--db", path]).first?["createdAt"] as? String ?? ""
+        let today = String(created.prefix(10))
+        let day = try #require(parseTimestamp(today + "T00:00:00Z"))
+        let dateOnly = ISO8601DateFormatter()
+        dateOnly.formatOptions = [.withFullDate]
+        let tomorrow = dateOnly.string(from: day.addingTimeInterval(86_400))
+        // The start of today: before every event of this store (made just now), so nobody yet.
+        let atStart = try CLIProcess.run(["export", "--db", path, "--as-of", today, "--json"])
+        #expect(atStart.status == 0 && atStart.stdout.isEmpty, "\(atStart.stderr)")
+        let early = try CLIProcess.run(["show", "1", "--db", path, "--as-of", today])
+        #expect(early.status == 1 && early.stderr.hasPrefix("error customerNotFound: "), "\(early.stderr)")
+        // The start of tomorrow: everything (a warning if that is still in the future).
+        #expect(try jsonLines(["export", "--db", path, "--as-of", tomorrow]).map { $0["id"] as? Int } == [1, 3])
+        #expect(try jsonLines(["log", "--db", path, "--since", tomorrow]).isEmpty)
+        #expect(try jsonLines(["log", "--db", path, "--since", today]).count == 5)
+        for bad in ["2026-02-30", "2026-12-1", "2026-12-01T"] {
+            let run = try CLIProcess.run(["show", "1", "--db", path, "--as-of", bad])
+            #expect(run.status == 64, "\(bad): \(run.stderr)")
+        }
+        let help = try CLIProcess.run(["show", "--help"])
+        #expect(help.stdout.contains("recorded times"), "\(help.stdout)")
+        #expect(help.stdout.contains("2026-12-01"), "\(help.stdout)")
+    }
+
+    /// An `--as-of` past the end of the log answers the state at the end, and warns that it did.
+    @Test func asOfPastTheEndWarns() throws {
+        let path = try mergedStore()
+        let past = try CLIProcess.run(["show", "1", "--db", path, "--as-of", "99"])
+        #expect(past.status == 0 && past.stdout.hasPrefix("customer 1 (active)"), "\(past.stderr)")
+        #expect(past.stderr == "warning asOfPastTheEnd: --as-of 99 is past the end of the log, which ends at seq 5: this is the state at its end\n")
+        let json = try CLIProcess.run(["export", "--db", path, "--as-of", "6", "--json"])
+        let warning = try JSONSerialization.jsonObject(with: Data(json.stderr.utf8)) as? [String: [String: String]]
+        #expect(warning?["warning"]?["code"] == "asOfPastTheEnd")
+        #expect(json.stdout.split(separator: "\n").count == 2)
+        let future = try CLIProcess.run(["history", "1", "--db", path, "--as-of", "2999-01-01"])
+        #expect(future.status == 0 && future.stderr.contains("later than now"), "\(future.stderr)")
+        // At the end itself, or before it: no warning.
+        for point in ["5", "2"] {
+            let run = try CLIProcess.run(["lookup", "email=a@example.com", "--db", path, "--as-of", point])
+            #expect(run.status == 0 && run.stderr.isEmpty, "\(point): \(run.stderr)")
+        }
+    }
+
+    /// Asking for a customer as of before it existed says when it was created.
+    @Test func asOfBeforeACustomerExistedSaysWhenItWasCreated() throws {
+        let path = try mergedStore()
+        let three = try CLIProcess.run(["show", "3", "--db", path, "--as-of", "4"])
+        #expect(three.status == 1)
+        #expect(three.stderr.hasPrefix("error customerNotFound: customer 3 did not exist yet as of 4: it was created at seq 5 ("), "\(three.stderr)")
+        // A merged ID: its own creation, not its survivor's.
+        let two = try CLIProcess.run(["history", "2", "--db", path, "--as-of", "1", "--json"])
+        let error = try JSONSerialization.jsonObject(with: Data(two.stderr.utf8)) as? [String: [String: String]]
+        #expect(error?["error"]?["code"] == "customerNotFound")
+        #expect(error?["error"]?["message"]?.hasPrefix("customer 2 did not exist yet as of 1: it was created at seq 3 (") == true, "\(two.stderr)")
+        let value = try CLIProcess.run(["show", "email=c@example.com", "--db", path, "--as-of", "3"])
+        #expect(value.stderr.hasPrefix("error customerNotFound: no customer held email=c@example.com as of 3; customer 3 holds it now (created at seq 5, "), "\(value.stderr)")
+        // A customer that does not exist at all: the plain error.
+        let none = try CLIProcess.run(["show", "9", "--db", path, "--as-of", "3"])
+        #expect(none.stderr == "error customerNotFound: no customer 9\n" || !none.stderr.contains("created"), "\(none.stderr)")
+    }
+
+    /// The library reads a date alone as the start of that day in UTC, and still refuses dates
+    /// that do not exist.
+    @Test func asOfParsingReadsADateAlone() {
+        #expect(AsOf(parsing: "2026-12-01") == .time(parseTimestamp("2026-12-01T00:00:00Z")!))
+        #expect(AsOf(parsing: "2026-12-01T10:00:00Z") == .time(parseTimestamp("2026-12-01T10:00:00Z")!))
+        #expect(AsOf(parsing: "12") == .seq(12))
+        for bad in ["2026-02-30", "2026-13-01", "2026-12-1", "26-12-01", "2026-12-01Z"] {
+            #expect(AsOf(parsing: bad) == nil, "\(bad)")
+        }
+    }
 }

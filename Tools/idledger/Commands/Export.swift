@@ -23,7 +23,9 @@ struct Export: AsyncParsableCommand {
     func run() async throws {
         try await global.run {
             let json = global.json
-            try global.openLedger().forEachActiveCustomer(asOf: try asOf.value, limit: limit ?? .max) { customer in
+            let ledger = try global.openLedger()
+            try asOf.warnIfPastTheEnd(ledger, json: global.json)
+            try ledger.forEachActiveCustomer(asOf: try asOf.value, limit: limit ?? .max) { customer in
                 print(json ? Output.json(CustomerOutput(customer)) : Rendering.customerLine(customer))
             }
         }

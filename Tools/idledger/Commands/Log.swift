@@ -29,7 +29,8 @@ struct Log: AsyncParsableCommand, IdentifierArguments {
     var customer: String?
 
     @Option(help: ArgumentHelp(
-        "Only events recorded at or after this ISO 8601 time (the engine's recorded times, not the clients' --at times).",
+        "Only events recorded at or after this time: ISO 8601, or a date alone for the start of that day UTC "
+            + "(the engine's recorded times, not the clients' --at times).",
         valueName: "time"))
     var since: String?
 

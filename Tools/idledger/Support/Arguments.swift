@@ -57,10 +57,10 @@ enum ArgumentParsing {
         return ref
     }
 
-    /// A time (`--since`), read as `--as-of` reads one (``AsOf/init(parsing:)``).
+    /// A time (`--since`), read as `--as-of` reads one (``AsOf/init(parsing:)``): ISO 8601 or a date alone.
     static func time(_ text: String, option: String) throws -> Date {
         guard case .time(let date)? = AsOf(parsing: text) else {
-            throw ValidationError("\(option) expects an ISO 8601 time such as 2026-11-01T10:00:00Z, got \(LedgerError.quoted(text))")
+            throw ValidationError("\(option) expects an ISO 8601 time such as 2026-11-01T10:00:00Z or a date such as 2026-11-01, got \(LedgerError.quoted(text))")
         }
         return date
     }
