@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import IdentityLedger
+@testable import idledger
 
 /// `idledger` says things one way across its commands, as a new user meets them.
 @Suite struct ConsistencyCLITests {
@@ -209,5 +210,81 @@ import Testing
         for bad in ["2026-02-30", "2026-13-01", "2026-12-1", "26-12-01", "2026-12-01Z"] {
             #expect(AsOf(parsing: bad) == nil, "\(bad)")
         }
+    }
+
+    /// `explain` of one customer twice, or of a merged ID and its survivor, says what it is
+    /// instead of "customers 1 and 1 are one profile".
+    @Test func explainOfOneCustomerReadsCorrectly() throws {
+        let path = try mergedStore()
+        func explain(_ a: String, _ b: String) throws -> String {
+            try CLIProcess.run(["explain", a, b, "--db", path]).stdout
+        }
+        let same = try explain("1", "1")
+        #expect(same.hasPrefix("both name customer 1: there is nothing to compare\n"), "\(same)")
+        for (a, b) in [("1", "2"), ("2", "1"), ("2", "2")] {
+            let merged = try explain(a, b)
+            #expect(merged.hasPrefix("customer 2 is customer 1 since its merge at seq 4\n  past decisions:\n"), "\(a) \(b): \(merged)")
+            #expect(!merged.contains("1 and 1") && !merged.contains("access contacts"), "\(merged)")
+        }
+        #expect(try explain("email=b@example.com", "1").hasPrefix("email=b@example.com and customer 1 both name customer 1\n"))
+        // A merged ID against another customer: the redirect, then the verdict for the survivor.
+        let other = try explain("2", "3").split(separator: "\n")
+        #expect(other.first == "customer 2 is customer 1 since its merge at seq 4")
+        #expect(other.dropFirst().first?.hasPrefix("customers 1 and 3 share no identifier") == true, "\(other)")
+        let json = try jsonLines(["explain", "2", "1", "--db", path]).first
+        #expect(json?["verdict"] as? String == "sameCustomer")
+        let redirects = json?["resolvedFrom"] as? [[String: Any]]
+        #expect(redirects?.count == 1 && redirects?.first?["id"] as? Int == 2 && redirects?.first?["mergeSeq"] as? Int == 4)
+    }
+
+    /// `detach` echoes the value it detached as the engine matched it.
+    @Test func detachEchoesTheNormalizedValue() throws {
+        let path = temporaryPath()
+        try prepare(path, [["identify", "--id", "phone=+44 20 7946 0958", "--id", "email=Ann@Example.com", "--access", "email"]])
+        let run = try CLIProcess.run(["detach", "1", "phone=0044 20 7946 0958", "--actor", "ops", "--db", path])
+        #expect(run.status == 0 && run.stdout == "customer 1: detached phone=+442079460958\n", "\(run.stdout) \(run.stderr)")
+        let access = try CLIProcess.run(["detach", "1", "email=ANN@example.com", "--access-only", "--actor", "ops", "--db", path])
+        #expect(access.stdout.hasPrefix("customer 1: cleared the access flag of email=ann@example.com"), "\(access.stdout) \(access.stderr)")
+    }
+
+    /// `stats` puts its counts in one right-aligned column and the map size in binary units.
+    @Test func statsIsAlignedWithHumanSizes() throws {
+        let path = try mergedStore()
+        let run = try CLIProcess.run(["stats", "--db", path])
+        #expect(run.status == 0, "\(run.stderr)")
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        let numberEnds = Set(lines.map { line in
+            // Where the count ends: the first digit run after the label.
+            let digits = line.firstRange(of: /[0-9]+/)!
+            return line.distance(from: line.startIndex, to: digits.upperBound)
+        })
+        #expect(numberEnds.count == 1, "\(run.stdout)")
+        #expect(lines.contains { $0.wholeMatch(of: /map size +[0-9.]+  (KiB|MiB|GiB) \([0-9]+ bytes\)/) != nil }, "\(run.stdout)")
+        #expect(lines.contains { $0.wholeMatch(of: /customers +3  \(2 active, 1 merged\)/) != nil }, "\(run.stdout)")
+        #expect(Stats.humanSize(512) == ("512", "bytes") && Stats.humanSize(64 << 20) == ("64", "MiB") && Stats.humanSize(3 << 29) == ("1.5", "GiB"))
+    }
+
+    /// `init --json`'s `seq` is the position of the schema it recorded, or null.
+    @Test func initSeqIsANumberOrNull() throws {
+        let path = temporaryPath()
+        let schema = temporaryPath("schema.json")
+        try FileManager.default.createDirectory(atPath: (schema as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try #"{"types":[{"name":"email","kind":"contact","normalize":"email","canGrantAccess":true}]}"#.write(toFile: schema, atomically: true, encoding: .utf8)
+        let plain = try jsonLines(["init", "--db", path]).first
+        #expect(plain?["seq"] is NSNull, "\(String(describing: plain))")
+        let recorded = try jsonLines(["init", "--db", path, "--schema", schema]).first
+        #expect(recorded?["seq"] as? Int == 1, "\(String(describing: recorded))")
+        let again = try jsonLines(["init", "--db", path, "--schema", schema]).first
+        #expect(again?["seq"] is NSNull && again?["created"] as? Bool == false)
+    }
+
+    /// `audit` calls events without a source "(none)" in text and JSON alike.
+    @Test func auditNamesEventsWithoutASourceTheSameWay() throws {
+        let path = temporaryPath()
+        try prepare(path, [["identify", "--id", "email=a@example.com"], ["identify", "--id", "email=b@example.com", "--source", "web"]])
+        let text = try CLIProcess.run(["audit", "quality", "--db", path]).stdout
+        #expect(text.contains("events by source: (none) 2, web 1"), "\(text)")
+        let json = try jsonLines(["audit", "quality", "--db", path]).first?["quality"] as? [String: Any]
+        #expect(json?["eventsBySource"] as? [String: Int] == ["(none)": 2, "web": 1], "\(String(describing: json))")
     }
 }

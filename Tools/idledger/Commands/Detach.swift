@@ -41,12 +41,15 @@ struct Detach: AsyncParsableCommand, IdentifierArguments {
     func run() async throws {
         try await global.run {
             let command = try command()
-            let result = try await global.lazyLedger().write { ledger throws(LedgerError) in try await ledger.detach(command) }
+            // Echoed as the engine matched it: `phone=0044 20 7946 0958` detaches `phone=+442079460958`.
+            let (result, detached) = try await global.lazyLedger().write { ledger throws(LedgerError) in
+                (try await ledger.detach(command), try ledger.schema().normalize(command.identifier))
+            }
             if global.json {
                 print(Output.json(ResultOutput(result, includeGuards: false)))
             } else {
                 print("customer \(result.customer): " + (accessOnly ? "cleared the access flag of " : "detached ")
-                    + command.identifier.description + (result.seq.isEmpty ? " (nothing written)" : ""))
+                    + detached.description + (result.seq.isEmpty ? " (nothing written)" : ""))
             }
         }
     }
