@@ -211,12 +211,26 @@ public final class Ledger: Sendable {
         try snapshot(asOf: asOf) { try $0.schema() }
     }
 
-    /// Calls `body` with every active customer, by ID, from one snapshot.
-    public func forEachActiveCustomer(_ body: (Customer) throws -> Void) throws(LedgerError) {
-        try snapshot { reader in
-            try reader.forEachCustomer { record in
-                if record.isActive { try body(Customer(record)) }
-            }
+    /// Calls `body` with every active customer, by ID, from one snapshot: now, or as of a past
+    /// point (the customers active then, as they were then); at most `limit` of them.
+    ///
+    /// ```swift
+    /// try ledger.forEachActiveCustomer(asOf: .seq(40), limit: 10) { print($0.id) }
+    /// ```
+    public func forEachActiveCustomer(asOf: AsOf? = nil, limit: Int = .max, _ body: (Customer) throws -> Void) throws(LedgerError) {
+        /// Ends the walk once `limit` customers were passed (the reader's walk has no other stop).
+        struct Enough: Error {}
+        guard limit > 0 else { return }
+        var remaining = limit
+        try snapshot(asOf: asOf) { reader in
+            do {
+                try reader.forEachCustomer { record in
+                    guard record.isActive else { return }
+                    try body(Customer(record))
+                    remaining -= 1
+                    if remaining == 0 { throw Enough() }
+                }
+            } catch is Enough {}
         }
     }
 

@@ -10,6 +10,9 @@ import IdentityLedger
 /// ran to the end but rejected some lines or rows, 64 a usage error.
 @main
 struct IDLedger: AsyncParsableCommand {
+    /// The tool's version, printed by `idledger --version`: written here and nowhere else.
+    static let version = "0.1.0"
+
     static let configuration = CommandConfiguration(
         commandName: "idledger",
         abstract: "Keep one profile per real customer, with every decision in an append-only log.",
@@ -17,7 +20,11 @@ struct IDLedger: AsyncParsableCommand {
             Every command takes --db PATH (or the IDLEDGER_DB environment variable) and --json.
             A new store is created with the default schema on first write, or with `init --schema FILE`.
             Exit status: 0 success, 1 a ledger error, 2 ingest or import rejected some lines or rows, 64 usage error.
+            An error is printed on stderr as `error CODE: message` (CODE is `usage` for a usage error); \
+            with --json, as {"error":{"code":"CODE","message":"…"}}.
+            Shell completions: idledger --generate-completion-script bash|zsh|fish.
             """,
+        version: "idledger \(version)",
         subcommands: [
             Init.self, SchemaCommand.self,
             Identify.self, Update.self, Ingest.self, Import.self, Merge.self, Detach.self,
@@ -50,11 +57,22 @@ struct IDLedger: AsyncParsableCommand {
             }
         } catch {
             let code = exitCode(for: error)
-            if code == .validationFailure, CommandLine.arguments.dropFirst().contains("--json") {
+            let json = CommandLine.arguments.dropFirst().contains("--json")
+            if code == .validationFailure, json {
                 Diagnostics.reportError(code: "usage", message: message(for: error), json: true)
+                exit(withError: code)
+            }
+            // Typed errors were reported where they were thrown (`GlobalOptions.run`); any
+            // other error would get ArgumentParser's usage prefix, which it is not.
+            if code != .validationFailure, code != .success, !(error is ExitCode) {
+                Diagnostics.reportError(code: "unexpected", message: String(describing: error), json: json)
                 exit(withError: code)
             }
             exit(withError: error)
         }
     }
+
+    /// ArgumentParser's prefix for usage errors (its default is `Error: `): the form of every
+    /// other error, `error CODE: message`, with the code `--json` reports for them.
+    static var _errorPrefix: String { "error usage: " }
 }

@@ -69,6 +69,11 @@ public enum EventBody: Sendable, Hashable {
         case .importFinished: "importFinished"
         }
     }
+
+    /// Every value ``kind`` takes, in declaration order (for filters such as `idledger log --kind`).
+    public static let kinds = [
+        "schemaChanged", "identified", "updated", "detached", "merged", "mergeDeclined", "importStarted", "importFinished",
+    ]
 }
 
 /// A candidate declined by an identify.

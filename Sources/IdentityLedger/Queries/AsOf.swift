@@ -8,11 +8,11 @@ public enum AsOf: Sendable, Hashable {
     case time(Date)
 
     /// The CLI form: a number (as ``parseDecimal(_:)`` reads it) is a log position, anything
-    /// else ISO 8601.
+    /// else ISO 8601, or a date alone (`2026-12-01`), which is the start of that day in UTC.
     public init?(parsing text: String) {
         if let seq = parseDecimal(text) {
             self = .seq(seq)
-        } else if let date = parseTimestamp(text) {
+        } else if let date = parseTimestamp(text) ?? (text.utf8.count == 10 ? parseTimestamp(text + "T00:00:00Z") : nil) {
             self = .time(date)
         } else {
             return nil

@@ -23,7 +23,9 @@ public struct Customer: Sendable, Hashable {
     public var identifiers: [HeldIdentifier]
     /// Current properties; tombstoned keys are absent.
     public var properties: [String: JSONValue]
+    /// When it was created: the engine's recorded time of its first event, and that event's position.
     public var createdAt: Date
+    public var createdSeq: UInt64
     /// Set when the reference named a merged customer: this profile is its survivor's.
     public var resolvedFrom: Redirect?
 
@@ -36,6 +38,7 @@ public struct Customer: Sendable, Hashable {
         identifiers = record.identifiers
         properties = Dictionary(uniqueKeysWithValues: record.properties.filter { $0.value != .null }.map { ($0.key, $0.value) })
         createdAt = Date(millisecondsSince1970: record.createdAt)
+        createdSeq = record.createdSeq
         self.resolvedFrom = resolvedFrom
     }
 }

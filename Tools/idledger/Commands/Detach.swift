@@ -42,12 +42,15 @@ struct Detach: AsyncParsableCommand, IdentifierArguments {
     func run() async throws {
         try await global.run {
             let command = try command()
-            let result = try await dryRun.run(global.lazyLedger()) { ledger, dryRun throws(LedgerError) in try await ledger.detach(command, dryRun: dryRun) }
+            // Echoed as the engine matched it: `phone=0044 20 7946 0958` detaches `phone=+442079460958`.
+            let (result, detached) = try await dryRun.run(global.lazyLedger()) { ledger, dryRun throws(LedgerError) in
+                (try await ledger.detach(command, dryRun: dryRun), try ledger.schema().normalize(command.identifier))
+            }
             if global.json {
                 print(Output.json(ResultOutput(result, includeGuards: false)))
             } else {
                 print("customer \(result.customer): " + (accessOnly ? "cleared the access flag of " : "detached ")
-                    + command.identifier.description + (result.seq.isEmpty ? " (nothing written)" : ""))
+                    + detached.description + (result.seq.isEmpty ? " (nothing written)" : ""))
             }
         }
     }

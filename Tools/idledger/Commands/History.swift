@@ -23,7 +23,10 @@ struct History: AsyncParsableCommand, IdentifierArguments {
     func run() async throws {
         try await global.run {
             let ref = try ArgumentParsing.customer(customer, argument: "CUSTOMER")
-            for event in try global.openLedger().history(ref, asOf: asOf.value) {
+            let ledger = try global.openLedger()
+            try asOf.warnIfPastTheEnd(ledger, json: global.json)
+            let point = try asOf.value
+            for event in try asOf.explainingAbsence(of: ref, in: ledger, { try ledger.history(ref, asOf: point) }) {
                 print(global.json ? Output.json(EventOutput(event)) : Rendering.event(event))
             }
         }

@@ -35,7 +35,7 @@ struct Init: AsyncParsableCommand {
             if let newSchema { seq = try await ledger.setSchema(newSchema) }
             let current = try ledger.schema()
             if global.json {
-                print(Output.json(InitOutput(db: path, created: !existed, seq: seq, schema: current)))
+                print(Output.json(InitOutput(db: path, created: !existed, seq: seq.last, schema: current)))
             } else {
                 print((existed ? "opened " : "created ") + path + (seq.isEmpty ? "" : " (schema recorded, seq \(Rendering.ids(seq)))"))
                 print(Rendering.schema(current))

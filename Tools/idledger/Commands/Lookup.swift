@@ -22,6 +22,7 @@ struct Lookup: AsyncParsableCommand, IdentifierArguments {
     func run() async throws {
         try await global.run {
             let ledger = try global.openLedger()
+            try asOf.warnIfPastTheEnd(ledger, json: global.json)
             // Printed as stored: "0044 20 7946 0958" is looked up, and shown, as +442079460958,
             // by the schema in force at that point (a type may since have been removed).
             let identifier = try ledger.schema(asOf: asOf.value).normalize(try ArgumentParsing.identifier(identifier, option: "TYPE=VALUE"))

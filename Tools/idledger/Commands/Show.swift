@@ -26,7 +26,10 @@ struct Show: AsyncParsableCommand, IdentifierArguments {
     func run() async throws {
         try await global.run {
             let ref = try ArgumentParsing.customer(customer, argument: "CUSTOMER")
-            let profile = try global.openLedger().customer(ref, asOf: asOf.value)
+            let ledger = try global.openLedger()
+            try asOf.warnIfPastTheEnd(ledger, json: global.json)
+            let point = try asOf.value
+            let profile = try asOf.explainingAbsence(of: ref, in: ledger) { try ledger.customer(ref, asOf: point) }
             print(global.json ? Output.json(CustomerOutput(profile)) : Rendering.customer(profile))
         }
     }

@@ -17,14 +17,43 @@ struct Stats: AsyncParsableCommand {
             if global.json {
                 print(Output.json(StatsOutput(s)))
             } else {
-                print("events            \(s.events)")
-                for kind in s.eventsByKind.keys.sorted() { print("  \(kind)  \(s.eventsByKind[kind]!)") }
-                print("customers         \(s.customers) (\(s.activeCustomers) active, \(s.mergedCustomers) merged)")
-                print("identifier values \(s.identifierValues)")
-                print("access values     \(s.accessValues)")
-                print("recorded declines \(s.recordedDeclines)")
-                print("map size          \(s.mapSize)")
+                print(Self.render(s))
             }
         }
+    }
+
+    /// Labels in one column, counts right-aligned in the next, then any remark:
+    /// ```
+    /// events             7
+    ///   identified       4
+    /// customers          4  (3 active, 1 merged)
+    /// map size          64  MiB (67108864 bytes)
+    /// ```
+    static func render(_ s: Statistics) -> String {
+        var rows: [(label: String, value: String, remark: String)] = [("events", String(s.events), "")]
+        rows += s.eventsByKind.keys.sorted().map { ("  " + $0, String(s.eventsByKind[$0]!), "") }
+        rows += [
+            ("customers", String(s.customers), "(\(s.activeCustomers) active, \(s.mergedCustomers) merged)"),
+            ("identifier values", String(s.identifierValues), ""),
+            ("access values", String(s.accessValues), ""),
+            ("recorded declines", String(s.recordedDeclines), ""),
+        ]
+        let size = humanSize(s.mapSize)
+        rows.append(("map size", size.number, "\(size.unit) (\(s.mapSize) bytes)"))
+        let labelWidth = rows.map(\.label.count).max()!, valueWidth = rows.map(\.value.count).max()!
+        return rows.map { row in
+            let line = row.label.padding(toLength: labelWidth, withPad: " ", startingAt: 0) + "  "
+                + String(repeating: " ", count: valueWidth - row.value.count) + row.value
+            return row.remark.isEmpty ? line : line + "  " + row.remark
+        }.joined(separator: "\n")
+    }
+
+    /// Bytes in binary units, at most one decimal: `64`/`MiB`, `1.5`/`GiB`, `512`/`bytes`.
+    static func humanSize(_ bytes: Int) -> (number: String, unit: String) {
+        let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB"]
+        var value = Double(bytes), index = 0
+        while value >= 1024, index < units.count - 1 { value /= 1024; index += 1 }
+        let number = index == 0 || value == value.rounded() ? String(Int(value.rounded())) : String(format: "%.1f", value)
+        return (number, units[index])
     }
 }

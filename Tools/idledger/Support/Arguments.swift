@@ -57,6 +57,14 @@ enum ArgumentParsing {
         return ref
     }
 
+    /// A time (`--since`), read as `--as-of` reads one (``AsOf/init(parsing:)``): ISO 8601 or a date alone.
+    static func time(_ text: String, option: String) throws -> Date {
+        guard case .time(let date)? = AsOf(parsing: text) else {
+            throw ValidationError("\(option) expects an ISO 8601 time such as 2026-11-01T10:00:00Z or a date such as 2026-11-01, got \(LedgerError.quoted(text))")
+        }
+        return date
+    }
+
     /// `KEY=JSON`: the value is parsed as JSON; other text is taken as a string, unless it
     /// starts like a JSON string, array or object, or is a JSON number out of range (`1e999`,
     /// which `ingest` refuses too: there is no such number to store).

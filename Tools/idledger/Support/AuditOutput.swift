@@ -12,8 +12,13 @@ struct ExplanationOutput: Encodable {
     var accessContacts: [String: [IdentifierOutput]]
     var softOnlyMatches: [IdentifierOutput]
     var decisions: [EventOutput]
+    /// The merged IDs that were asked for, each with the survivor it now is (``Rendering/Merged``).
+    var resolvedFrom: [CustomerOutput.Redirect]
 
-    init(_ e: Explanation) {
+    init(_ e: Explanation, merged: [Rendering.Merged]) {
+        resolvedFrom = merged.map {
+            CustomerOutput.Redirect(id: $0.redirect.id, mergedInto: $0.redirect.mergedInto, mergedAt: Output.timestamp($0.redirect.mergedAt), mergeSeq: $0.redirect.mergeSeq)
+        }
         a = e.a
         b = e.b
         verdict = e.verdict.rawValue
@@ -78,16 +83,51 @@ struct QualityOutput: Encodable {
         identifierInProperties = audit.identifierInProperties.map {
             Finding(seq: $0.seq, customer: $0.customer, key: $0.key, value: $0.value, source: $0.source)
         }
-        eventsBySource = audit.eventsBySource
-        findingsBySource = audit.findingsBySource
+        eventsBySource = Self.named(audit.eventsBySource)
+        findingsBySource = Self.named(audit.findingsBySource)
+    }
+
+    /// What text and JSON both call events that came without a source (the library counts
+    /// them under ""; a JSON key "" reads like a mistake).
+    static let noSource = "(none)"
+
+    private static func named(_ counts: [String: Int]) -> [String: Int] {
+        Dictionary(counts.map { ($0.key.isEmpty ? noSource : $0.key, $0.value) }, uniquingKeysWith: +)
     }
 }
 
 extension Rendering {
-    static func explanation(_ e: Explanation) -> String {
-        var lines: [String] = []
+    /// A merged ID that was asked for, and the active customer it resolved to.
+    struct Merged {
+        var redirect: Customer.Redirect
+        var survivor: CustomerID
+
+        /// `customer 19 is customer 18 since its merge at seq 31` (`… into 17 at …` along a chain).
+        var sentence: String {
+            let into = redirect.mergedInto == survivor ? "" : " into \(redirect.mergedInto)"
+            return "customer \(redirect.id) is customer \(survivor) since its merge\(into) at seq \(redirect.mergeSeq)"
+        }
+    }
+
+    /// `asked` are the two references as given; `merged` the merged IDs among them, which the
+    /// explanation speaks of by their survivors.
+    static func explanation(_ e: Explanation, asked: (CustomerRef, CustomerRef), merged: [Merged]) -> String {
+        var lines = merged.map(\.sentence)
+        func name(_ ref: CustomerRef) -> String {
+            if case .id(let id) = ref { "customer \(id)" } else { ref.description }
+        }
         switch e.verdict {
-        case .sameCustomer: lines.append("customers \(e.a) and \(e.b) are one profile (merged)")
+        case .sameCustomer:
+            if merged.isEmpty {
+                lines.append(asked.0 == asked.1
+                    ? "both name \(name(asked.0)): there is nothing to compare"
+                    : "\(name(asked.0)) and \(name(asked.1)) both name customer \(e.a)")
+            }
+            if !e.decisions.isEmpty {
+                lines.append("  past decisions:")
+                lines += e.decisions.map { "    " + event($0) }
+            }
+            return lines.joined(separator: "\n")
         case .wouldMerge: lines.append("customers \(e.a) and \(e.b) would merge: every guard passes and they share \(e.shared.map(\.description).joined(separator: ", "))")
         case .notLinked: lines.append("customers \(e.a) and \(e.b) share no identifier; every guard passes, so only a manual merge would join them")
         case .keptApart: lines.append("customers \(e.a) and \(e.b) are kept apart by \(e.guards.filter { !$0.passed }.map(\.guard.rawValue).joined(separator: " and "))")
@@ -123,9 +163,9 @@ extension Rendering {
         if let quality = audit.quality {
             lines.append("integration quality: \(quality.identifierInProperties.count) identifier(s) sent as properties")
             for finding in quality.identifierInProperties {
-                lines.append("  event \(finding.seq): customer \(finding.customer) property \(finding.key)=\(finding.value) from \(finding.source ?? "no source")")
+                lines.append("  event \(finding.seq): customer \(finding.customer) property \(finding.key)=\(finding.value) from \(finding.source ?? QualityOutput.noSource)")
             }
-            lines.append("  events by source: " + quality.eventsBySource.sorted { $0.key < $1.key }.map { "\($0.key.isEmpty ? "(none)" : $0.key) \($0.value)" }.joined(separator: ", "))
+            lines.append("  events by source: " + quality.eventsBySource.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
         return lines.joined(separator: "\n")
     }

@@ -94,12 +94,20 @@ enum Diagnostics {
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 
-    /// `{"error":{"code":…,"message":…}}` with `--json`, else `error: message`.
+    /// `{"error":{"code":…,"message":…}}` with `--json`, else `error CODE: message`, the form
+    /// of a failed `ingest` line, so that every error names its code the same way.
     static func reportError(code: String, message: String, json: Bool) {
-        if json {
-            write(Output.json(ErrorOutput(error: ErrorBody(code: code, message: message))))
-        } else {
-            write("error: \(message)")
-        }
+        write(errorText(code: code, message: message, json: json))
+    }
+
+    /// `{"warning":{"code":…,"message":…}}` with `--json`, else `warning CODE: message`: a
+    /// diagnostic that does not stop the command (its result is still printed on stdout).
+    static func reportWarning(code: String, message: String, json: Bool) {
+        write(json ? Output.json(["warning": WarningOutput(code: code, message: message)]) : "warning \(code): \(message)")
+    }
+
+    /// The line ``reportError(code:message:json:)`` writes, without its newline.
+    static func errorText(code: String, message: String, json: Bool) -> String {
+        json ? Output.json(ErrorOutput(error: ErrorBody(code: code, message: message))) : "error \(code): \(message)"
     }
 }

@@ -200,12 +200,23 @@ struct LookupOutput: Encodable {
 
 // MARK: Store
 
+/// `{"db":…,"created":true,"seq":12,"schema":{…}}`: `seq` is the position of the schema
+/// recorded, `null` when none was (no `--schema`, or the same schema again).
 struct InitOutput: Encodable {
     var db: String
     var created: Bool
-    /// Log positions written (empty when nothing changed).
-    var seq: [UInt64]
+    var seq: UInt64?
     var schema: Schema
+
+    private enum CodingKeys: String, CodingKey { case db, created, seq, schema }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(db, forKey: .db)
+        try c.encode(created, forKey: .created)
+        if let seq { try c.encode(seq, forKey: .seq) } else { try c.encodeNil(forKey: .seq) }
+        try c.encode(schema, forKey: .schema)
+    }
 }
 
 struct SchemaSetOutput: Encodable {

@@ -17,8 +17,7 @@ enum StoreFaults {
         }
         func prepared(_ reason: String) -> UnsafeMutablePointer<CChar>? {
             let error = LedgerError.corruptStore(path: path, reason: reason)
-            let text = json ? Output.json(ErrorOutput(error: ErrorBody(code: error.code, message: error.description))) : "error: \(error.description)"
-            return strdup(text + "\n")
+            return strdup(Diagnostics.errorText(code: error.code, message: error.description, json: json) + "\n")
         }
         busErrorMessage = prepared("reading it failed with a bus error (a page lies beyond the end of its data file, or the device failed)")
         segmentationFaultMessage = prepared("reading it failed with a memory fault (LMDB followed a damaged page; if `idledger verify` finds the store sound, this is a defect of idledger)")
