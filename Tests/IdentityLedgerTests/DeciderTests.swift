@@ -260,8 +260,8 @@ struct DeciderTests {
         var date: Date { Date(millisecondsSince1970: ms.withLock { $0 }) }
     }
 
-    /// Random command streams (the property tests' generator, with one schema change each, repeats
-    /// of commands with an eventId and a clock that sometimes goes back), decided against the in-memory view and run by a real
+    /// Random command streams (the property tests' generator, with one schema change and one
+    /// CSV import each, repeats of commands with an eventId and a clock that sometimes goes back), decided against the in-memory view and run by a real
     /// ledger: equal results or equal errors, command by command, and equal logs and
     /// projections along the way. So the deciders depend on nothing but the view.
     @Test(arguments: ["default", "relaxed", "loyalty"])
@@ -293,8 +293,32 @@ struct DeciderTests {
             }
             await decidedSchema(schema)
             var sent: [Command] = []
+            // One import of random rows in the middle of each stream, so later commands meet its values.
+            func importRandomRows() async throws {
+                let types = schema.types
+                let accessType = types.first(where: \.canGrantAccess)?.name
+                var lines = [(types.map(\.name) + ["name"] + (accessType.map { ["access:" + $0] } ?? [])).joined(separator: ",")]
+                for _ in 0..<Int.random(in: 5...20, using: &rng) {
+                    var cells = types.map { Bool.random(using: &rng) ? stream.value(of: $0) : "" }
+                    cells.append("v\(Int.random(in: 0..<5, using: &rng))")
+                    if accessType != nil { cells.append(Bool.random(using: &rng) ? "true" : "") }
+                    lines.append(cells.joined(separator: ","))
+                }
+                let path = try importFixture("rows.csv", lines.joined(separator: "\n") + "\n")
+                let matchBy = types.filter { $0.kind != .soft }.randomElement(using: &rng)!.name
+                advance()
+                let expected = await Self.outcome { () async throws(LedgerError) in
+                    let summary = try await ledger.importFile(at: path, matchBy: matchBy, importId: "imp-\(seed)")
+                    return [summary.rows, summary.created, summary.updated, summary.rejected]
+                }
+                let actual = Self.result { try Self.importFile(at: path, matchBy: matchBy, importId: "imp-\(seed)", into: view, now: now) }
+                #expect(actual == expected, "seed \(seed): import matched by \(matchBy) of\n\(lines.joined(separator: "\n"))")
+                if case .success(let counts) = actual { outcomes["imported rows", default: 0] += Int(counts[1] + counts[2]) }
+                try Self.expectSameState(ledger, view, "seed \(seed), after the import")
+            }
             let schemaChangeAt = Int.random(in: 0..<commands, using: &rng)
             for index in 0..<commands {
+                if index == commands / 2 { try await importRandomRows() }
                 if index == schemaChangeAt { await decidedSchema(schemas.values.randomElement(using: &rng)!) }
                 // Now and then a command with an eventId is sent again: a repeat, answered from the log.
                 let command = !sent.isEmpty && Int.random(in: 0..<8, using: &rng) == 0 ? sent.randomElement(using: &rng)! : stream.next()
@@ -323,8 +347,35 @@ struct DeciderTests {
         #expect(outcomes.count > 8, "too few distinct outcomes: \(outcomes)")
         #expect(outcomes["merged", default: 0] > streams && outcomes["mergeDeclined", default: 0] > streams, "\(outcomes)")
         #expect(outcomes["repeated", default: 0] > 0, "no idempotent repeat: \(outcomes)")
+        #expect(outcomes["imported rows", default: 0] > streams, "\(outcomes)")
         #expect(compared == streams * (commands / 20))
         #expect(ContinuousClock.now - started < .seconds(60))
+    }
+
+    /// Imports a CSV file into the view as a ledger does (its start, each row against the rows
+    /// before, its finish); returns the counts of rows read, created, updated and rejected.
+    static func importFile(at path: String, matchBy: String, importId: String, into view: InMemoryView, now: Int64) throws -> [UInt64] {
+        let schema = try view.schema()
+        guard schema.type(named: matchBy) != nil else { throw LedgerError.unknownIdentifierType(type: matchBy) }
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        let start = ImportStart(
+            importId: importId, sourceName: (path as NSString).lastPathComponent, contentDigest: SHA256.hash(bytes),
+            matchBy: matchBy, format: ImportFormat.csv.rawValue)
+        try view.apply(ImportDecisions.start(start, in: view, now: now))
+        let startedAt = try #require(try view.importState(importId)).startedAt
+        var source = try ImportSource(path: path, format: .csv, schema: schema)
+        defer { source.close() }
+        var counts = ImportCounts()
+        while let row = try source.next() {
+            let decider = ImportRowDecider(view: view, schema: try view.schema(), importId: importId, matchBy: matchBy, startedAt: startedAt)
+            switch try view.apply(try decider.decide(row) { now }) {
+            case .applied(let created): if created { counts.created += 1 } else { counts.updated += 1 }
+            case .rejected: counts.rejected += 1
+            }
+        }
+        counts.read = source.rowsRead
+        try view.apply(ImportDecisions.finish(importId, counts: counts, in: view, now: now))
+        return [counts.read, counts.created, counts.updated, counts.rejected]
     }
 
     /// What a ledger's command came to.
