@@ -261,18 +261,19 @@ struct DeciderTests {
     }
 
     /// Random command streams (the property tests' generator, with one schema change and one
-    /// CSV import each, repeats of commands with an eventId and a clock that sometimes goes back), decided against the in-memory view and run by a real
-    /// ledger: equal results or equal errors, command by command, and equal logs and
-    /// projections along the way. So the deciders depend on nothing but the view.
+    /// CSV import each, repeats of commands with an eventId, and a clock that sometimes goes
+    /// back), decided against the in-memory view and run by a real ledger: equal results or
+    /// equal errors, command by command, and equal logs and projections along the way. So the
+    /// deciders depend on nothing but the view.
     @Test(arguments: ["default", "relaxed", "loyalty"])
     func deciderOverTheViewMatchesTheLedger(schemaName: String) async throws {
         let schemas = PropertyTests.schemas
         let schema = try #require(schemas[schemaName])
+        // A fixed amount of work: about ten seconds per schema in a debug build.
         let streams = 80
         let commands = 60
         var outcomes: [String: Int] = [:]
         var compared = 0
-        let started = ContinuousClock.now
         for seed in 1...UInt64(streams) {
             let clock = SetClock()
             let ledger = try Ledger.open(path: temporaryPath(), options: .init(durability: .noSync, clock: { clock.date }))
@@ -319,7 +320,7 @@ struct DeciderTests {
             let schemaChangeAt = Int.random(in: 0..<commands, using: &rng)
             for index in 0..<commands {
                 if index == commands / 2 { try await importRandomRows() }
-                if index == schemaChangeAt { await decidedSchema(schemas.values.randomElement(using: &rng)!) }
+                if index == schemaChangeAt { await decidedSchema(schemas[schemas.keys.sorted().randomElement(using: &rng)!]!) }
                 // Now and then a command with an eventId is sent again: a repeat, answered from the log.
                 let command = !sent.isEmpty && Int.random(in: 0..<8, using: &rng) == 0 ? sent.randomElement(using: &rng)! : stream.next()
                 advance()
@@ -349,7 +350,6 @@ struct DeciderTests {
         #expect(outcomes["repeated", default: 0] > 0, "no idempotent repeat: \(outcomes)")
         #expect(outcomes["imported rows", default: 0] > streams, "\(outcomes)")
         #expect(compared == streams * (commands / 20))
-        #expect(ContinuousClock.now - started < .seconds(60))
     }
 
     /// Imports a CSV file into the view as a ledger does (its start, each row against the rows
