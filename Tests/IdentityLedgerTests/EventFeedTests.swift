@@ -86,3 +86,32 @@ private final class Seen: @unchecked Sendable {
     var events: [Event] { lock.withLock { list } }
     func append(_ event: Event) { lock.withLock { list.append(event) } }
 }
+
+@Suite struct LogFollowCLITests {
+    /// `log --follow` prints the log, then an event another process commits, as it commits;
+    /// `--limit` ends it.
+    @Test func followPrintsACommandCommittedByAnotherProcess() throws {
+        let path = temporaryPath()
+        #expect(try CLIProcess.run(["identify", "--id", "email=ann@example.com", "--db", path]).status == 0)
+        let follower = Process()
+        follower.executableURL = URL(fileURLWithPath: try CLIProcess.require())
+        follower.arguments = ["log", "--follow", "--limit", "3", "--json", "--db", path]
+        let stdout = Pipe()
+        follower.standardOutput = stdout
+        follower.standardError = FileHandle.nullDevice
+        try follower.run()
+        let output = CLIProcess.Drain(stdout.fileHandleForReading)
+        // Once it has printed the first two (schema and identify) it waits; give it time to.
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(follower.isRunning, "log --follow ended before the third event")
+        #expect(try CLIProcess.run(["identify", "--id", "email=bob@example.com", "--db", path]).status == 0)
+        let deadline = Date().addingTimeInterval(20)
+        while follower.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if follower.isRunning { follower.terminate() }
+        follower.waitUntilExit()
+        #expect(follower.terminationStatus == 0)
+        let lines = output.wait().split(separator: "\n")
+        #expect(lines.count == 3)
+        #expect(lines.last?.contains("bob@example.com") == true)
+    }
+}

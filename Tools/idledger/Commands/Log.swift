@@ -11,7 +11,8 @@ struct Log: AsyncParsableCommand, IdentifierArguments {
             The filters combine: --kind (repeatable) keeps events of those kinds, --customer the \
             events that name that customer (as its customer, survivor, absorbed customer or \
             candidate; `history` also follows the customers merged into it), --since the events \
-            recorded at or after a time. --limit counts the events printed.
+            recorded at or after a time. --limit counts the events printed. --follow goes on \
+            printing events as they commit (from any process), until interrupted or --limit is reached.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -33,6 +34,9 @@ struct Log: AsyncParsableCommand, IdentifierArguments {
             + "(the engine's recorded times, not the clients' --at times).",
         valueName: "time"))
     var since: String?
+
+    @Flag(help: "After the last event, wait for new ones and print each as it commits, until interrupted.")
+    var follow = false
 
     var from: UInt64 { fromNumber.value }
     var limit: Int? { limitNumber.map { Int(clamping: $0.value) } }
@@ -78,8 +82,18 @@ struct Log: AsyncParsableCommand, IdentifierArguments {
                     print(global.json ? Output.json(EventOutput(event)) : Rendering.event(event))
                     remaining -= 1
                 }
-                guard let last = page.last, page.count == pageSize else { break }
+                guard let last = page.last else { break }
                 next = last.seq + 1
+                guard page.count == pageSize else { break }
+            }
+            guard follow, remaining > 0 else { return }
+            fflush(nil)
+            for try await event in ledger.events(after: next - 1) where wanted(event) {
+                print(global.json ? Output.json(EventOutput(event)) : Rendering.event(event))
+                // Each line as it commits: not held back in a pipe buffer.
+                fflush(nil)
+                remaining -= 1
+                if remaining == 0 { break }
             }
         }
     }
