@@ -32,15 +32,19 @@ extension Ledger {
 
     /// Every event that touched the customer or anything merged into it, in log order,
     /// up to `asOf`. Merges carry their guard results; manual ones their actor and note.
-    public func history(_ ref: CustomerRef, asOf: AsOf? = nil) throws(LedgerError) -> [Event] {
-        try snapshot(asOf: asOf) { reader in
+    ///
+    /// A page of it: the first `limit` events after position `after` (pass the last one's `seq`
+    /// to get the next page).
+    public func history(_ ref: CustomerRef, asOf: AsOf? = nil, after: UInt64 = 0, limit: Int = .max) throws(LedgerError) -> [Event] {
+        guard limit > 0 else { return [] }
+        return try snapshot(asOf: asOf) { reader in
             let record = try reader.resolve(ref, schema: try reader.schema())
             let survivor = try reader.current(record)
             var positions = Set<UInt64>()
             for id in [survivor.id] + survivor.mergedFrom {
                 positions.formUnion(try reader.eventPositions(of: id))
             }
-            return try positions.sorted().compactMap(reader.event)
+            return try positions.filter { $0 > after }.sorted().prefix(limit).compactMap(reader.event)
         }
     }
 }
