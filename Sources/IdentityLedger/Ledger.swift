@@ -15,9 +15,6 @@ import LMDB
 /// serialized on one writer thread; queries read snapshots concurrently and never
 /// block the writer.
 public final class Ledger: Sendable {
-    /// How much a crash may lose: `.full` (default) or `.noSync` (see ``LMDB/Environment/Durability``).
-    public typealias Durability = Environment.Durability
-
     /// Options for ``open(path:options:)``.
     public struct Options: Sendable {
         /// `.full` (default) flushes every command to disk before it returns.
@@ -111,7 +108,7 @@ public final class Ledger: Sendable {
             let lock = locked ? try StoreLock.acquire(.shared, directory: path) : nil
             return try wrap {
                 let configuration = Environment.Configuration(
-                    databases: Databases.specs, initialMapSize: options.initialMapSize, durability: options.durability)
+                    databases: Databases.specs, initialMapSize: options.initialMapSize, durability: options.durability.environmentDurability)
                 // An existing store first with `meta` alone, which every format has: opening the
                 // other databases creates those an older format lacks, a write the format must be
                 // checked before. A new one with all at once (one transaction creates them).
@@ -348,61 +345,6 @@ public final class Ledger: Sendable {
         guard let handler else { return Environment.setAssertionHandler(nil) }
         Environment.setAssertionHandler { @Sendable path, message in
             handler(.corruptStore(path: path, reason: "LMDB: \(message)"))
-        }
-    }
-
-    /// Maps any error to ``LedgerError``.
-    static func wrap<T>(_ body: () throws -> T) throws(LedgerError) -> T {
-        do { return try body() } catch { throw ledgerError(error) }
-    }
-
-    static func wrap<T>(_ body: () async throws -> T) async throws(LedgerError) -> T {
-        do { return try await body() } catch { throw ledgerError(error) }
-    }
-
-    static func ledgerError(_ error: any Error) -> LedgerError {
-        switch error {
-        case let error as LedgerError: error
-        case let error as LMDBError: ledgerError(error)
-        // Events decode through `Event.decoding`, which names their position: a bare failure
-        // is a projection's record.
-        case let error as BinaryReader.Failure: .corruptProjection(reason: error.reason)
-        case let error as CocoaError: fileSystemError(error)
-        default: .invalidInput(reason: "\(error)")
-        }
-    }
-
-    /// The faults of the store itself by their own codes; any other LMDB error as `storage`.
-    private static func ledgerError(_ error: LMDBError) -> LedgerError {
-        switch error {
-        case .storageFull(let path): .storageFull(path: path)
-        case .damaged(let path, let reason): .corruptStore(path: path, reason: reason)
-        case .readOnly(let path): .readOnly(path: path)
-        case .notADirectory(let path): .notADirectory(path: path)
-        default: .storage(error)
-        }
-    }
-
-    /// A failure of Foundation's file calls (removing a scratch store, say), by its cause.
-    private static func fileSystemError(_ error: CocoaError) -> LedgerError {
-        let path = error.filePath ?? error.url?.path ?? "?"
-        let underlying = (error.userInfo[NSUnderlyingErrorKey] as? NSError).flatMap { $0.domain == NSPOSIXErrorDomain ? Int32($0.code) : nil }
-        if let known = fileSystemError(path: path, errno: underlying) { return known }
-        switch error.code {
-        case .fileWriteOutOfSpace: return .storageFull(path: path)
-        case .fileWriteNoPermission, .fileWriteVolumeReadOnly: return .readOnly(path: path)
-        default: return .fileSystemError(path: path, reason: error.localizedDescription)
-        }
-    }
-
-    /// The code for a failed system call on `path` with `errno`; nil for no errno.
-    static func fileSystemError(path: String, errno: Int32?) -> LedgerError? {
-        guard let errno else { return nil }
-        switch errno {
-        case ENOSPC, EDQUOT: return .storageFull(path: path)
-        case EROFS, EACCES, EPERM: return .readOnly(path: path)
-        case ENOTDIR: return .notADirectory(path: path)
-        default: return .fileSystemError(path: path, reason: String(cString: strerror(errno)))
         }
     }
 }
