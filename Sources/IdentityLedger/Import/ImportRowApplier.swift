@@ -35,7 +35,9 @@ struct ImportRowApplier {
                 context: CommandContext(source: row.source)
             )).checkedPayload()
         } catch {
-            return reject(nil, error.code, error.description)
+            // A property over its limit is the fault of its column; the row as a whole is no one's.
+            let property = InputLimits.firstOversizedProperty(row.properties)?.key
+            return reject(property.map(row.column(ofProperty:)), error.code, error.description)
         }
         do throws(LedgerError) {
             try schema.refuseArrays(for: row.typesGivenAsArrays)
@@ -143,7 +145,9 @@ struct ImportRowApplier {
         do throws(LedgerError) {
             properties = try CommandExecutor.propertyWrites(row.properties)
         } catch {
-            return reject(nil, error.code, error.description)
+            // The first property (by key) that cannot be stored is the one refused.
+            let property = row.properties.keys.sorted().first { row.properties[$0]!.storageProblem() != nil }
+            return reject(property.map(row.column(ofProperty:)), error.code, error.description)
         }
         let created = target == nil
         let customer = try target?.id ?? CustomerID(reader.customerCount + 1)

@@ -52,10 +52,16 @@ struct ImportRow: Sendable {
     /// Declared access types, with the column that declared them.
     var access: [(column: String, type: String)] = []
     var properties: [String: JSONValue] = [:]
+    /// What comes before a property's key in its column's name: nothing in CSV (the column
+    /// is the key), `properties.` in JSON Lines.
+    var propertyColumnPrefix = ""
     var at: String?
     var source: String?
     /// Set when the row cannot be read or mapped; it is rejected without looking at the store.
     var rejection: ImportRejection?
+
+    /// The column (CSV) or field (JSON Lines) that holds property `key`.
+    func column(ofProperty key: String) -> String { propertyColumnPrefix + key }
 
     mutating func reject(column: String?, code: String, _ message: String) {
         if rejection == nil {
@@ -274,35 +280,42 @@ struct ImportSource {
             row.reject(column: key, code: "invalidInput", "unknown field \(LedgerError.quoted(key)) (expected ids, access, properties, at, source)")
             return
         }
-        do throws(LedgerError) {
-            if case .object(let ids)? = object["ids"] {
-                for (type, value) in ids.sorted(by: { $0.key < $1.key }) {
-                    let values: [JSONValue]
-                    if case .array(let list) = value {
-                        values = list
-                        row.typesGivenAsArrays.insert(type)
-                    } else {
-                        values = [value]
-                    }
-                    for value in values {
-                        guard let string = value.stringValue else {
-                            row.reject(column: "ids.\(type)", code: "invalidInput", "ids.\(type) must be a string or an array of strings")
-                            return
-                        }
-                        row.identifiers.append(.init(column: "ids.\(type)", identifier: Identifier(type: type, value: string)))
-                    }
+        if case .object(let ids)? = object["ids"] {
+            for (type, value) in ids.sorted(by: { $0.key < $1.key }) {
+                let values: [JSONValue]
+                if case .array(let list) = value {
+                    values = list
+                    row.typesGivenAsArrays.insert(type)
+                } else {
+                    values = [value]
                 }
-            } else if object["ids"] != nil, object["ids"] != .null {
-                row.reject(column: "ids", code: "invalidInput", "field \"ids\" must be an object")
-                return
+                for value in values {
+                    guard let string = value.stringValue else {
+                        row.reject(column: "ids.\(type)", code: "invalidInput", "ids.\(type) must be a string or an array of strings")
+                        return
+                    }
+                    row.identifiers.append(.init(column: "ids.\(type)", identifier: Identifier(type: type, value: string)))
+                }
             }
-            for type in try fields.stringArray("access") ?? [] { row.access.append(("access", type)) }
-            row.properties = try fields.object("properties") ?? [:]
-            row.at = try fields.optionalString("at")
-            row.source = try fields.optionalString("source")
-        } catch {
-            let column = ["access", "properties", "at", "source"].first { error.description.contains("\"\($0)\"") }
-            row.reject(column: column, code: error.code, error.description)
+        } else if object["ids"] != nil, object["ids"] != .null {
+            row.reject(column: "ids", code: "invalidInput", "field \"ids\" must be an object")
+            return
         }
+        // Each field is read on its own, so that a wrong one is rejected with its name (nil then).
+        func read<T>(_ field: String, _ value: (String) throws(LedgerError) -> T) -> T? {
+            do throws(LedgerError) { return try value(field) } catch {
+                row.reject(column: field, code: error.code, error.description)
+                return nil
+            }
+        }
+        guard let access = read("access", fields.stringArray),
+              let properties = read("properties", fields.object),
+              let at = read("at", fields.optionalString),
+              let source = read("source", fields.optionalString) else { return }
+        row.access = (access ?? []).map { ("access", $0) }
+        row.properties = properties ?? [:]
+        row.at = at
+        row.source = source
+        row.propertyColumnPrefix = "properties."
     }
 }
