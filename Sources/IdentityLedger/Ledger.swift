@@ -85,7 +85,7 @@ public final class Ledger: Sendable {
     ///   cannot be replayed; ``LedgerError/corruptStore(path:reason:)`` for a truncated or
     ///   damaged data file; ``LedgerError/notADirectory(path:)``;
     ///   ``LedgerError/storageFull(path:)`` for a new store on a full disk;
-    ///   ``LedgerError/storage(_:)`` when LMDB cannot open it otherwise. A store this process
+    ///   ``LedgerError/storage(_:)`` when the storage layer cannot open it otherwise. A store this process
     ///   cannot write opens read-only: queries work, commands throw ``LedgerError/readOnly(path:)``.
     public static func open(path: String, options: Options = .init()) throws(LedgerError) -> Ledger {
         do {
