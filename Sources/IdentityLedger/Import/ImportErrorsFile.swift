@@ -19,12 +19,12 @@ final class ImportErrorsFile {
     ///   `fileSystemError`. Never `invalidInput`: the path was fine, the file system refused.
     init(path: String?, keepingRowsUpTo lastRow: UInt64?) throws(LedgerError) {
         self.path = path
-        descriptor = try path.map { path throws(LedgerError) in try Self.open(path, keepingRowsUpTo: lastRow) } ?? -1
+        descriptor = try path.map { path throws(LedgerError) in try Self.openFile(path, keepingRowsUpTo: lastRow) } ?? -1
     }
 
-    private static func open(_ path: String, keepingRowsUpTo lastRow: UInt64?) throws(LedgerError) -> Int32 {
+    private static func openFile(_ path: String, keepingRowsUpTo lastRow: UInt64?) throws(LedgerError) -> Int32 {
         // Read and write, as a `FileHandle` for updating opens it: a FIFO's open then does not wait for a reader.
-        let descriptor = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
         guard descriptor >= 0 else { throw fault(path) }
         var status = stat()
         guard fstat(descriptor, &status) == 0 else { throw fault(path, closing: descriptor) }
