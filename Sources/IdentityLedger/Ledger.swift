@@ -1,5 +1,4 @@
 import Foundation
-import LMDB
 
 /// An IdentityLedger store: one profile per real customer, every decision in an
 /// append-only log in LMDB.
@@ -15,9 +14,6 @@ import LMDB
 /// serialized on one writer thread; queries read snapshots concurrently and never
 /// block the writer.
 public final class Ledger: Sendable {
-    /// How much a crash may lose: `.full` (default) or `.noSync` (see ``LMDB/Environment/Durability``).
-    public typealias Durability = Environment.Durability
-
     /// Options for ``open(path:options:)``.
     public struct Options: Sendable {
         /// `.full` (default) flushes every command to disk before it returns.
@@ -56,7 +52,7 @@ public final class Ledger: Sendable {
     /// that a customer's version no longer copies all its properties.
     static let storeFormat: UInt64 = 4
 
-    /// The LMDB environment and databases: everything this type reads and writes.
+    /// The store: the only thing this type reads and writes through.
     let store: LedgerStore
     let options: Options
 
@@ -85,7 +81,7 @@ public final class Ledger: Sendable {
     ///   cannot be replayed; ``LedgerError/corruptStore(path:reason:)`` for a truncated or
     ///   damaged data file; ``LedgerError/notADirectory(path:)``;
     ///   ``LedgerError/storageFull(path:)`` for a new store on a full disk;
-    ///   ``LedgerError/storage(_:)`` when LMDB cannot open it otherwise. A store this process
+    ///   ``LedgerError/storage(_:)`` when the storage layer cannot open it otherwise. A store this process
     ///   cannot write opens read-only: queries work, commands throw ``LedgerError/readOnly(path:)``.
     public static func open(path: String, options: Options = .init()) throws(LedgerError) -> Ledger {
         do {
@@ -254,60 +250,5 @@ public final class Ledger: Sendable {
     /// here. Process-wide; nil (the default) leaves LMDB's message and abort.
     public static func setDamagedStoreHandler(_ handler: (@Sendable (LedgerError) -> Void)?) {
         LedgerStore.setDamagedStoreHandler(handler)
-    }
-
-    /// Maps any error to ``LedgerError``.
-    static func wrap<T>(_ body: () throws -> T) throws(LedgerError) -> T {
-        do { return try body() } catch { throw ledgerError(error) }
-    }
-
-    static func wrap<T>(_ body: () async throws -> T) async throws(LedgerError) -> T {
-        do { return try await body() } catch { throw ledgerError(error) }
-    }
-
-    static func ledgerError(_ error: any Error) -> LedgerError {
-        switch error {
-        case let error as LedgerError: error
-        case let error as LMDBError: ledgerError(error)
-        // Events decode through `Event.decoding`, which names their position: a bare failure
-        // is a projection's record.
-        case let error as BinaryReader.Failure: .corruptProjection(reason: error.reason)
-        case let error as CocoaError: fileSystemError(error)
-        default: .invalidInput(reason: "\(error)")
-        }
-    }
-
-    /// The faults of the store itself by their own codes; any other LMDB error as `storage`.
-    private static func ledgerError(_ error: LMDBError) -> LedgerError {
-        switch error {
-        case .storageFull(let path): .storageFull(path: path)
-        case .damaged(let path, let reason): .corruptStore(path: path, reason: reason)
-        case .readOnly(let path): .readOnly(path: path)
-        case .notADirectory(let path): .notADirectory(path: path)
-        default: .storage(error)
-        }
-    }
-
-    /// A failure of Foundation's file calls (removing a scratch store, say), by its cause.
-    private static func fileSystemError(_ error: CocoaError) -> LedgerError {
-        let path = error.filePath ?? error.url?.path ?? "?"
-        let underlying = (error.userInfo[NSUnderlyingErrorKey] as? NSError).flatMap { $0.domain == NSPOSIXErrorDomain ? Int32($0.code) : nil }
-        if let known = fileSystemError(path: path, errno: underlying) { return known }
-        switch error.code {
-        case .fileWriteOutOfSpace: return .storageFull(path: path)
-        case .fileWriteNoPermission, .fileWriteVolumeReadOnly: return .readOnly(path: path)
-        default: return .fileSystemError(path: path, reason: error.localizedDescription)
-        }
-    }
-
-    /// The code for a failed system call on `path` with `errno`; nil for no errno.
-    static func fileSystemError(path: String, errno: Int32?) -> LedgerError? {
-        guard let errno else { return nil }
-        switch errno {
-        case ENOSPC, EDQUOT: return .storageFull(path: path)
-        case EROFS, EACCES, EPERM: return .readOnly(path: path)
-        case ENOTDIR: return .notADirectory(path: path)
-        default: return .fileSystemError(path: path, reason: String(cString: strerror(errno)))
-        }
     }
 }

@@ -171,6 +171,48 @@ public enum LMDBError: Error, Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The C name of the code this error stands for (`MDB_READERS_FULL`, `EIO`), or of this
+    /// layer's own error; for reports that name what failed without parsing ``description``.
+    public var name: String {
+        switch self {
+        case .keyExists: "MDB_KEYEXIST"
+        case .notFound: "MDB_NOTFOUND"
+        case .pageNotFound: "MDB_PAGE_NOTFOUND"
+        case .corrupted: "MDB_CORRUPTED"
+        case .panic: "MDB_PANIC"
+        case .versionMismatch: "MDB_VERSION_MISMATCH"
+        case .invalid: "MDB_INVALID"
+        case .mapFull: "MDB_MAP_FULL"
+        case .databasesFull: "MDB_DBS_FULL"
+        case .readersFull: "MDB_READERS_FULL"
+        case .tlsFull: "MDB_TLS_FULL"
+        case .transactionFull: "MDB_TXN_FULL"
+        case .cursorFull: "MDB_CURSOR_FULL"
+        case .pageFull: "MDB_PAGE_FULL"
+        case .mapResized: "MDB_MAP_RESIZED"
+        case .incompatible: "MDB_INCOMPATIBLE"
+        case .badReaderSlot: "MDB_BAD_RSLOT"
+        case .badTransaction: "MDB_BAD_TXN"
+        case .badValueSize: "MDB_BAD_VALSIZE"
+        case .badDatabaseHandle: "MDB_BAD_DBI"
+        case .noSuchFile: "ENOENT"
+        case .permissionDenied, .readOnly: "EACCES"
+        case .tryAgain: "EAGAIN"
+        case .outOfMemory: "ENOMEM"
+        case .noSpace, .storageFull: "ENOSPC"
+        case .ioError: "EIO"
+        case .invalidArgument: "EINVAL"
+        case .readOnlyFileSystem: "EROFS"
+        case .busy: "EBUSY"
+        case .errno(let code): "errno \(code)"
+        case .unknown(let code): "LMDB code \(code)"
+        case .transactionEnded: "transactionEnded"
+        case .nestedWrite: "nestedWrite"
+        case .damaged: "MDB_CORRUPTED"
+        case .notADirectory: "ENOTDIR"
+        }
+    }
+
     public var description: String {
         switch self {
         case .transactionEnded: "LMDB: a transaction was used after its closure returned"

@@ -19,6 +19,19 @@ public enum InputLimits {
     public static let commandBytes = 1 << 20
 }
 
+extension InputLimits {
+    /// The first property, by key, whose value is over ``propertyValueBytes`` as the engine
+    /// encodes it, and that size: the one ``Command/checkedPayload()`` refuses.
+    static func firstOversizedProperty(_ properties: [String: JSONValue]) -> (key: String, size: Int)? {
+        for (key, value) in properties.sorted(by: { $0.key < $1.key }) {
+            var writer = BinaryWriter()
+            writer.write(value)
+            if writer.bytes.count > propertyValueBytes { return (key, writer.bytes.count) }
+        }
+        return nil
+    }
+}
+
 extension Command {
     /// Checks the command against ``InputLimits``; returns its canonical payload (for the
     /// `eventId` digest), which is what its size is measured on.
@@ -27,14 +40,8 @@ extension Command {
     func checkedPayload() throws(LedgerError) -> [UInt8] {
         let payload = canonicalPayload
         // No property can be larger than the whole: most commands need no look at each one.
-        if payload.count > InputLimits.propertyValueBytes {
-            for (key, value) in properties.sorted(by: { $0.key < $1.key }) {
-                var writer = BinaryWriter()
-                writer.write(value)
-                if writer.bytes.count > InputLimits.propertyValueBytes {
-                    throw .inputTooLarge(what: "property \(LedgerError.quoted(key))", size: writer.bytes.count, limit: InputLimits.propertyValueBytes)
-                }
-            }
+        if payload.count > InputLimits.propertyValueBytes, let (key, size) = InputLimits.firstOversizedProperty(properties) {
+            throw .inputTooLarge(what: "property \(LedgerError.quoted(key))", size: size, limit: InputLimits.propertyValueBytes)
         }
         if payload.count > InputLimits.commandBytes {
             throw .inputTooLarge(what: "the command", size: payload.count, limit: InputLimits.commandBytes)

@@ -34,7 +34,9 @@ struct ImportRowDecider<View: LedgerView> {
                 context: CommandContext(source: row.source)
             )).checkedPayload()
         } catch {
-            return reject(nil, error)
+            // A property over its limit is the fault of its column; the row as a whole is no one's.
+            let property = InputLimits.firstOversizedProperty(row.properties)?.key
+            return reject(property.map(row.column(ofProperty:)), error)
         }
         do throws(LedgerError) {
             try schema.refuseArrays(for: row.typesGivenAsArrays)
@@ -110,7 +112,9 @@ struct ImportRowDecider<View: LedgerView> {
         do throws(LedgerError) {
             properties = try PropertyWrite.checked(row.properties)
         } catch {
-            return reject(nil, error)
+            // The first property (by key) that cannot be stored is the one refused.
+            let property = row.properties.keys.sorted().first { row.properties[$0]!.storageProblem() != nil }
+            return reject(property.map(row.column(ofProperty:)), error)
         }
         let created = target == nil
         let customer = try target?.id ?? CustomerID(view.customerCount + 1)

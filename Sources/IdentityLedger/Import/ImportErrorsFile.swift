@@ -8,36 +8,50 @@ import Foundation
 /// file ends up as an uninterrupted run would have written it.
 final class ImportErrorsFile {
     let path: String?
-    private var handle: FileHandle?
+    /// The open file; -1 without one. A descriptor rather than a `FileHandle`, so that every
+    /// failure has its `errno` and so its code (``Ledger/fileSystemError(path:errno:)``).
+    private let descriptor: Int32
 
     /// - Parameter keepingRowsUpTo: `nil` for a new import (the file is emptied), else
     ///   the last committed row of the import being resumed.
+    /// - Throws: what ``Ledger/fileSystemError(path:errno:)`` makes of a file that cannot be
+    ///   created, opened or cut back: `storageFull`, `readOnly`, `notADirectory`,
+    ///   `fileSystemError`. Never `invalidInput`: the path was fine, the file system refused.
     init(path: String?, keepingRowsUpTo lastRow: UInt64?) throws(LedgerError) {
         self.path = path
-        guard let path else { return }
-        let manager = FileManager.default
-        if !manager.fileExists(atPath: path) {
-            guard manager.createFile(atPath: path, contents: nil) else {
-                throw .invalidInput(reason: "cannot create the errors file \(path)")
-            }
-        }
-        guard let handle = FileHandle(forUpdatingAtPath: path) else {
-            throw .invalidInput(reason: "cannot write the errors file \(path)")
-        }
-        self.handle = handle
-        // A device such as /dev/null cannot be cut back; there is nothing to keep anyway.
-        guard (try? manager.attributesOfItem(atPath: path)[.type] as? FileAttributeType) == .typeRegular else { return }
-        var keep: UInt64 = 0
-        if let lastRow { keep = try Self.length(ofLinesUpToRow: lastRow, path: path) }
-        do {
-            try handle.truncate(atOffset: keep)
-            try handle.seekToEnd()
-        } catch {
-            throw .invalidInput(reason: "cannot write the errors file \(path): \(error)")
-        }
+        descriptor = try path.map { path throws(LedgerError) in try Self.openFile(path, keepingRowsUpTo: lastRow) } ?? -1
     }
 
-    deinit { try? handle?.close() }
+    private static func openFile(_ path: String, keepingRowsUpTo lastRow: UInt64?) throws(LedgerError) -> Int32 {
+        // Read and write, as a `FileHandle` for updating opens it: a FIFO's open then does not wait for a reader.
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
+        guard descriptor >= 0 else { throw fault(path) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw fault(path, closing: descriptor) }
+        // A device such as /dev/null cannot be cut back; there is nothing to keep anyway.
+        guard status.st_mode & S_IFMT == S_IFREG else { return descriptor }
+        var keep: UInt64 = 0
+        if let lastRow {
+            do throws(LedgerError) { keep = try length(ofLinesUpToRow: lastRow, path: path) } catch {
+                close(descriptor)
+                throw error
+            }
+        }
+        guard ftruncate(descriptor, off_t(keep)) == 0, lseek(descriptor, 0, SEEK_END) >= 0 else {
+            throw fault(path, closing: descriptor)
+        }
+        return descriptor
+    }
+
+    deinit { if descriptor >= 0 { close(descriptor) } }
+
+    /// The code for the system call on the errors file at `path` that just failed; closes
+    /// `descriptor` after reading `errno`.
+    private static func fault(_ path: String, closing descriptor: Int32 = -1) -> LedgerError {
+        let error = Ledger.fileSystemError(path: path, errno: errno)!
+        if descriptor >= 0 { close(descriptor) }
+        return error
+    }
 
     /// Refuses an errors file that is the import's input: the same device and inode, so that
     /// a symbolic link, a `..` path or a hard link is caught too.
@@ -52,14 +66,17 @@ final class ImportErrorsFile {
         }
     }
 
+    /// - Throws: what ``Ledger/fileSystemError(path:errno:)`` makes of a failed write.
     func append(_ rejections: [ImportRejection]) throws(LedgerError) {
-        guard let handle, !rejections.isEmpty else { return }
+        guard let path, !rejections.isEmpty else { return }
         var text = ""
         for rejection in rejections { text += Self.line(rejection) + "\n" }
-        do {
-            try handle.write(contentsOf: Data(text.utf8))
-        } catch {
-            throw .invalidInput(reason: "cannot write the errors file \(path ?? ""): \(error)")
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            if written < 0, errno == EINTR { continue }
+            guard written > 0 else { throw written == 0 ? Ledger.fileSystemError(path: path, errno: EIO)! : Self.fault(path) }
+            bytes = bytes.dropFirst(written)
         }
     }
 

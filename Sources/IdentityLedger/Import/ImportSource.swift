@@ -52,10 +52,16 @@ struct ImportRow: Sendable {
     /// Declared access types, with the column that declared them.
     var access: [(column: String, type: String)] = []
     var properties: [String: JSONValue] = [:]
+    /// What comes before a property's key in its column's name: nothing in CSV (the column
+    /// is the key), `properties.` in JSON Lines.
+    var propertyColumnPrefix = ""
     var at: String?
     var source: String?
     /// Set when the row cannot be read or mapped; it is rejected without looking at the store.
     var rejection: ImportRejection?
+
+    /// The column (CSV) or field (JSON Lines) that holds property `key`.
+    func column(ofProperty key: String) -> String { propertyColumnPrefix + key }
 
     mutating func reject(column: String?, code: String, _ message: String) {
         if rejection == nil {
@@ -278,14 +284,21 @@ struct ImportSource {
             row.reject(column: error.field, code: error.error.code, error.error.description)
             return
         }
-        do throws(LedgerError) {
-            for type in try fields.stringArray("access") ?? [] { row.access.append(("access", type)) }
-            row.properties = try fields.object("properties") ?? [:]
-            row.at = try fields.optionalString("at")
-            row.source = try fields.optionalString("source")
-        } catch {
-            let column = ["access", "properties", "at", "source"].first { error.description.contains("\"\($0)\"") }
-            row.reject(column: column, code: error.code, error.description)
+        // Each field is read on its own, so that a wrong one is rejected with its name (nil then).
+        func read<T>(_ field: String, _ value: (String) throws(LedgerError) -> T) -> T? {
+            do throws(LedgerError) { return try value(field) } catch {
+                row.reject(column: field, code: error.code, error.description)
+                return nil
+            }
         }
+        guard let access = read("access", fields.stringArray),
+              let properties = read("properties", fields.object),
+              let at = read("at", fields.optionalString),
+              let source = read("source", fields.optionalString) else { return }
+        row.access = (access ?? []).map { ("access", $0) }
+        row.properties = properties ?? [:]
+        row.at = at
+        row.source = source
+        row.propertyColumnPrefix = "properties."
     }
 }

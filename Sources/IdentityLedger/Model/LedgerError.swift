@@ -1,5 +1,3 @@
-import LMDB
-
 /// Every error the engine reports. Each case carries what a user needs to find and fix
 /// the data; ``code`` is the stable name printed by the CLI.
 public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -41,23 +39,30 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A file to read (an import's input) cannot be opened or read; `reason` is the
     /// system's (`strerror`), e.g. "Is a directory".
     case fileNotReadable(path: String, reason: String)
-    case storage(LMDBError)
+    /// The storage layer failed in a way that is neither a fault of the store's files with a
+    /// code of its own nor a verdict on the command (LMDB's reader table full, an I/O error):
+    /// `failure` names it, with the layer's code and text.
+    case storage(StorageFailure)
     /// An input over the engine's limits (``InputLimits``): `what` names it (a property, the
     /// command, an `ingest` line, an import row), `size` and `limit` are in bytes.
     case inputTooLarge(what: String, size: Int, limit: Int)
-    /// The file system holding the store at `path` is full (`ENOSPC`, or a quota). Nothing of
-    /// the failed command was written; free space and run it again.
+    /// The file system holding `path` is full (`ENOSPC`, or a quota): the store's, or that of
+    /// another file the engine writes (an import's errors file). Nothing of a failed command
+    /// was written; free space and run it again.
     case storageFull(path: String)
     /// The store's data file at `path` is truncated or damaged; `reason` names what was found
     /// where (a page, its database). Found when the store opens and by `verify`.
     case corruptStore(path: String, reason: String)
     /// The store at `path` can be read but not written by this process (file permissions or
-    /// a read-only file system); queries work, commands fail with this.
+    /// a read-only file system); queries work, commands fail with this. Also a file the
+    /// engine writes (an import's errors file) that this process may not create or write.
     case readOnly(path: String)
-    /// The store path exists but is a file, not a directory.
+    /// `path` is a file where a directory is needed: the store path, or a parent of it or of
+    /// another file the engine writes.
     case notADirectory(path: String)
-    /// A file-system call on the store's files failed (a rename, a sync, a removal); `reason`
-    /// is the system's.
+    /// A file-system call on a file the engine writes failed (the store's: a rename, a sync, a
+    /// removal; an import's errors file) for a cause without a code of its own; `reason` is
+    /// the system's.
     case fileSystemError(path: String, reason: String)
     /// The store was written in an older store format (`found`) than this build writes
     /// (`wanted`). It is not changed: upgrade it with `idledger upgrade` or by opening it with
@@ -161,18 +166,18 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
             "import \(importId) was started on a file with SHA-256 \(startedWith); this file has \(found) (use another --import-id to import it)"
         case .fileNotReadable(let path, let reason):
             "cannot read \(path): \(reason)"
-        case .storage(let error):
-            error.description
+        case .storage(let failure):
+            failure.description
         case .inputTooLarge(let what, let size, let limit):
             "\(what) is \(size) bytes, over the limit of \(limit) bytes"
         case .storageFull(let path):
-            "no space left on the file system of the store at \(path); nothing was written"
+            "no space left on the file system of \(path): free space and run it again"
         case .corruptStore(let path, let reason):
             "the store at \(path) is damaged: \(reason); restore it from a backup (`idledger verify` checks a store)"
         case .readOnly(let path):
-            "the store at \(path) is read-only for this process: queries work, commands cannot be written"
+            "\(path) is read-only for this process (file permissions or a read-only file system): a store there can be queried, not written"
         case .notADirectory(let path):
-            "\(path) is a file, not a store directory"
+            "\(path) is a file where a directory is needed"
         case .fileSystemError(let path, let reason):
             "\(path): \(reason)"
         case .upgradeRequired(let found, let wanted):

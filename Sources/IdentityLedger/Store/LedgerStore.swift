@@ -25,7 +25,7 @@ struct LedgerStore: Sendable {
             let lock = locked ? try StoreLock.acquire(.shared, directory: path) : nil
             return try Ledger.wrap {
                 let configuration = Environment.Configuration(
-                    databases: Databases.specs, initialMapSize: options.initialMapSize, durability: options.durability)
+                    databases: Databases.specs, initialMapSize: options.initialMapSize, durability: options.durability.environmentDurability)
                 // An existing store first with `meta` alone, which every format has: opening the
                 // other databases creates those an older format lacks, a write the format must be
                 // checked before. A new one with all at once (one transaction creates them).
