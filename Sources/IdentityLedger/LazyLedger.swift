@@ -33,6 +33,11 @@ public final class LazyLedger {
     /// unlinked as soon as it is open, so that nothing is left of it however this process ends.
     private var scratch: Ledger?
 
+    /// Whether there is a store in directory `path` (its data file), without opening it.
+    public static func storeExists(at path: String) -> Bool {
+        StoreFiles.storeExists(in: path)
+    }
+
     /// Opens the store at `path` if there is one, so that a store that cannot be opened
     /// (one being rebuilt, a damaged one) fails here, before any work.
     /// - Throws: what ``Ledger/open(path:options:)`` throws.
@@ -72,6 +77,8 @@ public final class LazyLedger {
     public func preview<T>(_ work: (Ledger) async throws(LedgerError) -> T) async throws(LedgerError) -> T {
         if store == nil, StoreFiles.storeExists(in: path) { store = try Ledger.open(path: path, options: options) }
         if let store { return try await work(store) }
+        // The real run would create the store here: where it could not, neither may a dry run pass.
+        try StoreFiles.checkCreatable(path)
         guard let empty = Self.scratchLedger(options: options, decidesOnly: false) else {
             throw .fileSystemError(path: NSTemporaryDirectory(), reason: "cannot make a scratch store there to decide a dry run in")
         }
@@ -90,7 +97,9 @@ public final class LazyLedger {
         // A private directory: nothing else can be using it. LMDB keeps its files open, so
         // unlinking them does the open environment no harm.
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var scratchOptions = Ledger.Options(durability: .noSync, clock: options.clock, initialMapSize: 1 << 20)
+        // A dry run of a large import or ingest runs in one transaction: a map that had to grow
+        // would run it again from the start (the file is sparse: unused map costs nothing).
+        var scratchOptions = Ledger.Options(durability: .noSync, clock: options.clock, initialMapSize: decidesOnly ? 1 << 20 : 1 << 30)
         scratchOptions.decidesOnly = decidesOnly
         return try? Ledger.openAsIs(path: directory, options: scratchOptions, locked: false)
     }

@@ -11,6 +11,8 @@ import Testing
         _ = try await ledger.identify("external_id=card-1", "phone=+447700900111", "email=ann@example.com", access: ["email"])
         _ = try await ledger.identify("external_id=card-2", "phone=+447700900111")
         _ = try await ledger.identify("cookie=c-web", "email=bob@example.com")
+        _ = try await ledger.identify("cookie=c-anon") // an anonymous visitor, customer 4
+        _ = try await ledger.identify("email=erin@example.com") // customer 5
         return ledger
     }
 
@@ -23,7 +25,8 @@ import Testing
     }
 
     /// Runs `command` dry, checks nothing changed, then for real: the results must be equal.
-    private func expectDryRunMatches(_ command: Command, on ledger: Ledger, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    @discardableResult
+    private func expectDryRunMatches(_ command: Command, on ledger: Ledger, sourceLocation: SourceLocation = #_sourceLocation) async throws -> Result<CommandResult, LedgerError> {
         let before = try dataFile(ledger)
         let events = try ledger.events(limit: 1000).count
         let dry = await outcome { () async throws(LedgerError) in try await ledger.execute(command, dryRun: true) }
@@ -31,18 +34,36 @@ import Testing
         #expect(try ledger.events(limit: 1000).count == events, sourceLocation: sourceLocation)
         let real = await outcome { () async throws(LedgerError) in try await ledger.execute(command) }
         #expect(dry == real, sourceLocation: sourceLocation)
+        return real
     }
 
     @Test func identifyDeclinesAndMergesAsTheRealRunDoes() async throws {
         let ledger = try await couple()
         // Declined: the phone reaches both card holders, whose cards differ.
-        try await expectDryRunMatches(.identify(IdentifyCommand(identifiers: ids("phone=+447700900111", "external_id=card-3"))), on: ledger)
-        // Merged: the web visitor logs in.
-        try await expectDryRunMatches(.identify(IdentifyCommand(identifiers: ids("cookie=c-web", "external_id=card-9"))), on: ledger)
+        let declined = try await expectDryRunMatches(.identify(IdentifyCommand(identifiers: ids("phone=+447700900111", "external_id=card-3"))), on: ledger).get()
+        #expect(declined.created && declined.declined.count == 2)
+        // Merged: the anonymous visitor signs in as Erin.
+        let merged = try await expectDryRunMatches(.identify(IdentifyCommand(identifiers: ids("cookie=c-anon", "email=erin@example.com"))), on: ledger).get()
+        #expect(merged.customer == 5 && merged.merged == [4])
         // Created, with a warning for an identifier sent as a property.
-        try await expectDryRunMatches(.identify(IdentifyCommand(identifiers: ids("email=new@example.com"), properties: ["phone": "+447700900999"])), on: ledger)
+        let warned = try await expectDryRunMatches(.identify(IdentifyCommand(identifiers: ids("email=new@example.com"), properties: ["phone": "+447700900999"])), on: ledger).get()
+        #expect(warned.created && warned.warnings.map(\.code) == ["identifierInProperties"])
         // Refused: an access contact another customer logs in with.
-        try await expectDryRunMatches(.identify(IdentifyCommand(identifiers: ids("email=ann@example.com", "external_id=card-2"), access: ["email"])), on: ledger)
+        let refused = try await expectDryRunMatches(.identify(IdentifyCommand(identifiers: ids("email=ann@example.com", "external_id=card-2"), access: ["email"])), on: ledger)
+        #expect(refused.failureCode == "accessContactInUse")
+        // An idempotent repeat answers the first result; the same eventId with other content is refused.
+        let first = try await ledger.identify(IdentifyCommand(identifiers: ids("email=gus@example.com"), context: CommandContext(eventId: "e-1")))
+        let repeated = try await expectDryRunMatches(.identify(IdentifyCommand(identifiers: ids("email=gus@example.com"), context: CommandContext(eventId: "e-1"))), on: ledger).get()
+        #expect(repeated == first)
+        let conflict = try await expectDryRunMatches(.identify(IdentifyCommand(identifiers: ids("email=hal@example.com"), context: CommandContext(eventId: "e-1"))), on: ledger)
+        #expect(conflict.failureCode == "eventIdConflict")
+    }
+
+    /// The first command of an empty store also seeds the default schema: the positions say so.
+    @Test func aDryRunOnAnEmptyStoreReportsThePositionsOfItsFirstWrite() async throws {
+        let ledger = try await makeLedger()
+        let result = try await expectDryRunMatches(.identify(IdentifyCommand(identifiers: ids("email=ann@example.com"))), on: ledger).get()
+        #expect(result.seq == [2])
     }
 
     @Test func updateMergeAndDetachAsTheRealRunDoes() async throws {
@@ -61,14 +82,14 @@ import Testing
             .identify(IdentifyCommand(identifiers: ids("email=carol@example.com", "external_id=card-7"))),
             .update(UpdateCommand(identifiers: ids("external_id=card-7"), properties: ["tier": "silver"])),
             .identify(IdentifyCommand(identifiers: ids("email=bad"))),
-            .merge(MergeCommand(into: .id(4), from: .id(3), actor: "ops")),
+            .merge(MergeCommand(into: .id(6), from: .id(3), actor: "ops")),
         ]
         let before = try dataFile(ledger)
         let dry = try await ledger.execute(batch: commands, dryRun: true)
         #expect(try dataFile(ledger) == before)
         let real = try await ledger.execute(batch: commands)
         #expect(dry == real)
-        #expect(try dry[1].get().customer == 4) // the update found the customer the first command created
+        #expect(try dry[1].get().customer == 6) // the update found the customer the first command created
     }
 
     @Test func anImportDryRunCountsAndRejectsAsTheRealRunDoes() async throws {
@@ -105,6 +126,19 @@ import Testing
         #expect(real.stdout.contains(#""created":true"#))
     }
 
+    /// Where no store could be created, a dry run fails as the real run does.
+    @Test func aDryRunWhereNoStoreCanBeCreatedFailsAsTheRealRun() throws {
+        let file = temporaryPath("plain-file")
+        try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try "not a directory".write(toFile: file, atomically: true, encoding: .utf8)
+        let arguments = ["identify", "--id", "email=ann@example.com", "--db", file + "/store"]
+        let dry = try CLIProcess.run(arguments + ["--dry-run"])
+        let real = try CLIProcess.run(arguments)
+        #expect(real.status == 1 && real.stderr.contains("notADirectory"), "\(real.stderr)")
+        #expect(dry.status == real.status)
+        #expect(dry.stderr.contains("notADirectory"), "\(dry.stderr)")
+    }
+
     @Test func anIngestDryRunDecidesEachLineAfterTheOnesBefore() throws {
         let path = temporaryPath()
         let input = [
@@ -118,5 +152,12 @@ import Testing
         let real = try CLIProcess.run(["ingest", "-", "--json", "--db", path], input: input)
         #expect(dry.stdout == real.stdout)
         #expect(real.stdout.split(separator: "\n").count == 3)
+    }
+}
+
+extension Result where Failure == LedgerError {
+    /// The error's code, nil for a success.
+    var failureCode: String? {
+        if case .failure(let error) = self { error.code } else { nil }
     }
 }

@@ -53,6 +53,31 @@ import Testing
         #expect(try await withTimeout { await reader.value; return true }, "the feed did not end on cancellation")
     }
 
+    /// A feed that starts far behind catches up page by page, in order, without waiting.
+    @Test func theFeedCatchesUpOverSeveralPages() async throws {
+        let ledger = try await makeLedger()
+        for n in 1...5 { _ = try await ledger.identify("email=p\(n)@example.com") }
+        var seen: [UInt64] = []
+        for try await event in ledger.events(after: 0, pollInterval: .seconds(60), pageSize: 2) {
+            seen.append(event.seq)
+            if seen.count == 6 { break }
+        }
+        #expect(seen == Array(1...6))
+    }
+
+    /// History comes in pages: `after` the last one's position, at most `limit`.
+    @Test func historyPages() async throws {
+        let ledger = try await makeLedger()
+        for n in 1...5 { _ = try await ledger.update("email=ann@example.com", properties: ["visit": .int(Int64(n))]) }
+        let all = try ledger.history(.id(1))
+        #expect(all.count == 5)
+        let first = try ledger.history(.id(1), limit: 2)
+        let second = try ledger.history(.id(1), after: first.last!.seq, limit: 2)
+        let third = try ledger.history(.id(1), after: second.last!.seq, limit: 2)
+        #expect((first + second + third).map(\.seq) == all.map(\.seq))
+        #expect(third.count == 1)
+    }
+
     /// A command is not cancelled with its task: once called it runs to its end (a half-run
     /// command would be worse than a result nobody reads), and its result is returned.
     @Test func aCommandOfACancelledTaskStillRuns() async throws {

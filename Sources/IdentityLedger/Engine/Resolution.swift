@@ -25,11 +25,12 @@ struct IdentifierProblem: Error {
 func presentedIdentifiers(
     _ raw: [Identifier], access: [String], schema: Schema
 ) throws(IdentifierProblem) -> [PresentedIdentifier] {
-    guard !raw.isEmpty else { throw IdentifierProblem(error: .noIdentifiers) }
+    // The declared access types first: an import row names their column, whatever else it lacks.
     for (index, name) in access.enumerated() {
         guard let type = schema.type(named: name) else { throw IdentifierProblem(error: .unknownIdentifierType(type: name), accessType: index) }
         guard type.mayGrantAccess else { throw IdentifierProblem(error: .accessNotAllowedForType(type: name), accessType: index) }
     }
+    guard !raw.isEmpty else { throw IdentifierProblem(error: .noIdentifiers) }
     let accessTypes = Set(access)
     var seen = Set<Identifier>()
     var presented: [(priority: Int, PresentedIdentifier)] = []

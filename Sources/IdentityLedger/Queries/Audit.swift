@@ -52,7 +52,7 @@ extension Ledger {
             }
             return try pairs.keys.sorted().map { pair in
                 let comparison = Cluster.compare(try reader.existingCustomer(pair.a), try reader.existingCustomer(pair.b), schema: schema)
-                return DuplicatePair(a: pair.a, b: pair.b, shared: pairs[pair]!.sorted(), guards: comparison.guards)
+                return DuplicatePair(a: pair.a, b: pair.b, shared: comparison.shared, guards: comparison.guards)
             }
         }
     }

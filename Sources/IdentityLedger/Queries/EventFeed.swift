@@ -20,10 +20,11 @@ extension Ledger {
     /// The feed reads the log in pages of up to `pageSize` events and, at the end of the log,
     /// looks again every `pollInterval` (a read of the log's last position). It ends (returns
     /// nil) when the task iterating it is cancelled; it holds no snapshot between reads, so
-    /// it never keeps LMDB from reusing pages.
+    /// it never keeps LMDB from reusing pages. It keeps its ``Ledger`` (and so the store open)
+    /// until it is released.
     /// - Throws: while iterating, ``LedgerError`` when the log cannot be read.
     public func events(after position: UInt64, pollInterval: Duration = .milliseconds(50), pageSize: Int = 256) -> EventFeed {
-        EventFeed(ledger: self, after: position, pollInterval: pollInterval, pageSize: max(pageSize, 1))
+        EventFeed(ledger: self, after: position, pollInterval: max(pollInterval, .milliseconds(1)), pageSize: max(pageSize, 1))
     }
 }
 
@@ -55,11 +56,9 @@ public struct EventFeed: AsyncSequence, Sendable {
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(LedgerError) -> Event? {
             while index == page.count {
                 if Task.isCancelled { return nil }
-                if try feed.ledger.position > last {
-                    page = try feed.ledger.events(from: last + 1, limit: feed.pageSize)
-                    index = 0
-                    if !page.isEmpty { break }
-                }
+                page = try feed.ledger.events(from: last + 1, limit: feed.pageSize)
+                index = 0
+                if !page.isEmpty { break }
                 do { try await Task.sleep(for: feed.pollInterval) } catch { return nil } // cancelled
             }
             let event = page[index]

@@ -3,7 +3,8 @@ import Foundation
 import Glibc
 #endif
 
-/// The few file-system calls opening and rebuilding a store need beyond Foundation.
+/// The few file-system calls opening and rebuilding a store need beyond Foundation (the store
+/// lock's `flock` is in ``StoreLock``; LMDB's own files are the LMDB module's).
 enum StoreFiles {
     /// The LMDB data file in a store's directory.
     static func dataFile(in directory: String) -> String {
@@ -20,6 +21,27 @@ enum StoreFiles {
     static func makePrivateDirectory(prefix: String) -> String? {
         var template = Array(((NSTemporaryDirectory() as NSString).appendingPathComponent(prefix + "XXXXXX")).utf8CString)
         return template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }.map { String(cString: $0) }
+    }
+
+    /// Throws what creating the store directory `path` would: `notADirectory` when it, or the
+    /// nearest of its ancestors that exists, is not a directory; `readOnly` when that ancestor
+    /// cannot be written. Creates nothing.
+    static func checkCreatable(_ path: String) throws(LedgerError) {
+        var existing = path
+        while !FileManager.default.fileExists(atPath: existing) {
+            let parent = (existing as NSString).deletingLastPathComponent
+            if parent.isEmpty || parent == existing { return }
+            existing = parent
+        }
+        var isDirectory: ObjCBool = false
+        _ = FileManager.default.fileExists(atPath: existing, isDirectory: &isDirectory)
+        guard isDirectory.boolValue else { throw .notADirectory(path: existing) }
+        if existing != path, !isWritable(existing) { throw .readOnly(path: existing) }
+    }
+
+    /// Whether this process may create files in `directory`.
+    static func isWritable(_ directory: String) -> Bool {
+        access(directory, W_OK) == 0
     }
 
     /// Creates `path` and any missing parents; returns whether it created `path` itself.

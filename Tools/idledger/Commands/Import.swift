@@ -56,7 +56,7 @@ struct Import: AsyncParsableCommand {
                 summary = try await dryRun.run(store) { ledger, dryRun throws(LedgerError) in
                     try await ledger.importFile(
                         at: file, format: format, matchBy: matchBy, importId: importId,
-                        errors: errors ?? file + ".errors.jsonl", dryRun: dryRun, progress: display.update
+                        errors: errors ?? (dryRun ? nil : file + ".errors.jsonl"), dryRun: dryRun, progress: display.update
                     )
                 }
             } catch {

@@ -25,7 +25,7 @@ struct Init: AsyncParsableCommand {
     func run() async throws {
         try await global.run {
             let path = global.storePath!
-            let existed = FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("data.mdb"))
+            let existed = LazyLedger.storeExists(at: path)
             // Read and validated before the store is opened, which creates it: a refused
             // schema must leave nothing behind.
             let newSchema = try schema.map(loadSchema)

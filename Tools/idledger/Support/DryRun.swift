@@ -5,7 +5,9 @@ import IdentityLedger
 /// nothing (on a new path not even the store).
 struct DryRunOption: ParsableArguments {
     @Flag(name: .customLong("dry-run"), help: ArgumentHelp(
-        "Decide against the store as it is and print what would happen, writing nothing (not even a new store)."))
+        "Decide against the store as it is and print what would happen, writing nothing (not even a new store). "
+            + "ingest and import decide every line in one transaction that is rolled back: they need a writable store "
+            + "and make other writers wait meanwhile."))
     var enabled = false
 
     /// Runs `work` for real, or as a dry run; `work` gets whether it is one.

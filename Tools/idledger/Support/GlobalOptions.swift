@@ -33,7 +33,7 @@ struct GlobalOptions: ParsableArguments {
     /// `rebuild` and `upgrade`, which open the store themselves).
     func existingStorePath() throws -> String {
         let path = try requiredStorePath()
-        guard FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("data.mdb")) else {
+        guard LazyLedger.storeExists(at: path) else {
             throw CLIError(code: "storeNotFound", message: "no store at \(path)")
         }
         return path

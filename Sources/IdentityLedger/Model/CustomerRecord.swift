@@ -1,5 +1,3 @@
-import LMDB
-
 /// A customer aggregate: its header (the `customers` projection), its identifiers
 /// (`holdings`), its properties (`properties`) and the customers it absorbed (`absorbed`).
 ///
