@@ -90,6 +90,9 @@ struct NormalizationTests {
         Case(kind: .phone, raw: "(555) 123-4567", code: "1", expected: "+15551234567"),
         Case(kind: .phone, raw: "020 7946 0958", code: "44", expected: "+442079460958"),
         Case(kind: .phone, raw: "+1-555.123.4567", expected: "+15551234567"),
+        // A slash after the area code, as written in Germany.
+        Case(kind: .phone, raw: "0171/1111111", code: "49", expected: "+491711111111"),
+        Case(kind: .phone, raw: "+49 (0)171/111 11 11", expected: "+491711111111"),
         // A number already in international form ignores the default code.
         Case(kind: .phone, raw: "+33 1 23 45 67 89", code: "44", expected: "+33123456789"),
         // Bounds: 8 and 15 digits.
@@ -104,10 +107,10 @@ struct NormalizationTests {
         ("+1234567890123456", nil, "phone number must have 8 to 15 digits after +"),
         ("0044 1234 5678 9012 34", nil, "phone number must have 8 to 15 digits after +"),
         ("+", nil, "phone number must have 8 to 15 digits after +"),
-        ("+44 20 7946 O958", nil, "phone number may contain only digits and separators (space - . ( ))"),
-        ("+44 20 CALL NOW", "44", "phone number may contain only digits and separators (space - . ( ))"),
-        ("+44+2079460958", nil, "phone number may contain only digits and separators (space - . ( ))"),
-        ("1-800-FLOWERS", "1", "phone number may contain only digits and separators (space - . ( ))"),
+        ("+44 20 7946 O958", nil, "phone number may contain only digits and separators (space - . ( ) /)"),
+        ("+44 20 CALL NOW", "44", "phone number may contain only digits and separators (space - . ( ) /)"),
+        ("+44+2079460958", nil, "phone number may contain only digits and separators (space - . ( ) /)"),
+        ("1-800-FLOWERS", "1", "phone number may contain only digits and separators (space - . ( ) /)"),
         ("020 794", "44", "phone number must have 8 to 15 digits after +"),
         // (0) is dropped only in international form; in a national number its 0 is kept as a digit.
         ("(0)20 7946 0958 1234", "44", "phone number must have 8 to 15 digits after +"),

@@ -115,6 +115,29 @@ enum ColumnRole: Sendable {
     }
 }
 
+/// How a CSV import reads its property cells.
+public enum CSVCells: String, Sendable, Hashable, CaseIterable {
+    /// A cell that is a JSON number (`41`, `-2.5`, `1e3`; not `007` or `+1`) is stored as a
+    /// number, `true` and `false` as booleans, anything else as text. The default.
+    case typed
+    /// Every cell is stored as text, as written.
+    case text
+
+    /// The property a cell holds.
+    func value(_ text: String) -> JSONValue {
+        guard self == .typed else { return .string(text) }
+        if text == "true" { return .bool(true) }
+        if text == "false" { return .bool(false) }
+        // Only what starts like a JSON number is given to the reader.
+        guard let first = text.utf8.first, first == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first),
+              case .success(let value) = JSONReader.read(text) else { return .string(text) }
+        switch value {
+        case .int, .double: return value
+        default: return .string(text)
+        }
+    }
+}
+
 /// Reads rows from a CSV or JSON Lines file, one at a time.
 struct ImportSource {
     private var csv: CSVParser?
@@ -122,13 +145,15 @@ struct ImportSource {
     /// The CSV header (empty for JSON Lines).
     private(set) var columns: [String] = []
     private var roles: [ColumnRole] = []
+    private let cells: CSVCells
     private var line = 0
     private(set) var rowsRead: UInt64 = 0
 
     /// Opens the file and, for CSV, reads and checks the header row.
     /// - Throws: ``LedgerError/fileNotReadable(path:reason:)`` for a file that cannot be
     ///   opened or read, ``LedgerError/invalidInput(reason:)`` for a bad header.
-    init(path: String, format: ImportFormat, schema: Schema) throws(LedgerError) {
+    init(path: String, format: ImportFormat, schema: Schema, cells: CSVCells = .typed) throws(LedgerError) {
+        self.cells = cells
         switch format {
         case .csv:
             var parser = try CSVParser(path: path)
@@ -166,7 +191,7 @@ struct ImportSource {
             guard let record = try csv!.next() else { return nil }
             rowsRead += 1
             var row = ImportRow(row: rowsRead, line: record.line)
-            if mapping { Self.map(record, header: columns, roles: roles, into: &row) }
+            if mapping { Self.map(record, header: columns, roles: roles, cells: cells, into: &row) }
             return row
         }
         while true {
@@ -190,7 +215,7 @@ struct ImportSource {
 
     // MARK: CSV
 
-    private static func map(_ record: CSVParser.Record, header: [String], roles: [ColumnRole], into row: inout ImportRow) {
+    private static func map(_ record: CSVParser.Record, header: [String], roles: [ColumnRole], cells: CSVCells, into row: inout ImportRow) {
         if let problem = record.problem {
             let column = problem.field < header.count ? header[problem.field] : nil
             row.reject(column: column, code: problem.code, problem.message)
@@ -233,7 +258,7 @@ struct ImportSource {
                 let padded = [UInt8(ascii: " "), UInt8(ascii: "\t")].contains { $0 == bytes.first || $0 == bytes.last }
                 row.at = padded ? text.trimmingCharacters(in: .whitespaces) : text
             case .property(let key):
-                row.properties[key] = .string(text)
+                row.properties[key] = cells.value(text)
             case .refused(let code, let message):
                 row.reject(column: column, code: code, message)
                 return

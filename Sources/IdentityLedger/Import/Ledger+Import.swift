@@ -79,6 +79,8 @@ extension Ledger {
     ///   - errors: a JSON Lines file for rejected rows (`{"row","line","column","code","message"}`);
     ///     replaced when the import starts, kept up to the resume point when it resumes.
     ///   - progress: called after every committed batch, on the calling task (not in a dry run).
+    ///   - csvCells: whether a CSV import stores numbers and `true`/`false` cells typed (the
+    ///     default) or every cell as text. JSON Lines values keep their JSON types either way.
     ///   - dryRun: decide every row as the import would, each seeing the rows before it, in one
     ///     write transaction that is then rolled back: the summary's counts are the real run's,
     ///     `errors` is written with the rows that would be rejected, and nothing is written to
@@ -96,16 +98,17 @@ extension Ledger {
         matchBy: String,
         importId: String? = nil,
         errors: String? = nil,
+        csvCells: CSVCells = .typed,
         dryRun: Bool = false,
         progress: ((ImportProgress) -> Void)? = nil
     ) async throws(LedgerError) -> ImportSummary {
         try await importFile(
-            at: path, format: format, matchBy: matchBy, importId: importId, errors: errors, dryRun: dryRun, progress: progress,
-            tuning: ImportTuning())
+            at: path, format: format, matchBy: matchBy, importId: importId, errors: errors, csvCells: csvCells, dryRun: dryRun,
+            progress: progress, tuning: ImportTuning())
     }
 
     func importFile(
-        at path: String, format: ImportFormat?, matchBy: String, importId: String?, errors: String?, dryRun: Bool = false,
+        at path: String, format: ImportFormat?, matchBy: String, importId: String?, errors: String?, csvCells: CSVCells = .typed, dryRun: Bool = false,
         progress: ((ImportProgress) -> Void)?, tuning: ImportTuning
     ) async throws(LedgerError) -> ImportSummary {
         guard let format = format ?? ImportFormat(pathExtension: path) else {
@@ -146,7 +149,7 @@ extension Ledger {
             }
         }
         // Read the header before anything is written, so that a bad one starts nothing.
-        var source = try ImportSource(path: path, format: format, schema: schema)
+        var source = try ImportSource(path: path, format: format, schema: schema, cells: csvCells)
         defer { source.close() }
         if format == .csv, !source.columns.contains(matchBy) {
             throw .invalidInput(reason: "\(sourceName) has no column \"\(matchBy)\" to match by (columns: \(source.columns.joined(separator: ", ")))")
@@ -155,7 +158,7 @@ extension Ledger {
         let resumedAfterRow = state?.lastRow
         let start = ImportStart(importId: importId, sourceName: sourceName, contentDigest: digest, matchBy: matchBy, format: format.rawValue)
         if dryRun {
-            let outcome = try await previewImport(start, path: path, format: format, schema: schema)
+            let outcome = try await previewImport(start, path: path, format: format, schema: schema, cells: csvCells)
             try ImportErrorsFile(path: errors, keepingRowsUpTo: resumedAfterRow).append(outcome.rejections)
             return ImportSummary(
                 importId: importId, rows: outcome.rows, created: outcome.created, updated: outcome.updated,
@@ -236,7 +239,7 @@ extension Ledger {
 
     /// The import run to its end, every row decided and committed as a real run would, in one
     /// write transaction that is rolled back.
-    private func previewImport(_ start: ImportStart, path: String, format: ImportFormat, schema: Schema) async throws(LedgerError) -> Preview {
+    private func previewImport(_ start: ImportStart, path: String, format: ImportFormat, schema: Schema, cells: CSVCells) async throws(LedgerError) -> Preview {
         let now = self.now
         return try await Self.wrap {
             try await store.discardingWrite { transaction in
@@ -249,7 +252,7 @@ extension Ledger {
                     matchBy: state.start.matchBy, startedAt: state.startedAt
                 )
                 var preview = Preview(created: state.created, updated: state.updated, rejected: state.rejectedUpToLastRow)
-                var source = try ImportSource(path: path, format: format, schema: schema)
+                var source = try ImportSource(path: path, format: format, schema: schema, cells: cells)
                 defer { source.close() }
                 while let row = try source.next(mapping: source.rowsRead >= state.lastRow) {
                     guard row.row > state.lastRow else { continue }

@@ -191,7 +191,7 @@ extension Normalization {
 
         let digits = number.utf8.dropFirst()
         guard digits.allSatisfy(isASCIIDigit) else {
-            throw NormalizationError(reason: "phone number may contain only digits and separators (space - . ( ))")
+            throw NormalizationError(reason: "phone number may contain only digits and separators (space - . ( ) /)")
         }
         guard (8...15).contains(digits.count) else {
             throw NormalizationError(reason: "phone number must have 8 to 15 digits after +")
@@ -199,7 +199,8 @@ extension Normalization {
         return number
     }
 
-    private static let phoneSeparators: [UInt8] = Array(" -.()".utf8)
+    // `/` groups the area code in German and Austrian numbers (`0171/1111111`).
+    private static let phoneSeparators: [UInt8] = Array(" -.()/".utf8)
 
     private static func isASCIIDigit(_ byte: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
 }

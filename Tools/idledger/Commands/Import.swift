@@ -22,6 +22,9 @@ struct Import: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var dryRun: DryRunOption
 
+    @Flag(help: "Store every CSV cell as text (by default numbers and true/false are stored typed).")
+    var strings = false
+
     @Argument(help: ArgumentHelp("A .csv, .jsonl or .ndjson file (a regular file: it is read twice, so not a pipe).", valueName: "file"))
     var file: String
 
@@ -56,7 +59,8 @@ struct Import: AsyncParsableCommand {
                 summary = try await dryRun.run(store) { ledger, dryRun throws(LedgerError) in
                     try await ledger.importFile(
                         at: file, format: format, matchBy: matchBy, importId: importId,
-                        errors: errors ?? (dryRun ? nil : file + ".errors.jsonl"), dryRun: dryRun, progress: display.update
+                        errors: errors ?? (dryRun ? nil : file + ".errors.jsonl"), csvCells: strings ? .text : .typed, dryRun: dryRun,
+                        progress: display.update
                     )
                 }
             } catch {
