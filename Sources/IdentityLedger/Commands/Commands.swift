@@ -6,7 +6,7 @@ public enum CustomerRef: Sendable, Hashable, CustomStringConvertible {
     case id(CustomerID)
     case identifier(Identifier)
 
-    /// `7` or `email=ann@example.com`. An ID is written as ``parseDecimal(_:)`` reads numbers
+    /// `7` or `email=ann@example.com`. An ID is a plain decimal number
     /// (`+7` and `007` are not IDs), and is at least 1.
     public init?(parsing text: String) {
         if let id = parseDecimal(text), id > 0 {

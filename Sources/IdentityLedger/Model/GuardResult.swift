@@ -1,6 +1,6 @@
 /// The three checks every automatic merge candidate must pass (behaviour §4).
 ///
-/// Each guard has a fixed bit (``bit``) under which stored events and recorded declines name
+/// Each guard has a fixed bit (`bit`) under which stored events and recorded declines name
 /// it; the order of the cases means nothing to the store.
 public enum GuardName: String, Sendable, Hashable, Codable, CaseIterable {
     /// Both sides hold values of a type with `blockMergeOnConflict` and share none (the fitness-club couple, behaviour §10.1).

@@ -7,7 +7,7 @@ public enum AsOf: Sendable, Hashable {
     /// After the last event with `recordedAt` ≤ this time.
     case time(Date)
 
-    /// The CLI form: a number (as ``parseDecimal(_:)`` reads it) is a log position, anything
+    /// The CLI form: a plain decimal number (no sign, no leading zero) is a log position, anything
     /// else ISO 8601, or a date alone (`2026-12-01`), which is the start of that day in UTC.
     public init?(parsing text: String) {
         if let seq = parseDecimal(text) {
