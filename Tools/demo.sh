@@ -7,18 +7,22 @@ cd "$(dirname "$0")/.."
 bash Tools/install-deps.sh
 swift build --product idledger -c release >/dev/null
 idledger="$(swift build --product idledger -c release --show-bin-path)/idledger"
-store="$(mktemp -d)/demo-store"
+# Everything the demo writes goes under one fresh directory, which it leaves for you to explore.
+work="$(mktemp -d -t idledger-demo.XXXXXX)"
+store="$work/store"
 export IDLEDGER_DB="$store"
 
 if [ -t 1 ]; then bold=$'\033[1m'; plain=$'\033[0m'; else bold=""; plain=""; fi
 story() { printf '\n%s== %s%s\n' "$bold" "$1" "$plain"; [ -z "$2" ] || printf '%s\n' "$2"; }
 run() { printf '$ idledger %s\n' "$*"; "$idledger" "$@" || true; }
 
+story "The store" "The demo writes its store to $store (kept afterwards: IDLEDGER_DB=$store idledger show 1)."
+
 story "The story file" "Every command of the stories, one JSON object a line (Tools/demo/seed-stories.jsonl):"
 # ingest exits 2 because some lines are refused on purpose (the stories show the refusals).
-"$idledger" ingest Tools/demo/seed-stories.jsonl >/tmp/idledger-demo-ingest.txt || true
+"$idledger" ingest Tools/demo/seed-stories.jsonl >"$work/ingest.txt" || true
 paste -d'\n' <(grep -v '^#' Tools/demo/seed-stories.jsonl | grep -v '^$' | sed 's/^/  in:  /') \
-    <(sed 's/^/  out: /' /tmp/idledger-demo-ingest.txt)
+    <(sed 's/^/  out: /' "$work/ingest.txt")
 
 story "1. The fitness-club couple" \
 "Ann and Bob share the household phone; each has a membership card (external_id, merge-blocking).
