@@ -22,9 +22,10 @@ struct Rebuild: AsyncParsableCommand {
     func run() async throws {
         try await global.run {
             let path = try global.existingStorePath()
-            let display = ReplayProgressDisplay(label: "rebuild", json: global.json)
-            let summary = try Ledger.rebuild(path: path, options: try global.ledgerOptions(), progress: display.update)
-            display.finish()
+            let options = try global.ledgerOptions()
+            let summary = try ReplayProgressDisplay.showing("rebuild", json: global.json) { progress throws(LedgerError) in
+                try Ledger.rebuild(path: path, options: options, progress: progress)
+            }
             let rate = summary.seconds > 0 ? Double(summary.events) / summary.seconds : 0
             if global.json {
                 print(Output.json(RebuildOutput(

@@ -21,9 +21,10 @@ struct Upgrade: AsyncParsableCommand {
     func run() async throws {
         try await global.run {
             let path = try global.existingStorePath()
-            let display = ReplayProgressDisplay(label: "upgrade", json: global.json)
-            let summary = try Ledger.upgrade(path: path, options: try global.ledgerOptions(), progress: display.update)
-            display.finish()
+            let options = try global.ledgerOptions()
+            let summary = try ReplayProgressDisplay.showing("upgrade", json: global.json) { progress throws(LedgerError) in
+                try Ledger.upgrade(path: path, options: options, progress: progress)
+            }
             if global.json {
                 print(Output.json(UpgradeOutput(
                     upgraded: summary.rebuild != nil, from: summary.found, format: summary.format,

@@ -21,9 +21,9 @@ struct Verify: AsyncParsableCommand {
     func run() async throws {
         try await global.run {
             let ledger = try global.openLedger()
-            let display = ReplayProgressDisplay(label: "verify", json: global.json)
-            let report = try ledger.verify(progress: display.update)
-            display.finish()
+            let report = try ReplayProgressDisplay.showing("verify", json: global.json) { progress throws(LedgerError) in
+                try ledger.verify(progress: progress)
+            }
             if global.json {
                 print(Output.json(VerifyOutput(
                     ok: report.isValid, events: report.events, seconds: report.seconds,

@@ -175,7 +175,7 @@ struct CustomerOutput: Encodable {
         try c.encode(id, forKey: .id)
         try c.encode(status, forKey: .status)
         // Always present, `null` for an active customer.
-        if let mergedInto { try c.encode(mergedInto, forKey: .mergedInto) } else { try c.encodeNil(forKey: .mergedInto) }
+        try c.encodeOrNull(mergedInto, forKey: .mergedInto)
         try c.encode(survivor, forKey: .survivor)
         try c.encode(mergedFrom, forKey: .mergedFrom)
         try c.encode(identifiers, forKey: .identifiers)
@@ -214,7 +214,7 @@ struct InitOutput: Encodable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(db, forKey: .db)
         try c.encode(created, forKey: .created)
-        if let seq { try c.encode(seq, forKey: .seq) } else { try c.encodeNil(forKey: .seq) }
+        try c.encodeOrNull(seq, forKey: .seq)
         try c.encode(schema, forKey: .schema)
     }
 }
@@ -294,7 +294,7 @@ struct EventOutput: Encodable {
         var c = encoder.container(keyedBy: Key.self)
         func put<T: Encodable>(_ key: String, _ value: T) throws { try c.encode(value, forKey: Key(key)) }
         func putOptional(_ key: String, _ value: String?) throws {
-            if let value { try c.encode(value, forKey: Key(key)) } else { try c.encodeNil(forKey: Key(key)) }
+            try c.encodeOrNull(value, forKey: Key(key))
         }
 
         try put("seq", event.seq)
@@ -349,5 +349,12 @@ struct EventOutput: Encodable {
             if event.importId == nil { try put("importId", importId) }
             try put("counts", CountsOutput(read: counts.read, created: counts.created, updated: counts.updated, rejected: counts.rejected))
         }
+    }
+}
+
+extension KeyedEncodingContainer {
+    /// Writes `value`, or `null` for nil: a key that is always present (`encodeIfPresent` leaves it out).
+    mutating func encodeOrNull<T: Encodable>(_ value: T?, forKey key: Key) throws {
+        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
     }
 }

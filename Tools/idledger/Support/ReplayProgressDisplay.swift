@@ -23,4 +23,14 @@ final class ReplayProgressDisplay {
 
     /// Ends the progress line so that what follows starts on a fresh one.
     func finish() { line.clear() }
+
+    /// Runs `replay` with its progress shown under `label`, and ends the line however it ends
+    /// (an error then prints on a line of its own).
+    static func showing<T>(
+        _ label: String, json: Bool, _ replay: (@escaping (Ledger.ReplayProgress) -> Void) throws(LedgerError) -> T
+    ) throws(LedgerError) -> T {
+        let display = ReplayProgressDisplay(label: label, json: json)
+        defer { display.finish() }
+        return try replay(display.update)
+    }
 }
