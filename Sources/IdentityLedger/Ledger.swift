@@ -50,7 +50,9 @@ public final class Ledger: Sendable {
     /// stops at the holdings it got later.
     /// 4: properties in their own projection, a version per key whose winner changed, so
     /// that a customer's version no longer copies all its properties.
-    static let storeFormat: UInt64 = 4
+    /// 5: the `schemas` projection holds only the positions of schema changes; each schema is
+    /// read from its event.
+    static let storeFormat: UInt64 = 5
 
     /// The store: the only thing this type reads and writes through.
     let store: LedgerStore

@@ -45,10 +45,16 @@ struct EncodingTests {
         GuardResult(guard: .uniqueIdConflict, passed: false, detail: "differs", evidence: ids("external_id=A", "external_id=B")),
         GuardResult(guard: .accessContactsDiffer, passed: true, detail: "ok"),
         GuardResult(guard: .softIdOnly, passed: true, detail: "ok"),
+        GuardResult(guard: .valueLimit, passed: false, detail: "over", evidence: ids("email=a@b.com")),
     ]
 
     static let bodies: [EventBody] = [
         .schemaChanged(.default),
+        .schemaChanged(Schema(types: [
+            IdentifierType(name: "email", kind: .contact, normalize: .email, canGrantAccess: true, maxHolders: 5,
+                           blockedValues: ["test@test.com", "none@none.com"], blockedPatterns: ["noreply@.*"], maxValues: 3),
+            IdentifierType(name: "cookie", kind: .soft, blockedPatterns: ["0+", "undefined"]),
+        ])),
         .identified(customer: 7, created: true, identifiers: [PresentedIdentifier(identifier: Identifier(type: "email", value: "ä@b.com"), access: true)],
                     properties: [PropertyWrite(key: "n", value: ["a": [1, 2.5, "x", nil, true], "b": -3])], declined: [DeclinedCandidate(customer: 9, failingMask: 3)]),
         .updated(customer: 7, created: false, identifiers: ids("cookie=c"), properties: [PropertyWrite(key: "gone", value: nil)]),
@@ -85,7 +91,7 @@ struct EncodingTests {
     }
 
     @Test func truncatedEventsAreCorruptNotCrashes() {
-        let event = Event(seq: 5, commandSeq: 5, recordedAt: 1, occurredAt: 1, body: Self.bodies[4])
+        let event = Event(seq: 5, commandSeq: 5, recordedAt: 1, occurredAt: 1, body: Self.bodies[5])
         let bytes = event.encoded()
         for length in 0..<bytes.count {
             #expect(throws: LedgerError.self) { try Event(seq: 5, bytes: Array(bytes.prefix(length))) }

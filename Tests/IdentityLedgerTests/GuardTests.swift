@@ -64,7 +64,7 @@ struct GuardTests {
         let merge = try #require(try ledger.events(limit: 100).last { $0.kind == "merged" })
         guard case .merged(_, _, let trigger, let guards, let forced) = merge.body else { return }
         #expect(!forced)
-        #expect(guards.map(\.guard) == GuardName.allCases && guards.allPassed)
+        #expect(guards.map(\.guard) == GuardName.evaluatedByDefault && guards.allPassed)
         #expect(!trigger.isEmpty)
     }
 
@@ -93,7 +93,7 @@ struct GuardTests {
         #expect(declines.count == 1)
         guard case .mergeDeclined(let customer, let candidate, let guards)? = declines.first?.body else { return }
         #expect(Set([customer, candidate]) == [first.customer, second.customer])
-        #expect(guards.map(\.guard) == GuardName.allCases)
+        #expect(guards.map(\.guard) == GuardName.evaluatedByDefault)
     }
 
     @Test func manualMergeIsForcedAndRecordsTheGuards() async throws {
@@ -169,9 +169,9 @@ struct GuardTests {
 @Suite struct GuardBitTests {
     @Test func eachGuardHasItsFixedBit() {
         let bits = Dictionary(uniqueKeysWithValues: GuardName.allCases.map { ($0.rawValue, $0.bit) })
-        #expect(bits == ["uniqueIdConflict": 1, "accessContactsDiffer": 2, "softIdOnly": 4])
+        #expect(bits == ["uniqueIdConflict": 1, "accessContactsDiffer": 2, "softIdOnly": 4, "valueLimit": 8])
         for name in GuardName.allCases { #expect(GuardName(bit: name.bit) == name) }
-        #expect(GuardName(bit: 8) == nil && GuardName(bit: 0) == nil && GuardName(bit: 3) == nil)
+        #expect(GuardName(bit: 16) == nil && GuardName(bit: 0) == nil && GuardName(bit: 3) == nil)
     }
 
     @Test func aStoredFailingGuardSetDecodesToItsGuards() throws {

@@ -99,3 +99,8 @@ func expectRefused(_ ledger: Ledger, code: String, sourceLocation: SourceLocatio
     #expect(try ledger.fingerprint() == before, "a refused command changed the store", sourceLocation: sourceLocation)
     return error
 }
+
+extension GuardName {
+    /// The guards judged under a schema where no type sets `maxValues` (``GuardName/valueLimit`` is not among them).
+    static let evaluatedByDefault: [GuardName] = [.uniqueIdConflict, .accessContactsDiffer, .softIdOnly]
+}

@@ -159,7 +159,7 @@ struct JSONFields {
         } catch {
             throw error.error
         }
-        guard let ids else { throw .noIdentifiers }
+        guard let ids else { throw .noIdentifiers() }
         return ids
     }
 

@@ -59,7 +59,8 @@ struct CommandDecider<View: LedgerView> {
     private func identify(_ command: IdentifyCommand, _ log: inout PendingLog) throws -> CommandResult {
         let schema = try view.schema()
         try schema.refuseArrays(for: command.typesGivenAsArrays)
-        let presented = try normalizeIdentifiers(command.identifiers, access: command.access, schema: schema)
+        let identifiers = try normalizeIdentifiers(command.identifiers, access: command.access, schema: schema)
+        let presented = identifiers.values
         let properties = try PropertyWrite.checked(command.properties)
         let candidates = try findCandidates(presented, schema: schema, in: view)
 
@@ -115,7 +116,7 @@ struct CommandDecider<View: LedgerView> {
         }
         var result = CommandResult(
             customer: customer, created: created, merged: merged, seq: log.written, declined: [],
-            guards: [], warnings: Warning.identifiersInProperties(properties, schema: schema)
+            guards: [], warnings: identifiers.warnings + Warning.identifiersInProperties(properties, schema: schema)
         )
         result.listDeclined(declined.map { DeclinedResult(customer: $0.candidate.id, guards: $0.guards) })
         return result
@@ -126,7 +127,8 @@ struct CommandDecider<View: LedgerView> {
     private func update(_ command: UpdateCommand, _ log: inout PendingLog) throws -> CommandResult {
         let schema = try view.schema()
         try schema.refuseArrays(for: command.typesGivenAsArrays)
-        let presented = try normalizeIdentifiers(command.identifiers, access: [], schema: schema)
+        let identifiers = try normalizeIdentifiers(command.identifiers, access: [], schema: schema)
+        let presented = identifiers.values
         // An update only writes properties; without any it would log an event that says nothing.
         guard !command.properties.isEmpty else {
             throw LedgerError.invalidInput(reason: "update needs at least one property (identify is for presenting identifiers)")
@@ -146,7 +148,7 @@ struct CommandDecider<View: LedgerView> {
         log.append(.updated(customer: customer, created: created, identifiers: presented.map(\.identifier), properties: properties))
         return CommandResult(
             customer: customer, created: created, merged: [], seq: log.written, declined: [], guards: [],
-            warnings: Warning.identifiersInProperties(properties, schema: schema)
+            warnings: identifiers.warnings + Warning.identifiersInProperties(properties, schema: schema)
         )
     }
 

@@ -46,7 +46,7 @@ struct ImportRowDecider<View: LedgerView> {
         }
         let presented: [PresentedIdentifier]
         do throws(IdentifierProblem) {
-            presented = try presentedIdentifiers(row.identifiers.map(\.identifier), access: row.access.map(\.type), schema: schema)
+            presented = try presentedIdentifiers(row.identifiers.map(\.identifier), access: row.access.map(\.type), schema: schema).values
         } catch {
             let column = error.identifier.map { row.identifiers[$0].column } ?? error.accessType.map { row.access[$0].column }
             return reject(column, error.error)

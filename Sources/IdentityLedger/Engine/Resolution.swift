@@ -1,9 +1,24 @@
+/// A command's identifiers as the engine takes them.
+struct PresentedIdentifiers {
+    /// The values it resolves with, in schema priority order, values of one type in
+    /// normalized byte order.
+    var values: [PresentedIdentifier]
+    /// The values the schema blocks (``IdentifierType/blockedValues``, ``IdentifierType/blockedPatterns``),
+    /// dropped before resolution, in the order given.
+    var blocked: [Identifier]
+
+    /// A `blockedIdentifier` warning per dropped value.
+    var warnings: [Warning] {
+        blocked.map { Warning(code: "blockedIdentifier", message: "\($0) is blocked by the schema and was dropped; it identifies no one") }
+    }
+}
+
 /// Validates and normalizes a command's identifiers: known types, valid values,
-/// access only where the type allows it, one value per unique type. The result is
-/// in schema priority order, values of one type in normalized byte order.
+/// access only where the type allows it, one value per unique type; blocked values are
+/// dropped, and a command left with none is `noIdentifiers` naming them.
 func normalizeIdentifiers(
     _ raw: [Identifier], access: [String], schema: Schema
-) throws(LedgerError) -> [PresentedIdentifier] {
+) throws(LedgerError) -> PresentedIdentifiers {
     do {
         return try presentedIdentifiers(raw, access: access, schema: schema)
     } catch {
@@ -24,16 +39,18 @@ struct IdentifierProblem: Error {
 /// ``normalizeIdentifiers(_:access:schema:)``, saying which input a refusal is about.
 func presentedIdentifiers(
     _ raw: [Identifier], access: [String], schema: Schema
-) throws(IdentifierProblem) -> [PresentedIdentifier] {
+) throws(IdentifierProblem) -> PresentedIdentifiers {
     // The declared access types first: an import row names their column, whatever else it lacks.
     for (index, name) in access.enumerated() {
         guard let type = schema.type(named: name) else { throw IdentifierProblem(error: .unknownIdentifierType(type: name), accessType: index) }
         guard type.mayGrantAccess else { throw IdentifierProblem(error: .accessNotAllowedForType(type: name), accessType: index) }
     }
-    guard !raw.isEmpty else { throw IdentifierProblem(error: .noIdentifiers) }
+    guard !raw.isEmpty else { throw IdentifierProblem(error: .noIdentifiers()) }
     let accessTypes = Set(access)
     var seen = Set<Identifier>()
     var presented: [(priority: Int, PresentedIdentifier)] = []
+    var blocked: [Identifier] = []
+    var firstBlocked: Int?
     for (index, identifier) in raw.enumerated() {
         guard let type = schema.type(named: identifier.type), let priority = schema.priority(of: identifier.type) else {
             throw IdentifierProblem(error: .unknownIdentifierType(type: identifier.type), identifier: index)
@@ -45,6 +62,12 @@ func presentedIdentifiers(
             throw IdentifierProblem(error: error, identifier: index)
         }
         guard seen.insert(normalized).inserted else { continue }
+        // Junk never reaches resolution; only its warning says it was sent.
+        if type.isBlocked(normalized.value) {
+            blocked.append(normalized)
+            firstBlocked = firstBlocked ?? index
+            continue
+        }
         presented.append((priority, PresentedIdentifier(identifier: normalized, access: accessTypes.contains(type.name))))
     }
     for type in schema.types where type.kind == .unique {
@@ -55,9 +78,13 @@ func presentedIdentifiers(
                 identifier: raw.firstIndex { $0.type == type.name })
         }
     }
-    return presented
+    guard !presented.isEmpty else {
+        throw IdentifierProblem(error: .noIdentifiers(blocked: blocked), identifier: firstBlocked)
+    }
+    let values = presented
         .sorted { ($0.priority, $0.1.identifier) < ($1.priority, $1.1.identifier) }
         .map(\.1)
+    return PresentedIdentifiers(values: values, blocked: blocked)
 }
 
 private func < (lhs: (Int, Identifier), rhs: (Int, Identifier)) -> Bool {
@@ -181,13 +208,17 @@ struct Cluster {
     private let declaredAccess: Set<Identifier>
     /// Access-granting values of accepted customers, with their owner (for evidence).
     private var acceptedAccess: [(CustomerID, Identifier)] = []
+    /// Values of types with a ``IdentifierType/maxValues``, by type.
+    private var limitedValues: [String: Set<String>] = [:]
+    /// Whether a customer was accepted, so that the next one would be merged into it.
+    private var merging = false
     private(set) var known: Bool
 
     init(presented: [PresentedIdentifier], schema: Schema) {
         self.schema = schema
         declaredAccess = Set(presented.filter(\.access).map(\.identifier))
         known = presented.contains { schema.type(named: $0.identifier.type)?.kind != .soft }
-        for value in presented { addBlocking(value.identifier) }
+        for value in presented { add(value.identifier) }
     }
 
     /// For a manual merge: X is the surviving customer.
@@ -198,10 +229,12 @@ struct Cluster {
         accept(customer)
     }
 
-    private mutating func addBlocking(_ identifier: Identifier) {
-        if let type = schema.type(named: identifier.type), type.kind == .unique, type.blockMergeOnConflict {
+    private mutating func add(_ identifier: Identifier) {
+        guard let type = schema.type(named: identifier.type) else { return }
+        if type.kind == .unique, type.blockMergeOnConflict {
             blockingValues[type.name, default: []].insert(identifier.value)
         }
+        if type.valueLimit != nil { limitedValues[type.name, default: []].insert(identifier.value) }
     }
 
     func isKnown(_ record: some GuardSubject) -> Bool {
@@ -209,8 +242,9 @@ struct Cluster {
     }
 
     mutating func accept(_ record: some GuardSubject) {
+        merging = true
         for held in record.identifiers {
-            addBlocking(held.identifier)
+            add(held.identifier)
             if held.access { acceptedAccess.append((record.id, held.identifier)) }
         }
         known = known || isKnown(record)
@@ -225,10 +259,35 @@ struct Cluster {
         return PairComparison(shared: shared, onlySoft: onlySoft, guards: guards)
     }
 
-    /// All three guards, each with its evidence; never short-circuited.
-    /// `reachedBy`: the values linking Y to this side (the evidence of `softIdOnly`).
+    /// Every guard, each with its evidence; never short-circuited (``GuardName`` says when
+    /// `valueLimit` is among them). `reachedBy`: the values linking Y to this side (the
+    /// evidence of `softIdOnly`).
     func evaluate(_ y: some GuardSubject, reachedOnlyBySoft: Bool, reachedBy: [Identifier] = []) -> [GuardResult] {
-        [uniqueIdConflict(y), accessContactsDiffer(y), softIdOnly(y, reachedOnlyBySoft: reachedOnlyBySoft, reachedBy: reachedBy)]
+        let guards = [uniqueIdConflict(y), accessContactsDiffer(y), softIdOnly(y, reachedOnlyBySoft: reachedOnlyBySoft, reachedBy: reachedBy)]
+        return schema.limitsValues ? guards + [valueLimit(y)] : guards
+    }
+
+    private func valueLimit(_ y: some GuardSubject) -> GuardResult {
+        // The first customer found takes the command's values: that is attaching, not merging.
+        guard merging else {
+            return GuardResult(guard: .valueLimit, passed: true, detail: "customer \(y.id) would be the first customer found, not merged")
+        }
+        var counts: [String] = []
+        for type in schema.types {
+            guard let limit = type.valueLimit else { continue }
+            let mine = limitedValues[type.name] ?? []
+            let added = Set(y.identifiers.filter { $0.type == type.name }.map(\.value)).subtracting(mine)
+            let count = mine.count + added.count
+            if count > limit {
+                return GuardResult(
+                    guard: .valueLimit, passed: false,
+                    detail: "\(type.name): the merge would hold \(count) distinct values, more than maxValues \(limit)",
+                    evidence: added.sorted().map { Identifier(type: type.name, value: $0) }
+                )
+            }
+            counts.append("\(type.name) \(count) of \(limit)")
+        }
+        return GuardResult(guard: .valueLimit, passed: true, detail: "within maxValues (\(counts.joined(separator: ", ")))")
     }
 
     private func uniqueIdConflict(_ y: some GuardSubject) -> GuardResult {

@@ -6,7 +6,8 @@ extension Event {
     /// The version written by this build. Bump it when the layout changes, and keep
     /// decoding every older version.
     /// 2: a schema's types carry `maxHolders` (a version-1 schema takes the default).
-    static let formatVersion: UInt8 = 2
+    /// 3: and `blockedValues`, `blockedPatterns` and `maxValues` (none in an older one).
+    static let formatVersion: UInt8 = 3
 
     private enum Kind: UInt8 {
         case schemaChanged = 1, identified, updated, detached, merged, mergeDeclined, importStarted, importFinished
@@ -252,6 +253,9 @@ extension BinaryWriter {
             w.write(type.canGrantAccess)
             w.write(optional: type.defaultCallingCode)
             w.write(optional: type.maxHolders.map { UInt64(max($0, 0)) })
+            w.write(type.blockedValues) { w, value in w.write(value) }
+            w.write(type.blockedPatterns) { w, pattern in w.write(pattern) }
+            w.write(optional: type.maxValues.map { UInt64(max($0, 0)) })
         }
     }
 }
@@ -261,9 +265,8 @@ extension BinaryReader {
         PropertyWrite(key: try readString(), value: try readJSON())
     }
 
-    /// A schema as event format `version` wrote it (the `schemas` projection is always in the
-    /// current one).
-    mutating func readSchema(version: UInt8 = Event.formatVersion) throws(Failure) -> Schema {
+    /// A schema as event format `version` wrote it.
+    mutating func readSchema(version: UInt8) throws(Failure) -> Schema {
         Schema(types: try readArray { (r: inout BinaryReader) throws(Failure) in
             let name = try r.readString()
             let kindName = try r.readString()
@@ -279,9 +282,23 @@ extension BinaryReader {
                 guard let limit = Int(exactly: limit) else { throw Failure(reason: "maxHolders \(limit) out of range") }
                 return limit
             }
+            // Versions 1 and 2 had no blocked values or value limits.
+            guard version >= 3 else {
+                return IdentifierType(
+                    name: name, kind: kind, normalize: normalize, blockMergeOnConflict: blockMergeOnConflict,
+                    canGrantAccess: canGrantAccess, defaultCallingCode: defaultCallingCode, maxHolders: maxHolders
+                )
+            }
+            let blockedValues = try r.readArray { (r: inout BinaryReader) throws(Failure) in try r.readString() }
+            let blockedPatterns = try r.readArray { (r: inout BinaryReader) throws(Failure) in try r.readString() }
+            let maxValues = try r.readOptionalUInt64().map { (limit) throws(Failure) in
+                guard let limit = Int(exactly: limit) else { throw Failure(reason: "maxValues \(limit) out of range") }
+                return limit
+            }
             return IdentifierType(
                 name: name, kind: kind, normalize: normalize, blockMergeOnConflict: blockMergeOnConflict,
-                canGrantAccess: canGrantAccess, defaultCallingCode: defaultCallingCode, maxHolders: maxHolders
+                canGrantAccess: canGrantAccess, defaultCallingCode: defaultCallingCode, maxHolders: maxHolders,
+                blockedValues: blockedValues, blockedPatterns: blockedPatterns, maxValues: maxValues
             )
         })
     }

@@ -1,4 +1,6 @@
-/// The three checks every automatic merge candidate must pass (behaviour §4).
+/// The checks every automatic merge candidate must pass (behaviour §4). ``valueLimit`` is
+/// evaluated only under a schema where some type sets ``IdentifierType/maxValues``, so that
+/// the guard results of every other store are the three they always were.
 ///
 /// Each guard has a fixed bit (`bit`) under which stored events and recorded declines name
 /// it; the order of the cases means nothing to the store.
@@ -9,6 +11,9 @@ public enum GuardName: String, Sendable, Hashable, Codable, CaseIterable {
     case accessContactsDiffer
     /// The candidate was reached only through soft values and both sides are known (a shared browser).
     case softIdOnly
+    /// The merge would leave one customer with more distinct values of a type than its
+    /// ``IdentifierType/maxValues`` (a mega-profile built from junk values).
+    case valueLimit
 
     /// The guard's bit in a stored failing-guard set (an event's declined candidates, the
     /// `declines` key) and in a stored guard result. Written out per guard, never derived from
@@ -19,6 +24,7 @@ public enum GuardName: String, Sendable, Hashable, Codable, CaseIterable {
         case .uniqueIdConflict: 1
         case .accessContactsDiffer: 2
         case .softIdOnly: 4
+        case .valueLimit: 8
         }
     }
 

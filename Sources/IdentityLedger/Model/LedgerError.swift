@@ -5,7 +5,8 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
     case invalidIdentifierValue(type: String, value: String, reason: String)
     case accessNotAllowedForType(type: String)
     case multipleValuesForUniqueType(type: String, values: [String])
-    case noIdentifiers
+    /// The command has no identifier, or only values the schema blocks (`blocked`).
+    case noIdentifiers(blocked: [Identifier] = [])
     /// A unique value of the command belongs to `owner`, which the guards kept apart.
     case duplicateUniqueIdentifier(identifier: Identifier, owner: CustomerID, guards: [GuardResult])
     /// A value the command declares as access-granting is access-granting on `owner`.
@@ -126,8 +127,10 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
             "type \"\(type)\" cannot grant access (canGrantAccess is off or it is soft)"
         case .multipleValuesForUniqueType(let type, let values):
             "several values of unique type \"\(type)\" in one command: \(values.joined(separator: ", "))"
-        case .noIdentifiers:
+        case .noIdentifiers(let blocked) where blocked.isEmpty:
             "the command has no identifiers"
+        case .noIdentifiers(let blocked):
+            "the command has no identifiers but blocked ones: \(blocked.map(\.description).joined(separator: ", ")) (the schema's blockedValues or blockedPatterns)"
         case .duplicateUniqueIdentifier(let identifier, let owner, let guards):
             "\(identifier) already belongs to customer \(owner), kept apart by \(Self.names(guards))"
         case .accessContactInUse(let identifier, let owner, let guards):

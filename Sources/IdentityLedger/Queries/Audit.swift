@@ -34,6 +34,23 @@ public struct QualityAudit: Sendable, Hashable {
     public var findingsBySource: [String: Int]
 }
 
+/// A stored value that junk protection sets apart (behaviour §2.5, §2.7): shared past its
+/// type's `maxHolders`, or blocked by the schema in force.
+public struct JunkValue: Sendable, Hashable {
+    public enum Reason: String, Sendable, Hashable, Codable {
+        /// Held by at least its type's ``IdentifierType/maxHolders`` active customers: no match path.
+        case sharedValue
+        /// A value the schema blocks now (``IdentifierType/blockedValues``,
+        /// ``IdentifierType/blockedPatterns``), stored before the block: it stays, and no longer matches.
+        case blockedValue
+    }
+
+    public var identifier: Identifier
+    public var reason: Reason
+    /// The active customers holding it.
+    public var holders: Int
+}
+
 extension Ledger {
     /// Pairs of active customers sharing a contact or soft value, each with the guard results
     /// that keep it apart (or that show the next matching command would merge it).
@@ -54,6 +71,25 @@ extension Ledger {
                 let comparison = Cluster.compare(try reader.existingCustomer(pair.a), try reader.existingCustomer(pair.b), schema: schema)
                 return DuplicatePair(a: pair.a, b: pair.b, shared: comparison.shared, guards: comparison.guards)
             }
+        }
+    }
+
+    /// The stored values that junk protection sets apart: values shared past their type's
+    /// `maxHolders`, and values the schema in force blocks, each with its holder count; in
+    /// schema order, then by value. A value both shared and blocked is listed as blocked.
+    public func auditJunkValues() throws(LedgerError) -> [JunkValue] {
+        try snapshot { reader in
+            let schema = try reader.schema()
+            var found: [(priority: Int, value: JunkValue)] = []
+            try reader.forEachValue { identifier, state in
+                guard !state.holders.isEmpty, let type = schema.type(named: identifier.type),
+                      let priority = schema.priority(of: type.name) else { return true }
+                let reason: JunkValue.Reason? = type.isBlocked(identifier.value) ? .blockedValue
+                    : type.holderCutoff.map { state.holders.count >= $0 } == true ? .sharedValue : nil
+                if let reason { found.append((priority, JunkValue(identifier: identifier, reason: reason, holders: state.holders.count))) }
+                return true
+            }
+            return found.sorted { ($0.priority, $0.value.identifier.value) < ($1.priority, $1.value.identifier.value) }.map(\.value)
         }
     }
 

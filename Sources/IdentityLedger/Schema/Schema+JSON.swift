@@ -35,7 +35,8 @@ extension Schema {
 }
 
 extension IdentifierType {
-    static let jsonKeys = ["name", "kind", "normalize", "blockMergeOnConflict", "canGrantAccess", "defaultCallingCode", "maxHolders"]
+    static let jsonKeys = ["name", "kind", "normalize", "blockMergeOnConflict", "canGrantAccess", "defaultCallingCode", "maxHolders",
+                           "blockedValues", "blockedPatterns", "maxValues"]
 
     /// One entry of a schema document's `types`.
     init(json value: JSONValue, index: Int) throws(LedgerError) {
@@ -66,7 +67,10 @@ extension IdentifierType {
                 blockMergeOnConflict: try fields.bool("blockMergeOnConflict") ?? false,
                 canGrantAccess: try fields.bool("canGrantAccess") ?? false,
                 defaultCallingCode: try fields.optionalString("defaultCallingCode"),
-                maxHolders: try fields.int("maxHolders")
+                maxHolders: try fields.int("maxHolders"),
+                blockedValues: try fields.stringArray("blockedValues") ?? [],
+                blockedPatterns: try fields.stringArray("blockedPatterns") ?? [],
+                maxValues: try fields.int("maxValues")
             )
         } catch {
             throw error.asInvalidSchema(at: place)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What an identifier type promises about its values (behaviour §2.2).
 public enum IdentifierKind: String, Sendable, Codable, CaseIterable {
     /// A value belongs to at most one customer (external ID, loyalty card, CRM ID).
@@ -30,6 +32,23 @@ public struct IdentifierType: Sendable, Hashable, Encodable {
     /// own phone typed in at the till), and each new holder would otherwise be declined by
     /// every earlier one. `nil` is ``defaultMaxHolders``; `0` means no cutoff.
     public var maxHolders: Int?
+    /// Normalized values that are never identifiers (`test@test.com`, `+10000000000`): a command
+    /// presenting one drops it before resolution with a `blockedIdentifier` warning. Values
+    /// stored before the block stay where they are, but no longer match.
+    public var blockedValues: [String]
+    /// Regular expressions a normalized value must not match as a whole (`noreply@.*`, `0+`);
+    /// a value that does is dropped as a ``blockedValues`` one is.
+    public var blockedPatterns: [String] {
+        get { patterns.sources }
+        set { patterns = BlockedPatterns(newValue) }
+    }
+    /// `unique` and `contact` only: an automatic merge whose customer would hold more distinct
+    /// values of this type is declined by the guard ``GuardName/valueLimit`` (a mega-profile
+    /// built by junk). Attaching values to one customer is not limited.
+    public var maxValues: Int?
+
+    /// The compiled ``blockedPatterns``, compiled once when they are set.
+    private var patterns: BlockedPatterns
 
     /// The ``maxHolders`` of a `contact` or `soft` type that does not set it.
     public static let defaultMaxHolders = 20
@@ -41,7 +60,10 @@ public struct IdentifierType: Sendable, Hashable, Encodable {
         blockMergeOnConflict: Bool = false,
         canGrantAccess: Bool = false,
         defaultCallingCode: String? = nil,
-        maxHolders: Int? = nil
+        maxHolders: Int? = nil,
+        blockedValues: [String] = [],
+        blockedPatterns: [String] = [],
+        maxValues: Int? = nil
     ) {
         self.name = name
         self.kind = kind
@@ -50,6 +72,9 @@ public struct IdentifierType: Sendable, Hashable, Encodable {
         self.canGrantAccess = canGrantAccess
         self.defaultCallingCode = defaultCallingCode
         self.maxHolders = maxHolders
+        self.blockedValues = blockedValues
+        self.patterns = BlockedPatterns(blockedPatterns)
+        self.maxValues = maxValues
     }
 
     /// Whether a command or an import row may declare this type's values access-granting.
@@ -57,7 +82,31 @@ public struct IdentifierType: Sendable, Hashable, Encodable {
 
     private enum CodingKeys: String, CodingKey {
         case name, kind, normalize, blockMergeOnConflict, canGrantAccess, defaultCallingCode, maxHolders
+        case blockedValues, blockedPatterns, maxValues
     }
+
+    /// The schema document's shape; empty block lists are left out, as absent optionals are.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(kind, forKey: .kind)
+        try container.encode(normalize, forKey: .normalize)
+        try container.encode(blockMergeOnConflict, forKey: .blockMergeOnConflict)
+        try container.encode(canGrantAccess, forKey: .canGrantAccess)
+        try container.encodeIfPresent(defaultCallingCode, forKey: .defaultCallingCode)
+        try container.encodeIfPresent(maxHolders, forKey: .maxHolders)
+        if !blockedValues.isEmpty { try container.encode(blockedValues, forKey: .blockedValues) }
+        if !blockedPatterns.isEmpty { try container.encode(blockedPatterns, forKey: .blockedPatterns) }
+        try container.encodeIfPresent(maxValues, forKey: .maxValues)
+    }
+
+    /// Whether a normalized value of this type is blocked (``blockedValues``, ``blockedPatterns``).
+    func isBlocked(_ value: String) -> Bool {
+        blockedValues.contains(value) || patterns.matchesWhole(value)
+    }
+
+    /// The limit of ``GuardName/valueLimit`` on this type, if any.
+    var valueLimit: Int? { kind == .soft ? nil : maxValues }
 
     /// The number of active holders from which a value of this type reaches no candidate,
     /// or `nil` when there is no cutoff (a `unique` value has one holder at most).
@@ -158,6 +207,7 @@ public struct Schema: Sendable, Hashable, Encodable {
                     throw .invalidSchema(reason: "type \"\(name)\": maxHolders must be 0 (no cutoff) or more, not \(limit)")
                 }
             }
+            try type.validateMergeStormFields()
             if let code = type.defaultCallingCode {
                 guard type.normalize == .phone else {
                     throw .invalidSchema(reason: "type \"\(name)\": defaultCallingCode needs phone normalization")
@@ -169,6 +219,9 @@ public struct Schema: Sendable, Hashable, Encodable {
         }
     }
 
+    /// Whether some type limits its values, so that merges are judged by ``GuardName/valueLimit``.
+    var limitsValues: Bool { types.contains { $0.valueLimit != nil } }
+
     static func isValidName(_ name: String) -> Bool {
         let bytes = Array(name.utf8)
         guard let first = bytes.first, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first), bytes.count <= 63 else {
@@ -179,4 +232,68 @@ public struct Schema: Sendable, Hashable, Encodable {
                 || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_")
         }
     }
+}
+
+extension IdentifierType {
+    /// The checks of ``Schema/validate()`` for ``blockedValues``, ``blockedPatterns`` and ``maxValues``.
+    fileprivate func validateMergeStormFields() throws(LedgerError) {
+        for value in blockedValues {
+            // A value that is not in normalized form could never be presented, so it would block nothing.
+            let normalized: String
+            do throws(LedgerError) { normalized = try normalizeValue(value) } catch {
+                throw .invalidSchema(reason: "type \"\(name)\": blocked value \(LedgerError.quoted(value)) is not a valid value (\(error.description))")
+            }
+            guard normalized == value else {
+                throw .invalidSchema(reason: "type \"\(name)\": blocked value \(LedgerError.quoted(value)) must be given normalized, as \(LedgerError.quoted(normalized))")
+            }
+        }
+        if let (source, problem) = patterns.firstInvalid {
+            throw .invalidSchema(reason: "type \"\(name)\": blocked pattern \(LedgerError.quoted(source)) is not a regular expression (\(problem))")
+        }
+        if let limit = maxValues {
+            guard kind != .soft else {
+                throw .invalidSchema(reason: "type \"\(name)\": maxValues is for unique and contact types only (a soft type's limit is not supported yet)")
+            }
+            guard limit >= 1 else {
+                throw .invalidSchema(reason: "type \"\(name)\": maxValues must be 1 or more, not \(limit)")
+            }
+        }
+    }
+}
+
+/// A type's ``IdentifierType/blockedPatterns``, compiled once when set. Equal and hashed by
+/// their sources, so that a schema stays a plain value.
+private struct BlockedPatterns: Sendable, Hashable {
+    let sources: [String]
+    /// One per source, anchored to the whole value; `nil` for a source that does not compile,
+    /// which `validate` refuses.
+    private let compiled: [NSRegularExpression?]
+    /// The first source that does not compile, with why.
+    let firstInvalid: (source: String, problem: String)?
+
+    init(_ sources: [String]) {
+        self.sources = sources
+        var compiled: [NSRegularExpression?] = []
+        var firstInvalid: (String, String)?
+        for source in sources {
+            do {
+                // Alone first: a source such as `a)|(b` must not escape the anchoring group.
+                _ = try NSRegularExpression(pattern: source)
+                compiled.append(try NSRegularExpression(pattern: "\\A(?:" + source + ")\\z"))
+            } catch {
+                compiled.append(nil)
+                if firstInvalid == nil { firstInvalid = (source, "ICU regular expression syntax") }
+            }
+        }
+        self.compiled = compiled
+        self.firstInvalid = firstInvalid
+    }
+
+    func matchesWhole(_ value: String) -> Bool {
+        let range = NSRange(value.startIndex..., in: value)
+        return compiled.contains { $0?.firstMatch(in: value, range: range) != nil }
+    }
+
+    static func == (lhs: Self, rhs: Self) -> Bool { lhs.sources == rhs.sources }
+    func hash(into hasher: inout Hasher) { hasher.combine(sources) }
 }

@@ -22,7 +22,8 @@ final class Databases: Sendable {
     let log: Database
     /// "storeFormat" → format version.
     let meta: Database
-    /// seq of a `schemaChanged` event → the schema it put in force.
+    /// seq of a `schemaChanged` event → nothing: where the schema changed. The schema is read
+    /// from that event (store format 5), so a new schema field needs no new store format.
     let schemas: Database
     /// customer ID, seq → the customer's header after an event that touched it (a copy when
     /// the event did not change it, e.g. a decline or a property write): one small version

@@ -21,10 +21,9 @@ struct Projector {
         }
         try projectImport(event)
         switch event.body {
-        case .schemaChanged(let schema):
-            var w = BinaryWriter()
-            w.write(schema)
-            try txn.put(db.schemas, key: Keys.seq(event.seq), value: w.bytes)
+        case .schemaChanged:
+            // The schema itself is read from the log (store format 5).
+            try txn.put(db.schemas, key: Keys.seq(event.seq), value: [])
 
         case .identified(let customer, let created, let identifiers, let properties, _):
             // Identify and update change only the presented identifiers and properties: the

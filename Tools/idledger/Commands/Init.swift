@@ -10,7 +10,11 @@ struct Init: AsyncParsableCommand {
             file is JSON: {"types":[{"name":"email","kind":"contact","normalize":"email","canGrantAccess":true}, …]}; \
             kind is unique, contact or soft; normalize is exact (default), lowercase, email or phone; \
             blockMergeOnConflict, canGrantAccess, defaultCallingCode and maxHolders (contact and soft: a value \
-            held by this many customers stops matching; default 20, 0 = no cutoff) are optional; any other key is an error.
+            held by this many customers stops matching; default 20, 0 = no cutoff), blockedValues (normalized \
+            values that are dropped with a warning, e.g. ["test@test.com"]), blockedPatterns (regular \
+            expressions over the whole normalized value, e.g. ["0+"]) and maxValues (unique and contact: an \
+            automatic merge past this many values of the type is declined by valueLimit) are optional; any \
+            other key is an error.
             """)
 
     @OptionGroup var global: GlobalOptions

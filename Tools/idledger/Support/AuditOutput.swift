@@ -36,6 +36,21 @@ struct AuditOutput: Encodable {
     var duplicates: [DuplicatePairOutput]?
     var config: ConfigurationOutput?
     var quality: QualityOutput?
+    var values: [JunkValueOutput]?
+}
+
+struct JunkValueOutput: Encodable {
+    var type: String
+    var value: String
+    var reason: String
+    var holders: Int
+
+    init(_ junk: JunkValue) {
+        type = junk.identifier.type
+        value = junk.identifier.value
+        reason = junk.reason.rawValue
+        holders = junk.holders
+    }
 }
 
 struct DuplicatePairOutput: Encodable {
@@ -159,6 +174,12 @@ extension Rendering {
             lines.append("configuration:")
             lines.append("  block merges on conflict (unique): \(config.blockMergeOnConflict.isEmpty ? "none" : config.blockMergeOnConflict.joined(separator: ", "))")
             lines.append("  can grant access: \(config.canGrantAccess.isEmpty ? "none" : config.canGrantAccess.joined(separator: ", "))")
+            let limited = config.types.filter { $0.maxValues != nil }.map { "\($0.name) \($0.maxValues!)" }
+            // Shown only when set, so that a store without junk protection reads as it always did.
+            if !limited.isEmpty { lines.append("  value limits (maxValues): " + limited.joined(separator: ", ")) }
+            let blocking = config.types.filter { !$0.blockedValues.isEmpty || !$0.blockedPatterns.isEmpty }
+                .map { "\($0.name) (\($0.blockedValues.count) value(s), \($0.blockedPatterns.count) pattern(s))" }
+            if !blocking.isEmpty { lines.append("  blocked values: " + blocking.joined(separator: ", ")) }
         }
         if let quality = audit.quality {
             lines.append("integration quality: \(quality.identifierInProperties.count) identifier(s) sent as properties")
@@ -166,6 +187,12 @@ extension Rendering {
                 lines.append("  event \(finding.seq): customer \(finding.customer) property \(finding.key)=\(finding.value) from \(finding.source ?? QualityOutput.noSource)")
             }
             lines.append("  events by source: " + quality.eventsBySource.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        if let values = audit.values {
+            lines.append("junk values: \(values.count) stored value(s) set apart")
+            for junk in values {
+                lines.append("  \(junk.type)=\(junk.value): \(junk.reason), \(junk.holders) holder(s)")
+            }
         }
         return lines.joined(separator: "\n")
     }

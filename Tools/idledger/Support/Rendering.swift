@@ -112,6 +112,9 @@ enum Rendering {
                 let limit = type.maxHolders ?? IdentifierType.defaultMaxHolders
                 flags.append(limit == 0 ? "maxHolders 0 (no cutoff)" : "maxHolders \(limit)\(type.maxHolders == nil ? " (default)" : "")")
             }
+            if let limit = type.maxValues { flags.append("maxValues \(limit)") }
+            if !type.blockedValues.isEmpty { flags.append("blockedValues " + type.blockedValues.map(LedgerError.quoted).joined(separator: " ")) }
+            if !type.blockedPatterns.isEmpty { flags.append("blockedPatterns " + type.blockedPatterns.map(LedgerError.quoted).joined(separator: " ")) }
             return "\(index + 1). \(type.name)  " + flags.joined(separator: ", ")
         }.joined(separator: "\n")
     }

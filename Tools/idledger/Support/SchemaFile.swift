@@ -1,7 +1,7 @@
 import Foundation
 import IdentityLedger
 
-/// Reads `{"types":[{"name":…,"kind":…,"normalize":…,"blockMergeOnConflict":…,"canGrantAccess":…,"defaultCallingCode":…,"maxHolders":…}]}`
+/// Reads `{"types":[{"name":…,"kind":…,"normalize":…,"blockMergeOnConflict":…,"canGrantAccess":…,"defaultCallingCode":…,"maxHolders":…,"blockedValues":[…],"blockedPatterns":[…],"maxValues":…}]}`
 /// strictly (``Schema/init(json:)``): an unknown key or a wrong value type is refused, not defaulted.
 /// The schema is also validated, so that a command can refuse it before it creates a store.
 /// - Throws: ``CLIError`` for an unreadable file, ``LedgerError/invalidSchema(reason:)`` for bad JSON
