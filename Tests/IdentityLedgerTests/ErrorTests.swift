@@ -87,7 +87,7 @@ struct ErrorTests {
         #expect(try ledger.lookup(Identifier(type: "email", value: "d@example.com")).allSatisfy { !$0.access })
         _ = try await ledger.detach(DetachCommand(customer: .id(a.customer), identifier: Identifier(type: "external_id", value: "D1"), actor: "ops", note: "card reissued"))
         #expect(try ledger.owner("external_id=D1") == nil)
-        // With the conflicting card cleared, the next contact match merges (seed 000's first fix).
+        // With the conflicting card cleared, the next contact match merges (the fitness-club couple's first fix, behaviour §10.1).
         let merged = try await ledger.identify("external_id=D9", "email=d@example.com")
         #expect(merged.customer == a.customer)
         #expect(merged.merged == [b.customer])
@@ -194,7 +194,7 @@ struct ErrorTests {
         }
     }
 
-    /// Every field each op documents is still taken (SPEC section 8).
+    /// Every field each op documents is still taken (behaviour §9.5).
     @Test func everyIngestFieldOfEachOpIsTaken() throws {
         let context = #""at":"2026-11-01T10:00:00Z","source":"web","eventId":"e-1""#
         for line in [

@@ -6,7 +6,7 @@ import LMDB
 /// A store written in each store format so far, committed under
 /// `Fixtures/store-format-N/data.mdb` (event format 1 up to store format 3, 2 in store
 /// format 4, 3 from store format 5: ``eventFormat(ofStore:)``). Every later version must open
-/// a copy of each and read the same customers, lookups and events (SPEC section 7: a store
+/// a copy of each and read the same customers, lookups and events (behaviour §7.5: a store
 /// written by an older version stays readable); an older format is upgraded only when asked
 /// (``Ledger/Options/upgrade``, `idledger upgrade`), and opening it otherwise changes nothing.
 /// Regenerate with `Tools/make-fixture.sh` — only when the format version is bumped, as a

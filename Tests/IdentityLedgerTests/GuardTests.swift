@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import IdentityLedger
 
-/// Each guard on its own: it fails exactly when SPEC section 4 says, and every
+/// Each guard on its own: it fails exactly when behaviour §4 says, and every
 /// merge records all three results.
 struct GuardTests {
     @Test func uniqueIdConflictBlocksDifferentValuesOfABlockingType() async throws {

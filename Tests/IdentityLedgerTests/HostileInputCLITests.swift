@@ -38,9 +38,9 @@ func jsonError(_ stderr: String) -> (code: String, message: String)? {
 }
 
 /// Hostile command lines and files: bytes that are not UTF-8, inputs over the limits, FIFOs,
-/// numbers written oddly (SPEC sections 2, 5.1 and 8).
+/// numbers written oddly (behaviour §2.6, §5.8 and §9.5).
 @Suite struct HostileInputCLITests {
-    // MARK: bytes that are not UTF-8 (SPEC section 2)
+    // MARK: bytes that are not UTF-8 (behaviour §2.6.1)
 
     /// `jos\xE9` and `jos\xE8` both became `jos\u{FFFD}`: the second person landed on the first
     /// customer and `show` printed the first person's secret. Now the second is refused with
@@ -89,7 +89,7 @@ func jsonError(_ stderr: String) -> (code: String, message: String)? {
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
     }
 
-    // MARK: invisible characters (SPEC section 2)
+    // MARK: invisible characters (behaviour §2.6.1)
 
     /// A BOM or zero-width joiner on the command line made a second account that looks like the first.
     @Test func invisibleCharactersOnTheCommandLineAreRefused() throws {
@@ -106,7 +106,7 @@ func jsonError(_ stderr: String) -> (code: String, message: String)? {
         #expect(try Ledger.open(path: path).statistics().customers == 1)
     }
 
-    // MARK: limits (SPEC 5.1)
+    // MARK: limits (behaviour §5.8)
 
     /// A 64 MB `ingest` line is refused with its size without being read into memory, and the
     /// lines around it run. It took 1.1 GB of memory for a 200 MB line.
@@ -223,7 +223,7 @@ func jsonError(_ stderr: String) -> (code: String, message: String)? {
         #expect(properties["zip"] == "01234" && properties["sku"] == "12abc" && properties["e"] == "1e5x")
     }
 
-    // MARK: arrays for unique types (SPEC section 8)
+    // MARK: arrays for unique types (behaviour §9.5)
 
     /// `"external_id":["A"]` was taken as `"A"`; an identifier value is a string or, for contact
     /// and soft types only, an array of strings.

@@ -147,7 +147,7 @@ struct ImportTests {
         ])
         #expect(found[5].customer == 1 && found[5].message.contains("customer 1"))
         #expect(found[10].customer == 5 && found[10].message.contains("uniqueIdConflict"))
-        // A blocked match carries every guard's result (SPEC 5.6), and only it does.
+        // A blocked match carries every guard's result (behaviour §5.6), and only it does.
         #expect(found[10].guards?.map(\.guard) == [.uniqueIdConflict, .accessContactsDiffer])
         #expect(found[10].guards?.map(\.passed) == [false, true])
         #expect(found[10].guards?.first?.evidence.map(\.description) == ["external_id=A13", "external_id=M1"])

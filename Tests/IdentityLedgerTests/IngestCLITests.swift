@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import IdentityLedger
 
-/// `idledger ingest` (SPEC section 8): one result line per command line, each carrying its
+/// `idledger ingest` (behaviour §9.5): one result line per command line, each carrying its
 /// input line number; a bad line is reported and the rest still run; exit 2 if any failed.
 @Suite struct IngestCLITests {
     @Test func blankLinesAreSkippedAndResultsCarryTheirLineNumbers() throws {

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import IdentityLedger
 
-/// SPEC 5.1's limits on every path into the engine: a property value at most 64 KiB as the
+/// The limits of behaviour §5.8 on every path into the engine: a property value at most 64 KiB as the
 /// engine encodes it, a command (and an ingest line, an import row) at most 1 MiB; and error
 /// messages that quote only the start of a long value.
 struct InputLimitTests {
@@ -142,7 +142,7 @@ struct InputLimitTests {
         #expect(found.allSatisfy { $0.message.contains("(byte 4)") || $0.message.contains("(byte 3)") }, "\(found)")
     }
 
-    /// SPEC section 8: an array is for contact and soft types; `"external_id":["A"]` is refused.
+    /// Behaviour §9.5: an array is for contact and soft types; `"external_id":["A"]` is refused.
     @Test func anImportRowWithAnArrayForAUniqueTypeIsRejected() async throws {
         let ledger = try await makeLedger()
         let file = try importFixture("in.jsonl", """

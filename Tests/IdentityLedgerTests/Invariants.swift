@@ -16,7 +16,7 @@ struct SeededGenerator: RandomNumberGenerator {
     }
 }
 
-/// The store-wide invariants of SPEC sections 2–5, checked against the raw projections.
+/// The store-wide invariants of behaviour §2–§5, checked against the raw projections.
 func checkInvariants(_ ledger: Ledger, sourceLocation: SourceLocation = #_sourceLocation) throws {
     try ledger.env.read { txn in
         let reader = ProjectionReader(txn: txn, db: ledger.db)

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import IdentityLedger
 
-/// SPEC section 2, "Normalization": one valid case per rule with its exact output,
+/// Behaviour §2.6, "Normalization": one valid case per rule with its exact output,
 /// and the invalid inputs each rule must reject.
 struct NormalizationTests {
     struct Case: Sendable, CustomTestStringConvertible {
@@ -187,7 +187,7 @@ struct NormalizationTests {
         #expect(try Normalization.lowercase.normalize("+44 (0)20", defaultCallingCode: nil) == "+44 (0)20")
     }
 
-    // MARK: invisible characters (SPEC section 2)
+    // MARK: invisible characters (behaviour §2.6.1)
 
     /// Characters that made look-alike accounts when appended to `ann` in `ann@example.com`,
     /// with a tab and the line and paragraph separators.

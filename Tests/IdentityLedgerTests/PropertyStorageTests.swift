@@ -3,7 +3,7 @@ import Testing
 @testable import IdentityLedger
 import LMDB
 
-/// A customer's version stores what changed, never a copy of all its properties (SPEC 5.1):
+/// A customer's version stores what changed, never a copy of all its properties (behaviour §5.1):
 /// properties are kept key by key (the `properties` projection), a version only when a key's
 /// winning write changes, and as-of reads of them equal a replay of the log up to that point.
 @Suite struct PropertyStorageTests {

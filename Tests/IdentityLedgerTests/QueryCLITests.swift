@@ -17,7 +17,7 @@ import Testing
     }
 
     /// `lookup --as-of` reads the value by the schema in force then: a type removed since is
-    /// still known at that point (SPEC 2: time travel uses the schema of its point).
+    /// still known at that point (behaviour §2: time travel uses the schema of its point).
     @Test func lookupAsOfUsesTheSchemaOfThatPoint() throws {
         let path = temporaryPath()
         let directory = temporaryPath("schemas")
@@ -54,7 +54,7 @@ import Testing
         #expect(!log.stdout.contains("forced past )"))
     }
 
-    /// `show --json` says since when the customer holds each identifier (SPEC 3: since).
+    /// `show --json` says since when the customer holds each identifier (behaviour §3: since).
     @Test func showPrintsWhereEachIdentifierWasGot() throws {
         let path = temporaryPath()
         for arguments in [["identify", "--id", "email=a@example.com"], ["identify", "--id", "email=a@example.com", "--id", "cookie=c1"]] {

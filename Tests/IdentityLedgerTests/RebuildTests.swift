@@ -177,7 +177,7 @@ func withStoreAsync<T>(_ path: String, _ body: (Ledger) async throws -> T) async
         #expect(error?["error"]?["code"] == "projectionMismatch")
     }
 
-    /// SPEC's offline rebuild, from other processes: while `idledger rebuild` runs, each
+    /// The offline rebuild (behaviour §7.3), from other processes: while `idledger rebuild` runs, each
     /// writer either fails with `storeInUse` (exit 1) or is acknowledged and then found in
     /// the rebuilt store. Writers used to be let in between rebuild's two checks, and their
     /// acknowledged commands vanished with the swap.

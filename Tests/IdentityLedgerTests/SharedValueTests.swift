@@ -3,7 +3,7 @@ import Testing
 @testable import IdentityLedger
 
 /// A value shared by very many customers (the shop's own phone typed in at the till) stops
-/// being a match path at its type's `maxHolders` (SPEC 2): without the cutoff each new holder
+/// being a match path at its type's `maxHolders` (behaviour §2.5): without the cutoff each new holder
 /// is declined by every earlier one, and the declines grow with the square of the holders.
 @Suite struct SharedValueTests {
     static let shopPhone = "phone=+442000000000"
@@ -122,7 +122,7 @@ import Testing
         #expect(repeated.declined.map { $0.guards.failing } == first.declined.map { $0.guards.failing })
     }
 
-    /// Lowering `maxHolders` below a value's holders never refuses (SPEC 2): the value stays
+    /// Lowering `maxHolders` below a value's holders never refuses (behaviour §2.5): the value stays
     /// on every customer and stops being a match path from then on.
     @Test func loweringMaxHoldersInSchemaSetNeverRefuses() async throws {
         let ledger = try await makeLedger()

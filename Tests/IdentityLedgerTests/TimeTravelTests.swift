@@ -3,7 +3,7 @@ import Testing
 @testable import IdentityLedger
 import LMDB
 
-/// As-of queries (SPEC section 6): answers as of position k equal those of a store that
+/// As-of queries (behaviour §6): answers as of position k equal those of a store that
 /// received only the first k events, and cost a number of cursor steps independent of N.
 struct TimeTravelTests {
     /// A new store holding exactly the first `k` events of `ledger`'s log, projected afresh.

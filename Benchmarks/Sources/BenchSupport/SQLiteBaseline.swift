@@ -89,7 +89,7 @@ public final class SQLiteBaseline {
     /// Active customers, for comparing the outcome with the engine's.
     public func activeCustomers() throws -> Int64 { try scalar("SELECT count(*) FROM customers WHERE status = 0") }
 
-    // MARK: Resolution (SPEC 5.1 / 5.2, as a user would port it)
+    // MARK: Resolution (docs/behaviour.md §5.1 / §5.2, as a user would port it)
 
     private struct Presented {
         var type: String

@@ -42,7 +42,7 @@ public struct WorkloadEvent: Sendable {
         }
     }
 
-    /// One `idledger ingest` line (SPEC section 8).
+    /// One `idledger ingest` line (docs/behaviour.md §9.5).
     public var jsonLine: String {
         var out = "{\"op\":\"\(op.rawValue)\",\"ids\":{"
         out += ids.map { "\(jsonString($0.type)):\(jsonString($0.value))" }.joined(separator: ",")
@@ -205,7 +205,7 @@ public struct Workload: Sequence, IteratorProtocol, Sendable {
     }
 }
 
-/// A seeded CSV for `import` (SPEC 5.6), matched by `external_id`: people of the same
+/// A seeded CSV for `import` (docs/behaviour.md §5.6), matched by `external_id`: people of the same
 /// shape as the workload's (couples share a phone), about 2% of rows repeat an earlier
 /// person (updates) and 0.5% carry a broken email (rejected rows).
 public func writeImportCSV(rows: Int, seed: UInt64, to path: String) throws {
