@@ -187,4 +187,47 @@ import Testing
         let audit = try CLIProcess.run(["audit", "values", "--json", "--db", path])
         #expect(audit.status == 0 && audit.stdout.contains(#""values":[]"#), "\(audit.stdout) \(audit.stderr)")
     }
+
+    /// Random streams under a schema with `maxValues` on every unique and contact type and a
+    /// low `maxHolders`: no automatic merge leaves its customer with more values of a type than
+    /// the limit, and none is triggered through a value past its holders' cutoff (a contact
+    /// value still reaches its access owner).
+    @Test(arguments: [UInt64(21), 22])
+    func randomStreamsNeverMergePastTheLimits(seed: UInt64) async throws {
+        var schema = Schema.default
+        for index in schema.types.indices {
+            if schema.types[index].kind != .soft { schema.types[index].maxValues = 2 }
+            if schema.types[index].kind != .unique { schema.types[index].maxHolders = 3 }
+        }
+        let ledger = try await makeLedger(schema: schema)
+        var stream = PropertyTests.Stream(schema: schema, rng: SeededGenerator(seed: seed))
+        for _ in 0..<1_500 {
+            if let result = try? await ledger.execute(stream.next()) { stream.customers = max(stream.customers, result.customer) }
+        }
+        let events = try ledger.events(limit: .max)
+        let commandEnds = Dictionary(events.map { ($0.commandSeq, $0.seq) }, uniquingKeysWith: max)
+        var automatic = 0
+        for event in events {
+            guard case .merged(let survivor, let absorbed, let trigger, _, false) = event.body else { continue }
+            automatic += 1
+            let after = try ledger.customer(.id(survivor), asOf: .seq(commandEnds[event.commandSeq]!))
+            for type in schema.types {
+                guard let limit = type.maxValues else { continue }
+                let count = after.identifiers.filter { $0.identifier.type == type.name }.count
+                #expect(count <= limit, "merge at \(event.seq) left customer \(survivor) with \(count) \(type.name) values")
+            }
+            for value in trigger where schema.type(named: value.type)?.kind != .unique {
+                let holders = try ledger.lookup(value, asOf: .seq(event.commandSeq - 1))
+                let reachesOwner = holders.contains { $0.customer == absorbed && $0.access }
+                #expect(holders.count < 3 || reachesOwner, "merge at \(event.seq) triggered through \(value), held by \(holders.count)")
+            }
+        }
+        #expect(automatic > 5, "too few automatic merges to prove anything")
+        let limited = events.contains { event in
+            if case .mergeDeclined(_, _, let guards) = event.body { guards.failing.contains(.valueLimit) } else { false }
+        }
+        #expect(limited, "no merge was declined by valueLimit")
+        try checkInvariants(ledger)
+        try expectReplayIdentical(ledger)
+    }
 }
