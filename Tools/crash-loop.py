@@ -248,8 +248,9 @@ class Loop:
     def erase(self):
         """Hook for `idledger erase CUSTOMER --actor NAME --reason TEXT`: skipped (no kills, no
         rounds) while idledger has no erase command. Once it has one, this erases a random
-        customer under a kill; an erase that exited 0 is acknowledged and `check` then expects
-        its customer erased; verify checks a half-done erase cannot be seen."""
+        customer under a kill; an erase that exited 0 is acknowledged, and `check` then expects
+        its customer erased, besides verify and the log checks every kill is followed by. (Written
+        against the command's planned form, so untried until it exists.)"""
         customers = json.loads(self.run(["stats", "--db", self.db, "--json"]).stdout)["customers"]
         customer = self.rng.randint(1, max(1, customers))
         arguments = ["erase", str(customer), "--actor", "crash-loop", "--reason", "kill loop", "--db", self.db, "--json"]
