@@ -132,6 +132,33 @@ import Testing
         #expect(written > 0)
     }
 
+    /// The kill loop of `Tools/crash-loop.sh` over `import`: imports of 3,000 rows SIGKILLed at
+    /// random moments and run again with the same import ID, each kill followed by `verify` and
+    /// the check that a killed import has rows 1…k (whole batches) once each, a resumed one
+    /// resumes after row k and a finished one has every row. Runs the script itself, so that CI
+    /// keeps it working. `IDLEDGER_CRASH_IMPORT_KILLS` sets the number of kills (default 12).
+    @Test func sigkillOfImportsLosesNoCommittedRowAndTheImportResumes() throws {
+        let executable = try CLIProcess.require()
+        let kills = Int(ProcessInfo.processInfo.environment["IDLEDGER_CRASH_IMPORT_KILLS"] ?? "") ?? 12
+        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [package.appendingPathComponent("Tools/crash-loop.sh").path, String(kills), "import", "--dir", temporaryPath("crash-loop")]
+        process.environment = ProcessInfo.processInfo.environment.merging(["IDLEDGER_BIN": executable]) { _, new in new }
+        let stdout = Pipe(), stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        let out = CLIProcess.Drain(stdout.fileHandleForReading), err = CLIProcess.Drain(stderr.fileHandleForReading)
+        process.waitUntilExit()
+        let summary = out.wait(), diagnostics = err.wait()
+        #expect(process.terminationStatus == 0, "\(diagnostics)")
+        // "crash loop: 12 kills (import 12 (5 while writing)) in …"
+        let counts = summary.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+        #expect(counts.count >= 3 && counts[0] == kills && counts[1] == kills && counts[2] > 0, "\(summary)")
+        print(summary.trimmingCharacters(in: .newlines))
+    }
+
     /// The first command index of `child` in `round`, for commands no other child sends.
     static func base(_ round: Int, _ child: Int) -> Int { 1_000_000 + (round * 10 + child) * 1_000 }
 

@@ -34,14 +34,8 @@ import Testing
 
     @Test(.enabled(if: isRoot, "mounting a tmpfs needs root"))
     func aFullDiskIsStorageFullLeavesNoTemporaryFilesAndKeepsEveryAcknowledgedCommand() throws {
-        let mountPoint = temporaryPath("full")
-        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-        let mount = try Self.command("/bin/mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", mountPoint])
-        guard mount == 0 else {
-            Issue.record("cannot mount a tmpfs at \(mountPoint) (status \(mount)); this test needs mount permission")
-            return
-        }
-        defer { _ = try? Self.command("/bin/umount", ["-l", mountPoint]) }
+        guard let mountPoint = try Self.mountTmpfs(size: "8m") else { return }
+        defer { Self.unmount(mountPoint) }
         let store = mountPoint + "/s"
         var acknowledged: [String] = []
         for i in 0..<5 {
@@ -49,15 +43,7 @@ import Testing
             #expect(out.status == 0, "\(out.stderr)")
             acknowledged.append("a\(i)@example.com")
         }
-        // Fill the file system to the last byte.
-        let filler = mountPoint + "/filler"
-        FileManager.default.createFile(atPath: filler, contents: nil)
-        let handle = try #require(FileHandle(forWritingAtPath: filler))
-        let chunk = Data(count: 64 << 10)
-        while (try? handle.write(contentsOf: chunk)) != nil {}
-        let small = Data(count: 512)
-        while (try? handle.write(contentsOf: small)) != nil {}
-        try handle.close()
+        let filler = try Self.fill(mountPoint)
 
         for arguments in [
             ["identify", "--db", mountPoint + "/new", "--id", "email=n@example.com"],
@@ -250,6 +236,201 @@ import Testing
         #expect(try String(contentsOfFile: file, encoding: .utf8) == "not a store")
     }
 
+    // MARK: Ingest and import at a storage fault
+
+    /// A batch the full disk refuses stops `ingest` there. It used to answer the batch's lines
+    /// with the error and go on, so that a later, smaller batch could commit after lines that
+    /// were not: out of order. Every line answered before is in the store, none after; once
+    /// space is freed the store verifies and the rest of the input, sent again from the line
+    /// the error names, is taken.
+    @Test(.enabled(if: isRoot, "mounting a tmpfs needs root"))
+    func ingestStopsAtTheFirstBatchTheFullDiskRefuses() throws {
+        guard let mountPoint = try Self.mountTmpfs(size: "16m") else { return }
+        defer { Self.unmount(mountPoint) }
+        let store = mountPoint + "/s"
+        #expect(try CLIProcess.run(["init", "--db", store]).status == 0)
+        // Batches of 64 lines from a file: 1–64 small, 65–128 with four lines of 840 kB (more
+        // than the disk has left), 129–192 small (which would fit in what the failed batch left).
+        let large = (1...14).map { #""p\#($0)":""# + String(repeating: "x", count: 60_000) + #"""# }.joined(separator: ",")
+        let input = (1...192).map { n in
+            #"{"op":"identify","ids":{"email":"l\#(n)@example.com"},"properties":{\#((65..<69).contains(n) ? large : #""n":\#(n)"#)},"eventId":"l\#(n)"}"#
+        }
+        let file = try Self.writeInput(input.joined(separator: "\n") + "\n", named: "lines.jsonl")
+        let filler = try Self.fill(mountPoint, leaving: 1 << 20)
+
+        let run = try CLIProcess.run(["ingest", file, "--json", "--db", store])
+        #expect(!run.signaled && run.status == 1, "ingest ended with \(run.signaled ? "signal" : "status") \(run.status): \(run.stderr)")
+        #expect(errorCode(run) == "storageFull", "\(run.stderr)")
+        #expect(run.stderr.contains("ingest stopped at line 65"), "\(run.stderr)")
+        #expect(Self.answeredLines(run.stdout) == Array(1...64))
+
+        try FileManager.default.removeItem(atPath: filler)
+        try Self.expectVerifies(store)
+        #expect(try Self.eventIds(store) == (1...64).map { "l\($0)" })
+        let rest = try CLIProcess.run(["ingest", "-", "--json", "--db", store], input: input[64...].joined(separator: "\n"))
+        #expect(rest.status == 0, "\(rest.stderr)")
+        #expect(Self.answeredLines(rest.stdout) == Array(1...128))
+        #expect(try Self.eventIds(store) == (1...192).map { "l\($0)" })
+        try Self.expectVerifies(store)
+    }
+
+    /// An import that runs out of space stops with `storageFull` (exit 1) after the batches it
+    /// committed; freed space, the store verifies and the same command resumes after them.
+    @Test(.enabled(if: isRoot, "mounting a tmpfs needs root"))
+    func importOnAFullDiskIsStorageFullAndResumesOnceSpaceIsFreed() throws {
+        guard let mountPoint = try Self.mountTmpfs(size: "64m") else { return }
+        defer { Self.unmount(mountPoint) }
+        let store = mountPoint + "/s"
+        #expect(try CLIProcess.run(["init", "--db", store]).status == 0)
+        let rows = 6_000
+        let csv = try Self.writeInput(Self.importCSV(rows: rows, nameLength: 1_000), named: "rows.csv")
+        let arguments = ["import", csv, "--match-by", "email", "--import-id", "full", "--json", "--db", store]
+        let filler = try Self.fill(mountPoint, leaving: 5 << 20)
+
+        let run = try CLIProcess.run(arguments)
+        #expect(!run.signaled && run.status == 1, "import ended with \(run.signaled ? "signal" : "status") \(run.status): \(run.stderr)")
+        #expect(errorCode(run) == "storageFull", "\(run.stderr)")
+        #expect(run.stdout.isEmpty, "a summary of an import that did not finish: \(run.stdout)")
+
+        try FileManager.default.removeItem(atPath: filler)
+        try Self.expectVerifies(store)
+        // Whole batches, rows 1…k in order, each once, and the import not marked finished.
+        let committed = try Self.importedRows(store, importId: "full")
+        #expect(committed.rows == Array(1...UInt64(committed.rows.count)), "rows \(committed.rows.prefix(3))…")
+        #expect(committed.rows.count % 1_000 == 0 && (1_000..<rows).contains(committed.rows.count), "\(committed.rows.count) rows committed")
+        #expect(!committed.finished)
+
+        let resumed = try CLIProcess.run(arguments)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stdout.contains(#""resumedAfterRow":\#(committed.rows.count)"#), "\(resumed.stdout)")
+        let imported = try Self.importedRows(store, importId: "full")
+        #expect(imported.rows == Array(1...UInt64(rows)) && imported.finished)
+        print("import on a full disk: \(committed.rows.count) rows committed before storageFull; store \(try FileManager.default.attributesOfItem(atPath: store + "/data.mdb")[.size] ?? 0) bytes")
+        try Self.expectVerifies(store)
+    }
+
+    /// `ingest` and `import` on a store mounted read-only: `readOnly`, exit 1, the store
+    /// unchanged; the same input is then taken where the store can be written.
+    @Test(.enabled(if: isRoot, "a bind mount needs root"))
+    func ingestAndImportOnAReadOnlyStoreAreReadOnlyAndRunOnceItIsWritable() async throws {
+        let ledger = try await makeLedger()
+        try await ledger.identify("email=ann@example.com")
+        let path = ledger.env.path
+        let before = try ledger.fingerprint()
+        guard let mountPoint = try Self.mountReadOnly(path) else { return }
+        defer { Self.unmount(mountPoint) }
+        let lines = (1...3).map { #"{"op":"identify","ids":{"email":"r\#($0)@example.com"},"eventId":"r\#($0)"}"# }.joined(separator: "\n")
+        let csv = try Self.writeInput(Self.importCSV(rows: 10, nameLength: 5), named: "rows.csv")
+
+        let ingest = try CLIProcess.run(["ingest", "-", "--json", "--db", mountPoint], input: lines)
+        #expect(!ingest.signaled && ingest.status == 1 && ingest.stdout.isEmpty, "\(ingest)")
+        #expect(errorCode(ingest) == "readOnly" && ingest.stderr.contains("ingest stopped at line 1"), "\(ingest.stderr)")
+        let imported = try CLIProcess.run(["import", csv, "--match-by", "email", "--json", "--db", mountPoint])
+        #expect(!imported.signaled && imported.status == 1 && imported.stdout.isEmpty, "\(imported)")
+        #expect(errorCode(imported) == "readOnly", "\(imported.stderr)")
+        #expect(try ledger.fingerprint() == before)
+
+        #expect(try CLIProcess.run(["ingest", "-", "--db", path], input: lines).status == 0)
+        let again = try CLIProcess.run(["import", csv, "--match-by", "email", "--json", "--db", path])
+        #expect(again.status == 0 && again.stdout.contains(#""created":10"#) && again.stdout.contains(#""resumedAfterRow":null"#), "\(again)")
+        let stats = try CLIProcess.run(["stats", "--db", path, "--json"])
+        #expect(stats.stdout.contains(#""customers":14"#), "\(stats.stdout)")
+        try Self.expectVerifies(path)
+    }
+
+    // MARK: Helpers
+
+    /// Mounts a tmpfs of `size` (as `mount -o size=` takes it: `8m`) at a fresh directory,
+    /// returned; nil, with the failure recorded, where mounting is refused.
+    static func mountTmpfs(size: String) throws -> String? {
+        let mountPoint = temporaryPath("tmpfs")
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        let status = try command("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", mountPoint])
+        guard status == 0 else {
+            Issue.record("cannot mount a tmpfs at \(mountPoint) (status \(status)); this test needs mount permission")
+            return nil
+        }
+        return mountPoint
+    }
+
+    /// Mounts directory `path` read-only at a fresh directory, returned; nil, with the failure
+    /// recorded, where mounting is refused.
+    static func mountReadOnly(_ path: String) throws -> String? {
+        let mountPoint = temporaryPath("readonly")
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        guard try command("/bin/mount", ["--bind", path, mountPoint]) == 0 else {
+            Issue.record("cannot bind-mount \(path); this test needs mount permission")
+            return nil
+        }
+        guard try command("/bin/mount", ["-o", "remount,ro,bind", mountPoint]) == 0 else {
+            unmount(mountPoint)
+            Issue.record("cannot remount \(mountPoint) read-only")
+            return nil
+        }
+        return mountPoint
+    }
+
+    /// `idledger verify` passes on the store at `path`.
+    static func expectVerifies(_ path: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let verify = try CLIProcess.run(["verify", "--db", path])
+        #expect(verify.status == 0, "verify: \(verify.stderr)", sourceLocation: sourceLocation)
+    }
+
+    /// Lazily, so that a store still open on the mount does not keep it.
+    static func unmount(_ mountPoint: String) {
+        _ = try? command("/bin/umount", ["-l", mountPoint])
+    }
+
+    /// Fills the file system holding `directory` with one file, to the last byte but
+    /// `leaving`; removing the file (its path is returned) frees the space again.
+    static func fill(_ directory: String, leaving: UInt64 = 0) throws -> String {
+        let filler = directory + "/filler"
+        FileManager.default.createFile(atPath: filler, contents: nil)
+        let handle = try #require(FileHandle(forWritingAtPath: filler))
+        let chunk = Data(count: 64 << 10)
+        while (try? handle.write(contentsOf: chunk)) != nil {}
+        let small = Data(count: 512)
+        while (try? handle.write(contentsOf: small)) != nil {}
+        let size = try handle.seekToEnd()
+        try handle.truncate(atOffset: size - min(size, leaving))
+        try handle.close()
+        return filler
+    }
+
+    /// Writes `text` to a file in a fresh temporary directory (not on a test's small mount).
+    static func writeInput(_ text: String, named name: String) throws -> String {
+        let file = temporaryPath(name)
+        try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+        return file
+    }
+
+    /// An import CSV of `rows` new customers (`email`, a `name` of `nameLength` characters).
+    static func importCSV(rows: Int, nameLength: Int) -> String {
+        let name = String(repeating: "n", count: nameLength)
+        return "email,name\n" + (1...rows).map { "i\($0)@example.com,\(name)\n" }.joined()
+    }
+
+    /// The `line` of each result `ingest --json` printed, in order.
+    static func answeredLines(_ stdout: String) -> [Int] {
+        stdout.split(separator: "\n").compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["line"] as? Int
+        }
+    }
+
+    /// The eventIds in the store's log, in log order.
+    static func eventIds(_ path: String) throws -> [String] {
+        try withStore(path) { try $0.events(limit: .max).compactMap(\.eventId) }
+    }
+
+    /// The rows import `importId` has events for, in log order, and whether it finished.
+    static func importedRows(_ path: String, importId: String) throws -> (rows: [UInt64], finished: Bool) {
+        try withStore(path) { ledger in
+            let events = try ledger.events(limit: .max).filter { $0.importId == importId }
+            return (events.compactMap(\.row), events.contains { $0.kind == "importFinished" })
+        }
+    }
+
     /// Runs a system command; returns its exit status.
     static func command(_ path: String, _ arguments: [String]) throws -> Int32 {
         let process = Process()
@@ -271,17 +452,8 @@ import Testing
         try await ledger.identify("email=ann@example.com", access: ["email"], properties: ["name": "Ann"])
         let path = ledger.env.path
         let before = try ledger.fingerprint()
-        let mountPoint = temporaryPath("readonly")
-        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-        guard try run("/bin/mount", ["--bind", path, mountPoint]) == 0 else {
-            Issue.record("cannot bind-mount \(path); this test needs mount permission")
-            return
-        }
-        defer { _ = try? run("/bin/umount", ["-l", mountPoint]) }
-        guard try run("/bin/mount", ["-o", "remount,ro,bind", mountPoint]) == 0 else {
-            Issue.record("cannot remount \(mountPoint) read-only")
-            return
-        }
+        guard let mountPoint = try StoreFaultTests.mountReadOnly(path) else { return }
+        defer { StoreFaultTests.unmount(mountPoint) }
         try await withStoreAsync(mountPoint) { readOnly async throws in
             #expect(readOnly.env.isReadOnly)
             #expect(try readOnly.customer(.identifier(Identifier(type: "email", value: "ann@example.com"))).properties["name"] == "Ann")
@@ -291,16 +463,5 @@ import Testing
             #expect(error?.description.contains("read-only") == true)
         }
         #expect(try ledger.fingerprint() == before)
-    }
-
-    private func run(_ path: String, _ arguments: [String]) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
     }
 }

@@ -13,7 +13,9 @@ struct Ingest: AsyncParsableCommand {
             1 MiB is refused (inputTooLarge) without being read into memory. A bad line is reported ({"line":N,"error":{…}} with --json) and the \
             rest still run. Each line is applied on its own, all or nothing and in order; the lines \
             already read when one is applied (up to \(Ingest.batchLimit)) share one commit, and each result \
-            line is printed once its line is durable. Exits 2 if any line failed. With --dry-run the whole \
+            line is printed once its line is durable. Exits 2 if any line failed. A commit the store \
+            refuses (storageFull, readOnly, a damaged store) stops ingest there: the error names the \
+            line from which nothing was run, every line answered before is written, and it exits 1. With --dry-run the whole \
             input is read first and every line decided as it would run, each seeing the lines before it; \
             nothing is written.
             """)
@@ -26,6 +28,12 @@ struct Ingest: AsyncParsableCommand {
 
     func validate() throws {
         try global.validateStore()
+    }
+
+    /// The error ingest stops with when a batch fails as a whole: the store's code, and the
+    /// line from which nothing was run (every line before it was answered).
+    static func stopped(at line: Int, by error: LedgerError) -> CLIError {
+        CLIError(code: error.code, message: "\(error.description); ingest stopped at line \(line): it and the lines after it were not run")
     }
 
     /// At most this many lines share a commit: more saves little once the sync is shared, and
@@ -59,11 +67,15 @@ struct Ingest: AsyncParsableCommand {
                     line = lines.count < batchLimit ? (dryRun.enabled ? reader.next() : reader.nextIfReady()) : nil
                 }
                 let commands = lines.compactMap { try? $0.command.get() }
-                var executed: [Result<CommandResult, LedgerError>]
+                let executed: [Result<CommandResult, LedgerError>]
                 do throws(LedgerError) {
                     executed = commands.isEmpty ? [] : try await dryRun.run(store) { ledger, dryRun throws(LedgerError) in try await ledger.execute(batch: commands, dryRun: dryRun) }
                 } catch {
-                    executed = commands.map { _ in .failure(error) }
+                    // A line's own verdict is in its result: an error of the whole batch is the
+                    // store's (space, permissions, damage) and nothing of the batch was written.
+                    // Going on would commit later lines after these, out of order; so stop here,
+                    // as a crash would, and the input can be sent again from this line.
+                    throw Self.stopped(at: lines[0].number, by: error)
                 }
                 var results = executed.makeIterator()
                 for (lineNumber, parsed) in lines {
