@@ -34,6 +34,28 @@ public struct ImportRejection: Sendable, Hashable, Codable {
     public var customer: CustomerID?
     /// For `mergeBlocked`: every guard's result for the row against the matched customer.
     public var guards: [GuardResult]?
+    /// The row as read from the file; `nil` when its bytes were not kept (a record or line
+    /// over the 1 MiB input limit, a JSON line that is not UTF-8).
+    public var input: ImportInput?
+}
+
+/// A rejected row's content as read from the file, before any typing or normalization.
+public enum ImportInput: Sendable, Hashable, Codable {
+    /// A CSV record: the header's columns and the record's cells, as text, in header order
+    /// (invalid UTF-8 shown as U+FFFD). When the record's field count differs from the
+    /// header's (`wrongColumnCount`), `cells` has the record's count.
+    case csv(columns: [String], cells: [String])
+    /// A JSON line that is a JSON object: its text.
+    case jsonObject(String)
+    /// A JSON line that is not valid JSON, or not an object: its text.
+    case jsonLine(String)
+
+    /// The cells by column; `nil` for JSON Lines, and for a record whose field count is not
+    /// the header's.
+    public var cellsByColumn: [String: String]? {
+        guard case .csv(let columns, let cells) = self, columns.count == cells.count else { return nil }
+        return Dictionary(zip(columns, cells)) { first, _ in first }
+    }
 }
 
 /// A row read from the file and mapped to identifiers, access, properties and time;
@@ -59,13 +81,31 @@ struct ImportRow: Sendable {
     var source: String?
     /// Set when the row cannot be read or mapped; it is rejected without looking at the store.
     var rejection: ImportRejection?
+    /// The row's bytes as read, kept raw so that only a rejected row pays for its ``ImportInput``.
+    var content: Content?
+
+    enum Content: Sendable {
+        /// The header is the source's one array, shared by every row.
+        case csv(header: [String], fields: [[UInt8]])
+        case json(String, isObject: Bool)
+    }
+
+    /// What a rejection of this row shows of it.
+    var input: ImportInput? {
+        switch content {
+        case .csv(let header, let fields)?: .csv(columns: header, cells: fields.map { String(decoding: $0, as: UTF8.self) })
+        case .json(let text, true)?: .jsonObject(text)
+        case .json(let text, false)?: .jsonLine(text)
+        case nil: nil
+        }
+    }
 
     /// The column (CSV) or field (JSON Lines) that holds property `key`.
     func column(ofProperty key: String) -> String { propertyColumnPrefix + key }
 
     mutating func reject(column: String?, code: String, _ message: String) {
         if rejection == nil {
-            rejection = ImportRejection(row: row, line: line, column: column, code: code, message: message)
+            rejection = ImportRejection(row: row, line: line, column: column, code: code, message: message, input: input)
         }
     }
 }
@@ -191,7 +231,11 @@ struct ImportSource {
             guard let record = try csv!.next() else { return nil }
             rowsRead += 1
             var row = ImportRow(row: rowsRead, line: record.line)
-            if mapping { Self.map(record, header: columns, roles: roles, cells: cells, into: &row) }
+            if mapping {
+                // A record over the limit was not kept whole: it has no content to show.
+                if record.problem?.code != "inputTooLarge" { row.content = .csv(header: columns, fields: record.fields) }
+                Self.map(record, header: columns, roles: roles, cells: cells, into: &row)
+            }
             return row
         }
         while true {
@@ -288,10 +332,13 @@ struct ImportSource {
         switch Result(catching: { () throws(LedgerError) in try JSONValue.parse(text) }) {
         case .success(.object(let fields)):
             object = fields
+            row.content = .json(text, isObject: true)
         case .success:
+            row.content = .json(text, isObject: false)
             row.reject(column: nil, code: "invalidJSON", "the line is not a JSON object")
             return
         case .failure(let error):
+            row.content = .json(text, isObject: false)
             row.reject(column: nil, code: "invalidJSON", error.description)
             return
         }
