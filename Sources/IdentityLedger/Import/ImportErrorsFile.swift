@@ -93,24 +93,9 @@ final class ImportErrorsFile {
                     + #","evidence":["# + evidence.joined(separator: ",") + "]}"
             }.joined(separator: ",") + "]"
         }
-        if let input = rejection.input { line += #","input":"# + json(input) }
+        // JSONValue's description is compact JSON on one line, keys sorted.
+        if let input = rejection.input { line += #","input":"# + input.description }
         return line + "}"
-    }
-
-    /// CSV: `{"column":"cell",…}` in header order, or `["cell",…]` for a record whose field
-    /// count is not the header's; a JSON object line as it is (it is JSON, on one line); any
-    /// other line as a string.
-    static func json(_ input: ImportInput) -> String {
-        switch input {
-        case .csv(let columns, let cells) where columns.count == cells.count:
-            "{" + zip(columns, cells).map { quoted($0) + ":" + quoted($1) }.joined(separator: ",") + "}"
-        case .csv(_, let cells):
-            "[" + cells.map(quoted).joined(separator: ",") + "]"
-        case .jsonObject(let text):
-            text
-        case .jsonLine(let text):
-            quoted(text)
-        }
     }
 
     /// Bytes of the leading lines whose row is at most `lastRow` (rows only grow along the file).

@@ -34,28 +34,12 @@ public struct ImportRejection: Sendable, Hashable, Codable {
     public var customer: CustomerID?
     /// For `mergeBlocked`: every guard's result for the row against the matched customer.
     public var guards: [GuardResult]?
-    /// The row as read from the file; `nil` when its bytes were not kept (a record or line
-    /// over the 1 MiB input limit, a JSON line that is not UTF-8).
-    public var input: ImportInput?
-}
-
-/// A rejected row's content as read from the file, before any typing or normalization.
-public enum ImportInput: Sendable, Hashable, Codable {
-    /// A CSV record: the header's columns and the record's cells, as text, in header order
-    /// (invalid UTF-8 shown as U+FFFD). When the record's field count differs from the
-    /// header's (`wrongColumnCount`), `cells` has the record's count.
-    case csv(columns: [String], cells: [String])
-    /// A JSON line that is a JSON object: its text.
-    case jsonObject(String)
-    /// A JSON line that is not valid JSON, or not an object: its text.
-    case jsonLine(String)
-
-    /// The cells by column; `nil` for JSON Lines, and for a record whose field count is not
-    /// the header's.
-    public var cellsByColumn: [String: String]? {
-        guard case .csv(let columns, let cells) = self, columns.count == cells.count else { return nil }
-        return Dictionary(zip(columns, cells)) { first, _ in first }
-    }
+    /// The row as read, before any typing or normalization: for CSV an object of column →
+    /// cell text (invalid UTF-8 shown as U+FFFD), or an array of the fields when their count
+    /// is not the header's (`wrongColumnCount`); for JSON Lines the line's JSON object, or
+    /// the line as a string when it is not one. `nil` when the row's bytes were not kept: a
+    /// record or line over the 1 MiB input limit, a JSON line that is not UTF-8.
+    public var input: JSONValue?
 }
 
 /// A row read from the file and mapped to identifiers, access, properties and time;
@@ -81,22 +65,28 @@ struct ImportRow: Sendable {
     var source: String?
     /// Set when the row cannot be read or mapped; it is rejected without looking at the store.
     var rejection: ImportRejection?
-    /// The row's bytes as read, kept raw so that only a rejected row pays for its ``ImportInput``.
+    /// The row as read, kept raw so that only a rejected row pays for its ``ImportRejection/input``.
     var content: Content?
 
     enum Content: Sendable {
         /// The header is the source's one array, shared by every row.
         case csv(header: [String], fields: [[UInt8]])
-        case json(String, isObject: Bool)
+        /// A JSON line that is an object, as parsed.
+        case object([String: JSONValue])
+        /// A JSON line that is not valid JSON or not an object.
+        case line(String)
     }
 
     /// What a rejection of this row shows of it.
-    var input: ImportInput? {
+    var input: JSONValue? {
         switch content {
-        case .csv(let header, let fields)?: .csv(columns: header, cells: fields.map { String(decoding: $0, as: UTF8.self) })
-        case .json(let text, true)?: .jsonObject(text)
-        case .json(let text, false)?: .jsonLine(text)
-        case nil: nil
+        case .csv(let header, let fields)?:
+            let cells = fields.map { JSONValue.string(String(decoding: $0, as: UTF8.self)) }
+            guard cells.count == header.count else { return .array(cells) }
+            return .object(Dictionary(zip(header, cells)) { first, _ in first })
+        case .object(let object)?: return .object(object)
+        case .line(let text)?: return .string(text)
+        case nil: return nil
         }
     }
 
@@ -332,13 +322,13 @@ struct ImportSource {
         switch Result(catching: { () throws(LedgerError) in try JSONValue.parse(text) }) {
         case .success(.object(let fields)):
             object = fields
-            row.content = .json(text, isObject: true)
+            row.content = .object(fields)
         case .success:
-            row.content = .json(text, isObject: false)
+            row.content = .line(text)
             row.reject(column: nil, code: "invalidJSON", "the line is not a JSON object")
             return
         case .failure(let error):
-            row.content = .json(text, isObject: false)
+            row.content = .line(text)
             row.reject(column: nil, code: "invalidJSON", error.description)
             return
         }
