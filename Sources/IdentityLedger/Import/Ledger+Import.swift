@@ -91,11 +91,11 @@ extension Ledger {
     ///   - progress: called after every committed batch, on the calling task (not in a dry run).
     ///   - onRejection: called once for every row rejected by this run, in row order, with the
     ///     same ``ImportRejection`` as its errors-file line (a resumed run: the rows after the
-    ///     resume point). A real run calls it for a batch's rejections once the batch has
-    ///     committed; a dry run as it finds each one, from inside its write transaction. Either
-    ///     way nothing is collected, so memory does not grow with the number of rejections.
-    ///     It runs on the import's writer thread and must not use this ledger (a write from it
-    ///     would wait for the import).
+    ///     resume point). A real run calls it on the calling task for a batch's rejections once
+    ///     the batch has committed; a dry run as it finds each one, on the store's writer thread
+    ///     inside its write transaction. Either way nothing is collected for it, so memory does
+    ///     not grow with the number of rejections. It must not use this ledger (in a dry run the
+    ///     write lock is held).
     /// - Throws: ``LedgerError/importSourceChanged(importId:startedWith:found:)`` when `importId`
     ///   was started on other contents; ``LedgerError/importOptionChanged(importId:option:startedWith:found:)``
     ///   when it was started with another `matchBy`, `format`, `source` or `csvCells` (also
