@@ -131,6 +131,23 @@ import Testing
         #expect(third.all.isEmpty)
     }
 
+    /// A dry run whose one transaction outgrows the map is run again by LMDB after growing it:
+    /// the rejections it had already found are not delivered, nor written, a second time.
+    @Test func aDryRunThatGrowsTheMapDeliversEachRejectionOnce() async throws {
+        var lines = ["external_id,email,note"]
+        let note = String(repeating: "n", count: 300)
+        for i in 1...3000 { lines.append(i % 250 == 0 ? "X\(i),bad\(i),\(note)" : "X\(i),u\(i)@example.com,\(note)") }
+        let file = try importFixture("in.csv", lines.joined(separator: "\n") + "\n")
+        let ledger = try Ledger.open(path: temporaryPath(), options: .init(durability: .noSync, initialMapSize: 1 << 20))
+        let mapBefore = try ledger.statistics().mapSize
+        let received = Received()
+        let preview = try await ledger.importFile(at: file, matchBy: "external_id", errors: file + ".errors", dryRun: true, onRejection: received.handler)
+        #expect(try ledger.statistics().mapSize > mapBefore, "the map did not grow: the test proves nothing")
+        #expect(preview.rejected == 12)
+        #expect(received.all.map(\.row) == (1...12).map { UInt64($0 * 250) })
+        #expect(try rejections(file + ".errors") == received.all)
+    }
+
     /// A row over the 1 MiB input limit was not kept: its rejection has no input, and the
     /// errors line stays small.
     @Test(arguments: ["big.csv", "big.jsonl"])
