@@ -119,6 +119,21 @@ import Testing
         #expect(try ledger.customer(.id(6)).properties["age"] == 6)
     }
 
+    /// An `importStarted` written before the options were recorded (event format 2: the same
+    /// layout without them) reads with none, so its typing is not checked on a resume.
+    @Test func aFormat2ImportStartedReadsWithoutOptions() throws {
+        let start = ImportStart(importId: "old", sourceName: "a.csv", contentDigest: [1, 2], matchBy: "email", format: "csv")
+        let event = Event(seq: 2, commandSeq: 2, recordedAt: 1_793_000_000_000, occurredAt: 1_793_000_000_000, source: nil, eventId: nil,
+                          payloadDigest: nil, actor: nil, note: nil, importId: "old", row: nil, body: .importStarted(start))
+        var bytes = event.encoded()
+        #expect(bytes.first == 3 && bytes.suffix(2) == [0, 0])
+        bytes[0] = 2
+        bytes.removeLast(2)
+        #expect(try Event(seq: 2, bytes: bytes) == event)
+        bytes[0] = 3
+        #expect(throws: LedgerError.self) { try Event(seq: 2, bytes: bytes) }
+    }
+
     /// The recorded options survive a rebuild: the projection is derived from the log.
     @Test func theOptionsAreKeptByARebuild() async throws {
         let path = temporaryPath()
