@@ -148,6 +148,16 @@ import Testing
         #expect(try rejections(file + ".errors") == received.all)
     }
 
+    /// The errors file's direct writer of `input` writes what the one JSON writer does.
+    @Test func inputIsWrittenAsTheJSONWriterWritesIt() {
+        let value: JSONValue = [
+            "é": "x", "e\u{301}": [1, -2.5, 1e300, true, nil], "b": ["q\"uo\\te\n": "\u{1}/"], "a": [], "": [:], "n": .int(.min),
+        ]
+        var out = ""
+        CompactJSONEncoder.write(value, to: &out)
+        #expect(out == value.description)
+    }
+
     /// A row over the 1 MiB input limit was not kept: its rejection has no input, and the
     /// errors line stays small.
     @Test(arguments: ["big.csv", "big.jsonl"])

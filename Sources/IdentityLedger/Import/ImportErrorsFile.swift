@@ -93,8 +93,11 @@ final class ImportErrorsFile {
                     + #","evidence":["# + evidence.joined(separator: ",") + "]}"
             }.joined(separator: ",") + "]"
         }
-        // JSONValue's description is compact JSON on one line, keys sorted.
-        if let input = rejection.input { line += #","input":"# + input.description }
+        // Compact JSON on one line, keys sorted, as JSONValue's description.
+        if let input = rejection.input {
+            line += #","input":"#
+            CompactJSONEncoder.write(input, to: &line)
+        }
         return line + "}"
     }
 
