@@ -17,7 +17,8 @@ public enum ImportFormat: String, Sendable, Hashable, Codable, CaseIterable {
     }
 }
 
-/// One rejected row of an import, as written to the errors file.
+/// One rejected row of an import, as written to the errors file (one JSON line each, which
+/// decodes back to it) and as `importFile(…, onRejection:)` delivers it.
 public struct ImportRejection: Sendable, Hashable, Codable {
     /// The row's number: its position among the file's records (the CSV header and
     /// empty lines are not rows), from 1. The log tags a row's event with it.
