@@ -64,9 +64,9 @@ extension Ledger {
     /// print(summary.created, summary.updated, summary.rejected)
     ///
     /// // Each rejected row as it is found, with the row as read:
-    /// _ = try await ledger.importFile(at: "customers.csv", matchBy: "external_id", dryRun: true) { rejection in
+    /// _ = try await ledger.importFile(at: "customers.csv", matchBy: "external_id", dryRun: true, onRejection: { rejection in
     ///     print(rejection.row, rejection.column ?? "-", rejection.code, rejection.input ?? "-")
-    /// }
+    /// })
     /// ```
     ///
     /// Each row is matched only by its `matchBy` value; it updates the customer found
