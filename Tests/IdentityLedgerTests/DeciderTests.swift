@@ -364,7 +364,7 @@ struct DeciderTests {
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         let start = ImportStart(
             importId: importId, sourceName: (path as NSString).lastPathComponent, contentDigest: SHA256.hash(bytes),
-            matchBy: matchBy, format: ImportFormat.csv.rawValue)
+            matchBy: matchBy, format: ImportFormat.csv.rawValue, csvCells: .typed)
         try view.apply(ImportDecisions.start(start, in: view, now: now))
         let startedAt = try #require(try view.importState(importId)).startedAt
         var source = try ImportSource(path: path, format: .csv, schema: schema)

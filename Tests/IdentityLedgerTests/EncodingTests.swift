@@ -62,6 +62,8 @@ struct EncodingTests {
         .merged(survivor: 3, absorbed: 7, trigger: ids("phone=+447700900000"), guards: guards, forced: true),
         .mergeDeclined(customer: 3, candidate: 9, guards: guards),
         .importStarted(ImportStart(importId: "i1", sourceName: "a.csv", contentDigest: [1, 2, 3], matchBy: "email", format: "csv")),
+        .importStarted(ImportStart(importId: "i2", sourceName: "b.csv", contentDigest: [4], matchBy: "email", format: "csv", source: "crm", csvCells: .text)),
+        .importStarted(ImportStart(importId: "i3", sourceName: "c.jsonl", contentDigest: [5], matchBy: "email", format: "jsonl", source: "pos")),
     ]
 
     /// Identifiers order by type, then by value bytes: the order records list them in.

@@ -15,6 +15,8 @@ struct ImportRowDecider<View: LedgerView> {
     let schema: Schema
     let importId: String
     let matchBy: String
+    /// The `source` of rows without their own (`nil`: `"import"`).
+    var defaultSource: String? = nil
     /// `occurredAt` of rows without `at`: the import's start.
     let startedAt: Int64
 
@@ -24,14 +26,14 @@ struct ImportRowDecider<View: LedgerView> {
         func reject(_ column: String?, _ error: LedgerError, message: String? = nil, customer: CustomerID? = nil, guards: [GuardResult]? = nil) -> Decision<Outcome> {
             Decision(events: [], outcome: .rejected(ImportRejection(
                 row: row.row, line: row.line, column: column, code: error.code, message: message ?? error.description,
-                customer: customer, guards: guards)))
+                customer: customer, guards: guards, input: row.input)))
         }
 
         // A row is an identify: the limits of a command, checked before the row is looked at.
         do throws(LedgerError) {
             _ = try Command.identify(IdentifyCommand(
                 identifiers: row.identifiers.map(\.identifier), access: row.access.map(\.type), properties: row.properties,
-                context: CommandContext(source: row.source)
+                context: CommandContext(source: row.source ?? defaultSource)
             )).checkedPayload()
         } catch {
             // A property over its limit is the fault of its column; the row as a whole is no one's.
@@ -121,7 +123,7 @@ struct ImportRowDecider<View: LedgerView> {
         var log = try PendingLog(after: view, now: now())
         let recordedAt = log.header.recordedAt
         log.beginCommand(PendingLog.Header(
-            recordedAt: recordedAt, occurredAt: min(occurredAt, recordedAt), source: row.source ?? "import",
+            recordedAt: recordedAt, occurredAt: min(occurredAt, recordedAt), source: row.source ?? defaultSource ?? "import",
             importId: importId, row: row.row
         ))
         log.append(.identified(customer: customer, created: created, identifiers: presented, properties: properties, declined: []))

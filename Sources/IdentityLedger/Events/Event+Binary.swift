@@ -6,7 +6,9 @@ extension Event {
     /// The version written by this build. Bump it when the layout changes, and keep
     /// decoding every older version.
     /// 2: a schema's types carry `maxHolders` (a version-1 schema takes the default).
-    /// 3: and `blockedValues`, `blockedPatterns` and `maxValues` (none in an older one).
+    /// 3: a schema's types carry `blockedValues`, `blockedPatterns` and `maxValues`, and
+    /// `importStarted` the import's default `source` and its CSV cell typing (older events
+    /// have none of them).
     static let formatVersion: UInt8 = 3
 
     private enum Kind: UInt8 {
@@ -105,6 +107,7 @@ extension Event {
             w.write(raw: start.contentDigest)
             w.write(start.matchBy)
             w.write(start.format)
+            w.write(importOptions: start)
         case .importFinished(let importId, let counts):
             w.write(importId)
             w.write(counts.read)
@@ -219,13 +222,15 @@ extension Event {
                 guards: try r.readArray { (r: inout R) throws(R.Failure) in try r.readGuardResult() }
             )
         case .importStarted:
-            return .importStarted(ImportStart(
+            var start = ImportStart(
                 importId: try r.readString(),
                 sourceName: try r.readString(),
                 contentDigest: try r.readRaw(),
                 matchBy: try r.readString(),
                 format: try r.readString()
-            ))
+            )
+            if version >= 3 { try r.readImportOptions(into: &start) }
+            return .importStarted(start)
         case .importFinished:
             let importId = try r.readString()
             var counts = ImportCounts()
@@ -239,6 +244,14 @@ extension Event {
 }
 
 extension BinaryWriter {
+    /// An import's options after its format: its default source, its CSV cell typing
+    /// (0 none recorded, 1 typed, 2 text).
+    mutating func write(importOptions start: ImportStart) {
+        write(optional: start.source)
+        let cells: UInt8 = switch start.csvCells { case nil: 0; case .typed?: 1; case .text?: 2 }
+        write(byte: cells)
+    }
+
     mutating func write(_ write: PropertyWrite) {
         self.write(write.key)
         self.write(write.value)
@@ -261,6 +274,16 @@ extension BinaryWriter {
 }
 
 extension BinaryReader {
+    /// What ``BinaryWriter/write(importOptions:)`` wrote.
+    mutating func readImportOptions(into start: inout ImportStart) throws(Failure) {
+        start.source = try readOptionalString()
+        switch try readByte() {
+        case 0: start.csvCells = nil
+        case 1: start.csvCells = .typed
+        case 2: start.csvCells = .text
+        case let byte: throw Failure(reason: "unknown CSV cell typing \(byte)")
+        }
+    }
     mutating func readPropertyWrite() throws(Failure) -> PropertyWrite {
         PropertyWrite(key: try readString(), value: try readJSON())
     }

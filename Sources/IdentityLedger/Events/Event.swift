@@ -94,6 +94,11 @@ public struct ImportStart: Sendable, Hashable {
     public var contentDigest: [UInt8]
     public var matchBy: String
     public var format: String
+    /// The `source` of rows that carry none of their own; `nil`: `"import"`.
+    public var source: String? = nil
+    /// How a CSV import types its cells; `nil` for JSON Lines, and for an import started
+    /// before the log recorded it (event format 2).
+    public var csvCells: CSVCells? = nil
 }
 
 /// Row counts of a finished import.

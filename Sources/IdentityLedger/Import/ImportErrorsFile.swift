@@ -1,7 +1,7 @@
 import Foundation
 
 /// The JSON Lines file that receives rejected rows, one
-/// `{"row":…,"line":…,"column":…,"code":…,"message":…}` per line, `row` first.
+/// `{"row":…,"line":…,"column":…,"code":…,"message":…,"input":…}` per line, `row` first.
 ///
 /// Rejections of a batch are written after the batch commits. A resumed import first
 /// drops the lines after its resume point (rows it is about to read again), so the
@@ -92,6 +92,11 @@ final class ImportErrorsFile {
                 return #"{"guard":"# + quoted(result.guard.rawValue) + #","passed":\#(result.passed),"detail":"# + quoted(result.detail)
                     + #","evidence":["# + evidence.joined(separator: ",") + "]}"
             }.joined(separator: ",") + "]"
+        }
+        // Compact JSON on one line, keys sorted, as JSONValue's description.
+        if let input = rejection.input {
+            line += #","input":"#
+            CompactJSONEncoder.write(input, to: &line)
         }
         return line + "}"
     }

@@ -17,7 +17,8 @@ public enum ImportFormat: String, Sendable, Hashable, Codable, CaseIterable {
     }
 }
 
-/// One rejected row of an import, as written to the errors file.
+/// One rejected row of an import, as written to the errors file (one JSON line each, which
+/// decodes back to it) and as `importFile(…, onRejection:)` delivers it.
 public struct ImportRejection: Sendable, Hashable, Codable {
     /// The row's number: its position among the file's records (the CSV header and
     /// empty lines are not rows), from 1. The log tags a row's event with it.
@@ -34,6 +35,12 @@ public struct ImportRejection: Sendable, Hashable, Codable {
     public var customer: CustomerID?
     /// For `mergeBlocked`: every guard's result for the row against the matched customer.
     public var guards: [GuardResult]?
+    /// The row as read, before any typing or normalization: for CSV an object of column →
+    /// cell text (invalid UTF-8 shown as U+FFFD), or an array of the fields when their count
+    /// is not the header's (`wrongColumnCount`); for JSON Lines the line's JSON object, or
+    /// the line as a string when it is not one. `nil` when the row's bytes were not kept: a
+    /// record or line over the 1 MiB input limit, a JSON line that is not UTF-8.
+    public var input: JSONValue?
 }
 
 /// A row read from the file and mapped to identifiers, access, properties and time;
@@ -59,13 +66,37 @@ struct ImportRow: Sendable {
     var source: String?
     /// Set when the row cannot be read or mapped; it is rejected without looking at the store.
     var rejection: ImportRejection?
+    /// The row as read, kept raw so that only a rejected row pays for its ``ImportRejection/input``.
+    var content: Content?
+
+    enum Content: Sendable {
+        /// The header is the source's one array, shared by every row.
+        case csv(header: [String], fields: [[UInt8]])
+        /// A JSON line that is an object, as parsed.
+        case object([String: JSONValue])
+        /// A JSON line that is not valid JSON or not an object.
+        case line(String)
+    }
+
+    /// What a rejection of this row shows of it.
+    var input: JSONValue? {
+        switch content {
+        case .csv(let header, let fields)?:
+            let cells = fields.map { JSONValue.string(String(decoding: $0, as: UTF8.self)) }
+            guard cells.count == header.count else { return .array(cells) }
+            return .object(Dictionary(zip(header, cells)) { first, _ in first })
+        case .object(let object)?: return .object(object)
+        case .line(let text)?: return .string(text)
+        case nil: return nil
+        }
+    }
 
     /// The column (CSV) or field (JSON Lines) that holds property `key`.
     func column(ofProperty key: String) -> String { propertyColumnPrefix + key }
 
     mutating func reject(column: String?, code: String, _ message: String) {
         if rejection == nil {
-            rejection = ImportRejection(row: row, line: line, column: column, code: code, message: message)
+            rejection = ImportRejection(row: row, line: line, column: column, code: code, message: message, input: input)
         }
     }
 }
@@ -191,7 +222,11 @@ struct ImportSource {
             guard let record = try csv!.next() else { return nil }
             rowsRead += 1
             var row = ImportRow(row: rowsRead, line: record.line)
-            if mapping { Self.map(record, header: columns, roles: roles, cells: cells, into: &row) }
+            if mapping {
+                // A record over the limit was not kept whole: it has no content to show.
+                if record.problem?.code != "inputTooLarge" { row.content = .csv(header: columns, fields: record.fields) }
+                Self.map(record, header: columns, roles: roles, cells: cells, into: &row)
+            }
             return row
         }
         while true {
@@ -288,10 +323,13 @@ struct ImportSource {
         switch Result(catching: { () throws(LedgerError) in try JSONValue.parse(text) }) {
         case .success(.object(let fields)):
             object = fields
+            row.content = .object(fields)
         case .success:
+            row.content = .line(text)
             row.reject(column: nil, code: "invalidJSON", "the line is not a JSON object")
             return
         case .failure(let error):
+            row.content = .line(text)
             row.reject(column: nil, code: "invalidJSON", error.description)
             return
         }

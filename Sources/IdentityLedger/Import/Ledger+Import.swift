@@ -62,6 +62,11 @@ extension Ledger {
     /// let summary = try await ledger.importFile(at: "customers.csv", matchBy: "external_id",
     ///                                           errors: "customers.errors.jsonl")
     /// print(summary.created, summary.updated, summary.rejected)
+    ///
+    /// // Each rejected row as it is found, with the row as read:
+    /// _ = try await ledger.importFile(at: "customers.csv", matchBy: "external_id", dryRun: true, onRejection: { rejection in
+    ///     print(rejection.row, rejection.column ?? "-", rejection.code, rejection.input ?? "-")
+    /// })
     /// ```
     ///
     /// Each row is matched only by its `matchBy` value; it updates the customer found
@@ -76,18 +81,31 @@ extension Ledger {
     ///   - matchBy: the identifier type that finds existing customers.
     ///   - importId: names the import for resuming; by default derived from the file's SHA-256,
     ///     so re-running the same file resumes or does nothing.
-    ///   - errors: a JSON Lines file for rejected rows (`{"row","line","column","code","message"}`);
+    ///   - errors: a JSON Lines file for rejected rows (`{"row","line","column","code","message",…,"input"}`);
     ///     replaced when the import starts, kept up to the resume point when it resumes.
-    ///   - progress: called after every committed batch, on the calling task (not in a dry run).
+    ///   - source: the `source` recorded for rows that carry none of their own (a JSON line's
+    ///     `source` wins; CSV rows have none); `nil` records `"import"`. 1 to 200 bytes
+    ///     without control characters.
     ///   - csvCells: whether a CSV import stores numbers and `true`/`false` cells typed (the
     ///     default) or every cell as text. JSON Lines values keep their JSON types either way.
     ///   - dryRun: decide every row as the import would, each seeing the rows before it, in one
     ///     write transaction that is then rolled back: the summary's counts are the real run's,
     ///     `errors` is written with the rows that would be rejected, and nothing is written to
     ///     the store (a dry run does not start the import, so a later real run starts afresh).
+    ///   - progress: called after every committed batch, on the calling task (not in a dry run).
+    ///   - onRejection: called once for every row rejected by this run, in row order, with the
+    ///     same ``ImportRejection`` as its errors-file line (a resumed run: the rows after the
+    ///     resume point). A real run calls it on the calling task for a batch's rejections once
+    ///     the batch has committed; a dry run as it finds each one, on the store's writer thread
+    ///     inside its write transaction. Either way nothing is collected for it, so memory does
+    ///     not grow with the number of rejections. It must not use this ledger (in a dry run the
+    ///     write lock is held).
     /// - Throws: ``LedgerError/importSourceChanged(importId:startedWith:found:)`` when `importId`
-    ///   was started on other contents; `unknownIdentifierType` for `matchBy`; `invalidInput`
-    ///   for a bad CSV header or an `errors` file that is the input itself;
+    ///   was started on other contents; ``LedgerError/importOptionChanged(importId:option:startedWith:found:)``
+    ///   when it was started with another `matchBy`, `format`, `source` or `csvCells` (also
+    ///   over a finished import: its rows were not imported that way); `unknownIdentifierType`
+    ///   for `matchBy`; `invalidInput` for a bad CSV header, a bad `source` or an `errors` file
+    ///   that is the input itself;
     ///   ``LedgerError/fileNotReadable(path:reason:)`` when the file cannot be opened or read,
     ///   or is not a regular file (a pipe or FIFO: it is read twice, for its digest and its rows)
     ///   (before the first row: nothing written; part-way: the committed batches stay and the
@@ -98,24 +116,33 @@ extension Ledger {
         matchBy: String,
         importId: String? = nil,
         errors: String? = nil,
+        source: String? = nil,
         csvCells: CSVCells = .typed,
         dryRun: Bool = false,
-        progress: ((ImportProgress) -> Void)? = nil
+        progress: ((ImportProgress) -> Void)? = nil,
+        onRejection: (@Sendable (ImportRejection) -> Void)? = nil
     ) async throws(LedgerError) -> ImportSummary {
         try await importFile(
-            at: path, format: format, matchBy: matchBy, importId: importId, errors: errors, csvCells: csvCells, dryRun: dryRun,
-            progress: progress, tuning: ImportTuning())
+            at: path, format: format, matchBy: matchBy, importId: importId, errors: errors, source: source, csvCells: csvCells,
+            dryRun: dryRun, progress: progress, onRejection: onRejection, tuning: ImportTuning())
     }
 
     func importFile(
-        at path: String, format: ImportFormat?, matchBy: String, importId: String?, errors: String?, csvCells: CSVCells = .typed, dryRun: Bool = false,
-        progress: ((ImportProgress) -> Void)?, tuning: ImportTuning
+        at path: String, format: ImportFormat?, matchBy: String, importId: String?, errors: String?, source defaultSource: String? = nil,
+        csvCells: CSVCells = .typed, dryRun: Bool = false,
+        progress: ((ImportProgress) -> Void)?, onRejection: (@Sendable (ImportRejection) -> Void)? = nil, tuning: ImportTuning
     ) async throws(LedgerError) -> ImportSummary {
         guard let format = format ?? ImportFormat(pathExtension: path) else {
             throw .invalidInput(reason: "cannot tell the format of \(path) from its extension: pass a format (csv or jsonl)")
         }
         let schema = try schema()
         guard schema.type(named: matchBy) != nil else { throw .unknownIdentifierType(type: matchBy) }
+        if let defaultSource {
+            guard !defaultSource.isEmpty, defaultSource.utf8.count <= 200,
+                  !defaultSource.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                throw .invalidInput(reason: "source \(LedgerError.quoted(defaultSource)): an import's source is 1 to 200 bytes without control characters")
+            }
+        }
 
         // Before anything is written: emptying the errors file would destroy the input.
         try ImportErrorsFile.refuse(errors, ifItIs: path)
@@ -138,9 +165,17 @@ extension Ledger {
             guard state.start.contentDigest == digest else {
                 throw .importSourceChanged(importId: importId, startedWith: state.start.contentDigest.hexString, found: digest.hexString)
             }
-            guard state.start.matchBy == matchBy, state.start.format == format.rawValue else {
-                throw .invalidInput(reason: "import \(importId) was started with match by \(state.start.matchBy) and format \(state.start.format)")
+            // Rows after the resume point must be read as those before were: never a mix.
+            func refuse(_ option: String, _ startedWith: String, _ found: String) throws(LedgerError) {
+                guard startedWith == found else {
+                    throw .importOptionChanged(importId: importId, option: option, startedWith: startedWith, found: found)
+                }
             }
+            try refuse("matchBy", state.start.matchBy, matchBy)
+            try refuse("format", state.start.format, format.rawValue)
+            try refuse("source", state.start.source ?? "import", defaultSource ?? "import")
+            // An import started before the log recorded the typing (event format 2) is not checked.
+            if format == .csv, let startedWith = state.start.csvCells { try refuse("csvCells", startedWith.rawValue, csvCells.rawValue) }
             if let counts = state.finished {
                 return ImportSummary(
                     importId: importId, rows: counts.read, created: counts.created, updated: counts.updated,
@@ -156,10 +191,13 @@ extension Ledger {
         }
 
         let resumedAfterRow = state?.lastRow
-        let start = ImportStart(importId: importId, sourceName: sourceName, contentDigest: digest, matchBy: matchBy, format: format.rawValue)
+        let start = ImportStart(
+            importId: importId, sourceName: sourceName, contentDigest: digest, matchBy: matchBy, format: format.rawValue,
+            source: defaultSource, csvCells: format == .csv ? csvCells : nil
+        )
         if dryRun {
-            let outcome = try await previewImport(start, path: path, format: format, schema: schema, cells: csvCells)
-            try ImportErrorsFile(path: errors, keepingRowsUpTo: resumedAfterRow).append(outcome.rejections)
+            let sink = RejectionSink(file: try ImportErrorsFile(path: errors, keepingRowsUpTo: resumedAfterRow), onRejection: onRejection)
+            let outcome = try await previewImport(start, path: path, format: format, schema: schema, cells: csvCells, sink: sink)
             return ImportSummary(
                 importId: importId, rows: outcome.rows, created: outcome.created, updated: outcome.updated,
                 rejected: outcome.rejected, errorsFile: errors, resumedAfterRow: resumedAfterRow, alreadyFinished: false
@@ -171,7 +209,7 @@ extension Ledger {
             _ = try await startImport(start)
             return ImportSummary(importId: importId, rows: 0, created: 0, updated: 0, rejected: 0, errorsFile: errors, resumedAfterRow: nil, alreadyFinished: false)
         }
-        let errorsFile = try ImportErrorsFile(path: errors, keepingRowsUpTo: resumedAfterRow)
+        let sink = RejectionSink(file: try ImportErrorsFile(path: errors, keepingRowsUpTo: resumedAfterRow), onRejection: onRejection)
         if state == nil { state = try await startImport(start) }
         let committed = state!.lastRow
 
@@ -194,7 +232,7 @@ extension Ledger {
             created += result.created
             updated += result.updated
             rejected += UInt64(result.rejections.count)
-            try errorsFile.append(result.rejections)
+            try sink.deliver(result.rejections)
             batches += 1
             // Keep resident memory flat: the pages this batch touched stay in the page cache,
             // not in the process (docs/import.md).
@@ -224,7 +262,7 @@ extension Ledger {
         try await finishImport(importId, counts: counts)
         return ImportSummary(
             importId: importId, rows: counts.read, created: created, updated: updated, rejected: rejected,
-            errorsFile: errorsFile.path, resumedAfterRow: resumedAfterRow, alreadyFinished: false
+            errorsFile: errors, resumedAfterRow: resumedAfterRow, alreadyFinished: false
         )
     }
 
@@ -233,13 +271,13 @@ extension Ledger {
         var created: UInt64 = 0
         var updated: UInt64 = 0
         var rejected: UInt64 = 0
-        /// This run's rejections (an import resumed keeps those before in its errors file).
-        var rejections: [ImportRejection] = []
     }
 
     /// The import run to its end, every row decided and committed as a real run would, in one
-    /// write transaction that is rolled back.
-    private func previewImport(_ start: ImportStart, path: String, format: ImportFormat, schema: Schema, cells: CSVCells) async throws(LedgerError) -> Preview {
+    /// write transaction that is rolled back. Rejections go to `sink` as they are found.
+    private func previewImport(
+        _ start: ImportStart, path: String, format: ImportFormat, schema: Schema, cells: CSVCells, sink: RejectionSink
+    ) async throws(LedgerError) -> Preview {
         let now = self.now
         return try await Self.wrap {
             try await store.discardingWrite { transaction in
@@ -249,18 +287,20 @@ extension Ledger {
                 let state = try transaction.view.importState(start.importId)!
                 let decider = ImportRowDecider(
                     view: transaction.view, schema: try transaction.view.schema(), importId: start.importId,
-                    matchBy: state.start.matchBy, startedAt: state.startedAt
+                    matchBy: state.start.matchBy, defaultSource: state.start.source, startedAt: state.startedAt
                 )
                 var preview = Preview(created: state.created, updated: state.updated, rejected: state.rejectedUpToLastRow)
                 var source = try ImportSource(path: path, format: format, schema: schema, cells: cells)
                 defer { source.close() }
+                var found: UInt64 = 0
                 while let row = try source.next(mapping: source.rowsRead >= state.lastRow) {
                     guard row.row > state.lastRow else { continue }
                     switch try transaction.commit(try decider.decide(row) { now }) {
                     case .applied(let created): if created { preview.created += 1 } else { preview.updated += 1 }
                     case .rejected(let rejection):
                         preview.rejected += 1
-                        preview.rejections.append(rejection)
+                        try sink.deliver(rejection, number: found)
+                        found += 1
                     }
                 }
                 preview.rows = source.rowsRead
@@ -296,7 +336,7 @@ extension Ledger {
                 }
                 let decider = ImportRowDecider(
                     view: transaction.view, schema: try transaction.view.schema(), importId: importId, matchBy: state.start.matchBy,
-                    startedAt: state.startedAt
+                    defaultSource: state.start.source, startedAt: state.startedAt
                 )
                 // The clock is read once per batch, and only when a row is applied.
                 var now: Int64?

@@ -37,6 +37,11 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
     case storeInUse(path: String)
     /// An import ID was started on a file with other contents (SHA-256, hex).
     case importSourceChanged(importId: String, startedWith: String, found: String)
+    /// An import ID resumed with another value of an option than it was started with:
+    /// `option` is the ``Ledger/importFile(at:format:matchBy:importId:errors:source:csvCells:dryRun:progress:onRejection:)``
+    /// parameter (`matchBy`, `format`, `source`, `csvCells`); `startedWith` and `found` are
+    /// its values (`import` for no `source`).
+    case importOptionChanged(importId: String, option: String, startedWith: String, found: String)
     /// A file to read (an import's input) cannot be opened or read; `reason` is the
     /// system's (`strerror`), e.g. "Is a directory".
     case fileNotReadable(path: String, reason: String)
@@ -105,6 +110,7 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
         case .projectionMismatch: "projectionMismatch"
         case .storeInUse: "storeInUse"
         case .importSourceChanged: "importSourceChanged"
+        case .importOptionChanged: "importOptionChanged"
         case .fileNotReadable: "fileNotReadable"
         case .storage: "storage"
         case .inputTooLarge: "inputTooLarge"
@@ -167,6 +173,8 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
             "the store at \(path) is in use: a rebuild (or an upgrade of a store of an older format, which rebuilds it) needs it to itself, and no process can open it while one runs; try again when the other process is done"
         case .importSourceChanged(let importId, let startedWith, let found):
             "import \(importId) was started on a file with SHA-256 \(startedWith); this file has \(found) (use another --import-id to import it)"
+        case .importOptionChanged(let importId, let option, let startedWith, let found):
+            "import \(importId) was started with \(option) \(Self.quoted(startedWith)) (--\(Self.flag(option))); this run gives \(Self.quoted(found)): resume it with the same options, or use another --import-id"
         case .fileNotReadable(let path, let reason):
             "cannot read \(path): \(reason)"
         case .storage(let failure):
@@ -223,6 +231,15 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// How many characters (Unicode scalars) of a value ``quoted(_:)`` shows.
     package static let quotedPrefix = 64
+
+    /// The command-line option of an import parameter: `matchBy` → `match-by`, `csvCells` → `strings`.
+    private static func flag(_ option: String) -> String {
+        switch option {
+        case "matchBy": "match-by"
+        case "csvCells": "strings"
+        default: option
+        }
+    }
 
     private static func names(_ guards: [GuardResult]) -> String {
         let failing = guards.failing.map(\.rawValue)

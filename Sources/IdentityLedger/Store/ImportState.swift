@@ -19,7 +19,8 @@ struct ImportState: Hashable, Sendable {
     /// Rows up to ``lastRow`` that were rejected.
     var rejectedUpToLastRow: UInt64 { lastRow - created - updated }
 
-    private static let version: UInt8 = 1
+    /// 2: the start's options (source, CSV cell typing) follow its format.
+    private static let version: UInt8 = 2
 
     func encoded() -> [UInt8] {
         var w = BinaryWriter(capacity: 128)
@@ -29,6 +30,7 @@ struct ImportState: Hashable, Sendable {
         w.write(raw: start.contentDigest)
         w.write(start.matchBy)
         w.write(start.format)
+        w.write(importOptions: start)
         w.write(signed: startedAt)
         w.write(startSeq)
         w.write(lastRow)
@@ -52,11 +54,13 @@ struct ImportState: Hashable, Sendable {
 
     init(bytes: [UInt8]) throws(BinaryReader.Failure) {
         var r = BinaryReader(bytes)
-        guard try r.readByte() == Self.version else { throw BinaryReader.Failure(reason: "unknown import state version") }
+        let version = try r.readByte()
+        guard (1...Self.version).contains(version) else { throw BinaryReader.Failure(reason: "unknown import state version") }
         start = ImportStart(
             importId: try r.readString(), sourceName: try r.readString(), contentDigest: try r.readRaw(),
             matchBy: try r.readString(), format: try r.readString()
         )
+        if version >= 2 { try r.readImportOptions(into: &start) }
         startedAt = try r.readSigned()
         startSeq = try r.readUInt64()
         lastRow = try r.readUInt64()

@@ -11,11 +11,13 @@ struct Import: AsyncParsableCommand {
             CSV: a header row; a column named after an identifier type is that identifier, \
             access:TYPE columns hold true/false, an `at` column is the row's time, every other \
             column is a property (an empty cell writes nothing). JSON Lines: one \
-            {"ids":{…},"access":[…],"properties":{…},"at":"…"} per line.
+            {"ids":{…},"access":[…],"properties":{…},"at":"…","source":"…"} per line.
             Rows are matched only by --match-by and never merge. Rejected rows go to --errors \
-            (default FILE.errors.jsonl) and the import goes on. Running again with the same \
-            --import-id (by default derived from the file's contents) resumes an interrupted \
-            import, or does nothing when it finished. Exits 2 if some rows were rejected.
+            (default FILE.errors.jsonl), each with the row as read ("input"), and the import \
+            goes on. Running again with the same --import-id (by default derived from the \
+            file's contents) resumes an interrupted import, or does nothing when it finished; \
+            it must be given the same --match-by, --format, --source and --strings \
+            (importOptionChanged otherwise). Exits 2 if some rows were rejected.
             See docs/import.md.
             """)
 
@@ -40,6 +42,10 @@ struct Import: AsyncParsableCommand {
     @Option(help: ArgumentHelp("csv or jsonl (default: from the file's extension).", valueName: "format"))
     var format: ImportFormat?
 
+    @Option(help: ArgumentHelp(
+        "The source recorded for rows without their own (a JSON line's \"source\" wins; default: import).", valueName: "name"))
+    var source: String?
+
     func validate() throws {
         try global.validateStore()
         guard format != nil || ImportFormat(pathExtension: file) != nil else {
@@ -59,7 +65,7 @@ struct Import: AsyncParsableCommand {
                 summary = try await dryRun.run(store) { ledger, dryRun throws(LedgerError) in
                     try await ledger.importFile(
                         at: file, format: format, matchBy: matchBy, importId: importId,
-                        errors: errors ?? (dryRun ? nil : file + ".errors.jsonl"), csvCells: strings ? .text : .typed, dryRun: dryRun,
+                        errors: errors ?? (dryRun ? nil : file + ".errors.jsonl"), source: source, csvCells: strings ? .text : .typed, dryRun: dryRun,
                         progress: display.update
                     )
                 }

@@ -345,6 +345,9 @@ struct EventOutput: Encodable {
             try put("contentDigest", start.contentDigest.hexString)
             try put("matchBy", start.matchBy)
             try put("format", start.format)
+            // The options a resumed import must be given again; null when not recorded.
+            try putOptional("defaultSource", start.source)
+            try putOptional("csvCells", start.csvCells?.rawValue)
         case .importFinished(let importId, let counts):
             if event.importId == nil { try put("importId", importId) }
             try put("counts", CountsOutput(read: counts.read, created: counts.created, updated: counts.updated, rejected: counts.rejected))

@@ -90,6 +90,7 @@ enum Rendering {
             text += " \(customer) / \(candidate): \(failing(guards))"
         case .importStarted(let start):
             text += " \(start.importId) from \(start.sourceName) matching by \(start.matchBy)"
+            if let source = start.source { text += ", source \(source)" }
         case .importFinished(let importId, let counts):
             text += " \(importId): read \(counts.read), created \(counts.created), updated \(counts.updated), rejected \(counts.rejected)"
         }
