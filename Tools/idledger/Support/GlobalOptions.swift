@@ -12,7 +12,7 @@ struct GlobalOptions: ParsableArguments {
     var json = false
 
     @Option(name: .long, help: ArgumentHelp(
-        "Log the engine's events (upgrades, rebuilds, map growth, slow commits) at this level and above to stderr: trace, debug, info, notice, warning, error or critical (default: $IDLEDGER_LOG_LEVEL; unset: no log output).",
+        "Log the engine's events (upgrades, rebuilds, map growth, slow commits) at this level and above to stderr (default: $IDLEDGER_LOG_LEVEL; unset: no log output).",
         valueName: "level"))
     var logLevel: Logger.Level?
 
