@@ -193,7 +193,7 @@ public final class Ledger: Sendable {
         if dryRun { return try await Self.wrap { try await store.discardingWrite(body) } }
         let results: [Result<CommandResult, LedgerError>]
         do throws(LedgerError) {
-            results = try await Self.wrap { try await store.write(body) }
+            results = try await Self.wrap { try await store.write(size: commands.count, body) }
         } catch {
             // Nothing was committed: every command failed with the batch.
             for command in commands { store.telemetry.counted(.init(command), Result<CommandResult, LedgerError>.failure(error)) }

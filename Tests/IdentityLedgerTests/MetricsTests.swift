@@ -87,4 +87,24 @@ struct MetricsTests {
         #expect(sizes.values.last == 5)
         #expect(latency.values.count == 2 + commits)
     }
+
+    /// An import's commits are timed and sized by their rows (its start, a batch, its finish);
+    /// its rows are not commands.
+    @Test func anImportsCommitsAreSizedByTheirRows() async throws {
+        let (ledger, metrics) = try measuredLedger()
+        let file = try importFixture("in.csv", """
+            email,external_id
+            ann@example.com,E-1
+            bob@example.com,E-2
+            carl@example.com,E-3
+
+            """)
+        let summary = try await ledger.importFile(at: file, matchBy: "email")
+        #expect(summary.created == 3)
+        let sizes = try metrics.expectRecorder("idledger_group_size")
+        #expect(sizes.values.contains(3))
+        #expect(try metrics.expectTimer("idledger_commit_duration").values.count == sizes.values.count)
+        #expect(metrics.counterTotal(label: "idledger_commands_total") == 0)
+        #expect(metrics.counterTotal(label: "idledger_merges_total") == 0)
+    }
 }

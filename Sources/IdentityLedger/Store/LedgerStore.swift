@@ -113,15 +113,16 @@ struct LedgerStore: Sendable {
     }
 
     /// Runs `body` in one write transaction, which it commits decisions to one by one (each
-    /// sees the ones before). Committed if and only if `body` returns.
-    func write<T: Sendable>(_ body: @escaping @Sendable (StoreTransaction) throws -> T) async throws -> T {
+    /// sees the ones before). Committed if and only if `body` returns. `size`: the commands or
+    /// import rows it decides, for the metrics and the slow-commit warning.
+    func write<T: Sendable>(size: Int, _ body: @escaping @Sendable (StoreTransaction) throws -> T) async throws -> T {
         let db = self.db
         let (tallied, report) = try await env.reportingWrite { txn in
             let transaction = StoreTransaction(txn: txn, db: db)
             let value = try body(transaction)
             return Tallied(value: value, tally: transaction.tally.value)
         }
-        timed(report, commands: tallied.tally.steps)
+        timed(report, commands: size)
         return counted(tallied)
     }
 
@@ -136,7 +137,7 @@ struct LedgerStore: Sendable {
         telemetry.committed(duration: report.duration, commands: commands, mapGrowths: report.mapGrowths.map { ($0.from, $0.to) })
     }
 
-    /// Runs `body` as ``write(_:)`` does, then throws away everything it committed: a dry run
+    /// Runs `body` as ``write(size:_:)`` does, then throws away everything it committed: a dry run
     /// that decides against the effects of its own earlier decisions.
     func discardingWrite<T: Sendable>(_ body: @escaping @Sendable (StoreTransaction) throws -> T) async throws -> T {
         let db = self.db
@@ -178,8 +179,6 @@ struct CommitTally: Sendable {
     var merges = 0
     /// Recorded declines, by each guard that failed.
     var declines: [GuardName: Int] = [:]
-    /// The transaction's steps (commands or import rows), committed or refused.
-    var steps = 0
 
     mutating func add(_ events: [Event]) {
         for event in events {
@@ -195,7 +194,6 @@ struct CommitTally: Sendable {
     mutating func add(_ other: CommitTally) {
         merges += other.merges
         declines.merge(other.declines, uniquingKeysWith: +)
-        steps += other.steps
     }
 }
 
@@ -241,7 +239,6 @@ struct StoreTransaction {
     /// Runs `body` as one step of this transaction: if it throws, what it committed is
     /// undone and the transaction goes on (see ``LMDB/WriteTransaction/step(_:)``).
     func step<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
-        tally.value.steps += 1
         // The step's own tally joins this one only if the step stays.
         var stepTally = CommitTally()
         let value = try txn.step { step in
