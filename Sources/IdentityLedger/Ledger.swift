@@ -40,8 +40,8 @@ public final class Ledger: Sendable {
         public var metricsFactory: (any MetricsFactory)?
         /// A commit of commands that takes at least this long is logged as a warning. The
         /// default, one second, is hundreds of times what a healthy commit takes (an fsync or
-        /// two, milliseconds), and above a 1000-row import batch: a warning means a stalled
-        /// disk or an unusual load, not a busy day.
+        /// two, milliseconds) and far above a 1000-row import batch (tens of milliseconds): a
+        /// warning means a stalled disk or an unusual load, not a busy day.
         public var slowCommitThreshold: Duration
         /// A private scratch store in which ``LazyLedger`` decides whether work would write:
         /// an import there stops once it has recorded its start.

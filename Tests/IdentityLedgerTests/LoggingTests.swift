@@ -47,6 +47,7 @@ struct LoggingTests {
     @Test func aNormalRunLogsNothingAtTheDefaultThreshold() async throws {
         let log = CapturedLog()
         let path = temporaryPath()
+        // At `info`, the level a service runs at (`store opened` is `debug`).
         let ledger = try Ledger.open(path: path, options: .init(durability: .noSync, logger: log.logger(level: .info)))
         let ann = try await ledger.identify("email=ann@example.com", "cookie=c1", access: ["email"])
         _ = try await ledger.identify("email=bob@example.com", "cookie=c1", access: ["email"])
