@@ -41,6 +41,16 @@ struct MetricsTests {
         #expect(commands(metrics, "update", "refused") == 1)
     }
 
+    /// A fault of the store's files is `failed`, not a verdict on the command.
+    @Test func aStorageFaultIsCountedAsFailed() {
+        let metrics = TestMetrics()
+        let telemetry = Telemetry(options: .init(metricsFactory: metrics), path: "/nowhere")
+        telemetry.counted(.update, Result<Void, LedgerError>.failure(.storageFull(path: "/nowhere")))
+        telemetry.counted(.update, Result<Void, LedgerError>.failure(.noIdentifiers))
+        #expect(commands(metrics, "update", "failed") == 1)
+        #expect(commands(metrics, "update", "refused") == 1)
+    }
+
     @Test func mergesAndDeclinesAreCountedByGuard() async throws {
         let (ledger, metrics) = try measuredLedger()
         // A guest merged into an account on login (an automatic merge).
