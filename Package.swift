@@ -9,6 +9,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -17,18 +19,35 @@ let package = Package(
             providers: [.apt(["liblmdb-dev"])]
         ),
         .target(name: "LMDB", dependencies: ["CLMDB"]),
-        .target(name: "IdentityLedger", dependencies: ["LMDB"]),
+        .target(
+            name: "IdentityLedger",
+            dependencies: [
+                "LMDB",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
+        ),
         .executableTarget(
             name: "idledger",
             dependencies: [
                 "IdentityLedger",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tools/idledger"
         ),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         // Fixtures are read from the source tree (FormatFixtureTests), not bundled.
         // idledger: its JSON output encoder is compared with JSONEncoder (CompactJSONEncoderTests).
-        .testTarget(name: "IdentityLedgerTests", dependencies: ["IdentityLedger", "LMDB", "idledger"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "IdentityLedgerTests",
+            dependencies: [
+                "IdentityLedger", "LMDB", "idledger",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
+            exclude: ["Fixtures"]
+        ),
     ]
 )

@@ -99,7 +99,7 @@ public final class LazyLedger {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // A dry run of a large import or ingest runs in one transaction: a map that had to grow
         // would run it again from the start (the file is sparse: unused map costs nothing).
-        var scratchOptions = Ledger.Options(durability: .noSync, clock: options.clock, initialMapSize: decidesOnly ? 1 << 20 : 1 << 30)
+        var scratchOptions = Ledger.privateStoreOptions(durability: .noSync, clock: options.clock, initialMapSize: decidesOnly ? 1 << 20 : 1 << 30)
         scratchOptions.decidesOnly = decidesOnly
         return try? Ledger.openAsIs(path: directory, options: scratchOptions, locked: false)
     }

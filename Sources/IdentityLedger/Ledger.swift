@@ -1,4 +1,6 @@
+import CoreMetrics
 import Foundation
+import Logging
 
 /// An IdentityLedger store: one profile per real customer, every decision in an
 /// append-only log in LMDB.
@@ -28,19 +30,43 @@ public final class Ledger: Sendable {
         /// outcome) and writes every projection again in the current layout. A store already in
         /// the current format opens the same either way.
         public var upgrade: Bool
+        /// Where the engine logs (upgrades, stale readers cleared, map growth, rebuilds, slow
+        /// commits: <doc:LoggingAndMetrics>). The engine never makes a logger of its own; the
+        /// default logs nothing.
+        public var logger: Logger
+        /// Where the engine records its metrics; nil (the default) is the global
+        /// `MetricsSystem.factory` as it is when the store opens, a no-op unless the
+        /// application bootstrapped a backend before.
+        public var metricsFactory: (any MetricsFactory)?
+        /// A commit of commands that takes at least this long is logged as a warning. The
+        /// default, one second, is hundreds of times what a healthy commit takes (an fsync or
+        /// two, milliseconds) and far above a 1000-row import batch (tens of milliseconds): a
+        /// warning means a stalled disk or an unusual load, not a busy day.
+        public var slowCommitThreshold: Duration
         /// A private scratch store in which ``LazyLedger`` decides whether work would write:
         /// an import there stops once it has recorded its start.
         var decidesOnly = false
 
         public init(
             durability: Durability = .full, clock: @escaping @Sendable () -> Date = { Date() }, initialMapSize: Int = 64 << 20,
-            upgrade: Bool = false
+            upgrade: Bool = false,
+            logger: Logger = Logger(label: "IdentityLedger", factory: { _ in SwiftLogNoOpLogHandler() }),
+            metricsFactory: (any MetricsFactory)? = nil, slowCommitThreshold: Duration = .seconds(1)
         ) {
             self.durability = durability
             self.clock = clock
             self.initialMapSize = initialMapSize
             self.upgrade = upgrade
+            self.logger = logger
+            self.metricsFactory = metricsFactory
+            self.slowCommitThreshold = slowCommitThreshold
         }
+    }
+
+    /// Options for a private scratch store of the engine's own (a replay target, a dry run's
+    /// scratch): it logs nothing and records no metrics, whatever the application's backend.
+    static func privateStoreOptions(durability: Durability, clock: @escaping @Sendable () -> Date, initialMapSize: Int) -> Options {
+        Options(durability: durability, clock: clock, initialMapSize: initialMapSize, metricsFactory: NOOPMetricsHandler.instance)
     }
 
     /// The store format this build writes; opening a newer one fails, an older one is upgraded
@@ -86,11 +112,14 @@ public final class Ledger: Sendable {
     ///   ``LedgerError/storage(_:)`` when the storage layer cannot open it otherwise. A store this process
     ///   cannot write opens read-only: queries work, commands throw ``LedgerError/readOnly(path:)``.
     public static func open(path: String, options: Options = .init()) throws(LedgerError) -> Ledger {
+        let found: UInt64
         do {
             let ledger = try openAsIs(path: path, options: options, refusingOlder: !options.upgrade)
-            if try wrap({ try ledger.store.storedFormat() }) == storeFormat { return ledger }
+            found = try wrap { try ledger.store.storedFormat() }
+            if found == storeFormat { return ledger }
         }  // An older store's ledger is released here (and its lock), so that `rebuild` may swap its files.
-        try rebuild(path: path, options: options)
+        let summary = try rebuild(path: path, options: options)
+        Telemetry.upgraded(Telemetry.logger(options, path: path), from: Int(found), to: Int(storeFormat), summary)
         return try openAsIs(path: path, options: options)
     }
 
@@ -122,9 +151,21 @@ public final class Ledger: Sendable {
         if dryRun {
             return try snapshot { view in try CommandDecider(view: view, now: now).decide(command).outcome }
         }
-        return try await Self.wrap {
+        return try await counted(.init(command)) {
             // Commands from concurrent tasks share one commit (group commit), each atomic on its own.
             try await store.commit(grouped: true) { view in try CommandDecider(view: view, now: now).decide(command) }
+        }
+    }
+
+    /// Runs a command's commit and counts it by `kind` and outcome.
+    private func counted<T>(_ kind: Telemetry.CommandKind, _ body: () async throws -> T) async throws(LedgerError) -> T {
+        do throws(LedgerError) {
+            let value = try await Self.wrap(body)
+            store.telemetry.counted(kind, Result<T, LedgerError>.success(value))
+            return value
+        } catch {
+            store.telemetry.counted(kind, Result<T, LedgerError>.failure(error))
+            throw error
         }
     }
 
@@ -151,7 +192,17 @@ public final class Ledger: Sendable {
                 }
             }
         }
-        return try await Self.wrap { dryRun ? try await store.discardingWrite(body) : try await store.write(body) }
+        if dryRun { return try await Self.wrap { try await store.discardingWrite(body) } }
+        let results: [Result<CommandResult, LedgerError>]
+        do throws(LedgerError) {
+            results = try await Self.wrap { try await store.write(size: commands.count, body) }
+        } catch {
+            // Nothing was committed: every command failed with the batch.
+            for command in commands { store.telemetry.counted(.init(command), Result<CommandResult, LedgerError>.failure(error)) }
+            throw error
+        }
+        for (command, result) in zip(commands, results) { store.telemetry.counted(.init(command), result) }
+        return results
     }
 
     /// Identifies a customer (behaviour §5.1): resolves, merges where every guard passes,
@@ -185,7 +236,7 @@ public final class Ledger: Sendable {
     @discardableResult
     public func setSchema(_ schema: Schema) async throws(LedgerError) -> [UInt64] {
         let now = self.now
-        return try await Self.wrap {
+        return try await counted(.setSchema) {
             try await store.commit { view in try CommandDecider(view: view, now: now).decide(schema) }
         }
     }

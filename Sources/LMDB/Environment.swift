@@ -405,6 +405,11 @@ public final class Environment: @unchecked Sendable {
     /// - Throws: what `body` throws, ``LMDBError/nestedWrite`` when called inside a write,
     ///   or another ``LMDBError``.
     public func write<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
+        try reportingWrite(body).value
+    }
+
+    /// Like the synchronous `write(_:)`, and says what the commit cost (``WriteReport``).
+    public func reportingWrite<T>(_ body: (WriteTransaction) throws -> T) throws -> (value: T, report: WriteReport) {
         if writer.isCurrentThread { throw LMDBError.nestedWrite }
         if isReadOnly { throw LMDBError.readOnly(path: path) }
         return try withoutActuallyEscaping(body) { body in
@@ -415,10 +420,10 @@ public final class Environment: @unchecked Sendable {
             // thread at an unpredictable time): `body` travels in a box that is emptied
             // before the signal, and `self` is kept alive by this caller, which waits.
             let job = UncheckedBox<((WriteTransaction) throws -> T)?>(body)
-            let outcome = UncheckedBox<Result<T, any Error>?>(nil)
+            let outcome = UncheckedBox<Result<(value: T, report: WriteReport), any Error>?>(nil)
             let done = DispatchSemaphore(value: 0)
             writer.submit { [unowned self] in
-                outcome.value = Result { try self.performWrite(job.value!) }
+                outcome.value = Result { try self.performWrite(job.value!).reported(callers: 1) }
                 job.value = nil
                 done.signal()
             }
@@ -429,6 +434,13 @@ public final class Environment: @unchecked Sendable {
 
     /// Like the synchronous `write(_:)` but suspends the calling task instead of blocking its thread.
     public func write<T: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> T) async throws -> T {
+        try await reportingWrite(body).value
+    }
+
+    /// Like the async `write(_:)`, and says what the commit cost (``WriteReport``).
+    public func reportingWrite<T: Sendable>(
+        _ body: @escaping @Sendable (WriteTransaction) throws -> T
+    ) async throws -> (value: T, report: WriteReport) {
         if isReadOnly { throw LMDBError.readOnly(path: path) }
         // As in the synchronous `write`: the submitted closure outlives the resumption,
         // so it holds neither `self` (kept alive by this suspended caller) nor, once the
@@ -437,7 +449,7 @@ public final class Environment: @unchecked Sendable {
         let path = self.path
         return try await withCheckedThrowingContinuation { continuation in
             writer.submit { [unowned self] in
-                let result = Result { try self.performWrite(job.value!) }.mapError { ($0 as? LMDBError)?.located(in: path) ?? $0 }
+                let result = Result { try self.performWrite(job.value!).reported(callers: 1) }.mapError { ($0 as? LMDBError)?.located(in: path) ?? $0 }
                 job.value = nil
                 continuation.resume(with: result)
             }
@@ -451,6 +463,16 @@ public final class Environment: @unchecked Sendable {
     /// resumes only after the group's commit is durable. `body` may run more than once
     /// (see `step`), so it must not have effects outside the transaction.
     public func groupedWrite<T: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> T) async throws -> T {
+        try await reportingGroupedWrite(body).outcome.get()
+    }
+
+    /// Like `groupedWrite(_:)`, and says what the group's commit cost (``WriteReport``, the
+    /// same for every caller of the group but for ``WriteReport/isFirstCaller``). Throws only
+    /// when the group as a whole failed (nothing committed); this caller's own outcome,
+    /// success or its error, is in `outcome`.
+    public func reportingGroupedWrite<T: Sendable>(
+        _ body: @escaping @Sendable (WriteTransaction) throws -> T
+    ) async throws -> (outcome: Result<T, any Error>, report: WriteReport) {
         if isReadOnly { throw LMDBError.readOnly(path: path) }
         return try await withCheckedThrowingContinuation { continuation in
             let outcome = UncheckedBox<Result<T, any Error>?>(nil)
@@ -458,8 +480,10 @@ public final class Environment: @unchecked Sendable {
                 attempt: { txn in
                     outcome.value = Result { try txn.step(body) }
                 },
-                finish: { [path] error in
-                    continuation.resume(with: error.map { .failure($0) } ?? outcome.value!.mapError { ($0 as? LMDBError)?.located(in: path) ?? $0 })
+                finish: { [path] result in
+                    continuation.resume(with: result.map { report in
+                        (outcome: outcome.value!.mapError { ($0 as? LMDBError)?.located(in: path) ?? $0 }, report: report)
+                    })
                 }
             )
             let scheduleDrain = pendingGroup.withLock { pending in
@@ -470,11 +494,15 @@ public final class Environment: @unchecked Sendable {
             if scheduleDrain {
                 let path = self.path
                 writer.submit { [unowned self] in
-                    let (finishes, error) = runGroup()
+                    let (finishes, result) = runGroup()
                     // `self` is no longer held here: a resumed caller may drop the last
                     // reference, and the environment must then close on that caller's thread.
-                    for finish in finishes {
-                        finish(error)
+                    for (index, finish) in finishes.enumerated() {
+                        finish(result.map { report in
+                            var report = report
+                            report.isFirstCaller = index == 0
+                            return report
+                        })
                         Environment.testingHooks.withLock { $0.afterCallerResumed }?(path)
                     }
                 }
@@ -485,7 +513,7 @@ public final class Environment: @unchecked Sendable {
     /// Runs every grouped job submitted so far in one write transaction (writer thread only)
     /// and returns how to resume their callers. The commands themselves (which may hold the
     /// environment) are released before.
-    private func runGroup() -> (finishes: [((any Error)?) -> Void], error: (any Error)?) {
+    private func runGroup() -> (finishes: [(Result<WriteReport, any Error>) -> Void], result: Result<WriteReport, any Error>) {
         let jobs = pendingGroup.withLock { pending in
             defer {
                 pending.jobs = []
@@ -493,23 +521,22 @@ public final class Environment: @unchecked Sendable {
             }
             return pending.jobs
         }
-        var error: (any Error)?
-        do {
+        let result = Result {
             try performWrite { txn in
                 for job in jobs {
                     job.attempt(txn)
                     // A full map invalidates the whole group: abort, grow, run every job again.
                     if txn.mapFull { throw LMDBError.mapFull }
                 }
-            }
-        } catch let failure {
-            error = (failure as? LMDBError)?.located(in: path) ?? failure
-        }
-        return (jobs.map(\.finish), error)
+            }.reported(callers: jobs.count).report
+        }.mapError { failure in (failure as? LMDBError)?.located(in: path) ?? failure }
+        return (jobs.map(\.finish), result)
     }
 
     /// Runs on the writer thread only.
-    private func performWrite<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
+    private func performWrite<T>(_ body: (WriteTransaction) throws -> T) throws -> Committed<T> {
+        let start = ContinuousClock.now
+        var growths: [MapGrowth] = []
         var isolateSteps = false
         while true {
             var txn: OpaquePointer?
@@ -528,7 +555,7 @@ public final class Environment: @unchecked Sendable {
                 transaction.end()
                 mdb_txn_abort(txn)
                 if transaction.mapFull {
-                    try growMap()
+                    growths.append(try growMap())
                     continue
                 }
                 if transaction.stepFailedAfterWriting {
@@ -541,28 +568,29 @@ public final class Environment: @unchecked Sendable {
                 // `body` caught the error; the transaction holds writes it must not commit.
                 transaction.end()
                 mdb_txn_abort(txn)
-                if transaction.mapFull { try growMap() } else { isolateSteps = true }
+                if transaction.mapFull { growths.append(try growMap()) } else { isolateSteps = true }
                 continue
             }
             transaction.end()
             let commit = mdb_txn_commit(txn)
             if commit == MDB_MAP_FULL {
-                try growMap()
+                growths.append(try growMap())
                 continue
             }
             try check(commit)
-            return result
+            return Committed(value: result, duration: ContinuousClock.now - start, mapGrowths: growths)
         }
     }
 
     /// Doubles the map. Called on the writer thread with no write transaction open;
     /// waits until this process has no read transaction open.
-    private func growMap() throws {
+    private func growMap() throws -> MapGrowth {
         mapLock.lockExclusive()
         defer { mapLock.unlock() }
         var info = MDB_envinfo()
         mdb_env_info(handle, &info)
         try check(mdb_env_set_mapsize(handle, info.me_mapsize * 2))
+        return MapGrowth(from: info.me_mapsize, to: info.me_mapsize * 2)
     }
 
     /// Another process grew the map: adopt its size (`mdb_env_set_mapsize(env, 0)`).
@@ -570,6 +598,38 @@ public final class Environment: @unchecked Sendable {
         mapLock.lockExclusive()
         defer { mapLock.unlock() }
         try check(mdb_env_set_mapsize(handle, 0))
+    }
+}
+
+/// What one committed write transaction cost: for the caller's logs and metrics, since this
+/// layer logs nothing itself.
+public struct WriteReport: Sendable, Hashable {
+    /// From the transaction's first begin to its commit's return (the flush included), every
+    /// attempt counted; not the time spent waiting for the writer thread.
+    public var duration: Duration
+    /// The writes committed in the transaction: the callers of one group commit, else 1.
+    public var callers: Int
+    /// True for exactly one caller of each transaction, so that counting only those reports
+    /// counts each commit once.
+    public var isFirstCaller: Bool
+    /// Each time the memory map was grown for the transaction, in order.
+    public var mapGrowths: [MapGrowth]
+}
+
+/// One growth of the memory map, sizes in bytes.
+public struct MapGrowth: Sendable, Hashable {
+    public var from: Int
+    public var to: Int
+}
+
+/// A committed write's value and what it cost, before it knows how many callers shared it.
+private struct Committed<T> {
+    var value: T
+    var duration: Duration
+    var mapGrowths: [MapGrowth]
+
+    func reported(callers: Int) -> (value: T, report: WriteReport) {
+        (value, WriteReport(duration: duration, callers: callers, isFirstCaller: true, mapGrowths: mapGrowths))
     }
 }
 
@@ -583,7 +643,7 @@ public struct Database: Hashable, Sendable {
 /// its outcome; `finish` delivers it once the group committed (or the group's error).
 private struct GroupedJob: @unchecked Sendable {
     let attempt: (WriteTransaction) -> Void
-    let finish: ((any Error)?) -> Void
+    let finish: (Result<WriteReport, any Error>) -> Void
 }
 
 private struct WeakEnvironment {

@@ -36,7 +36,7 @@ import LMDB
         let zeros = "x" + String(repeating: "\u{0}", count: 254) + "y"
         func identify(_ values: String...) async throws {
             let identifiers = values.map { PresentedIdentifier(identifier: Identifier(parsing: $0)!, access: false) }.sorted { $0.identifier < $1.identifier }
-            try await ledger.store.write { transaction in
+            try await ledger.store.write(size: 1) { transaction in
                 let created = try transaction.view.customerCount == 0
                 var log = try PendingLog(after: transaction.view, now: 1_793_000_000_000)
                 log.append(.identified(customer: 1, created: created, identifiers: identifiers, properties: [], declined: []))

@@ -13,7 +13,7 @@ import Testing
     static let olderFormats = Array(1..<Ledger.storeFormat)
 
     /// A copy of the fixture of store format `format` in a fresh directory.
-    private func copyOfFixture(_ format: UInt64, _ name: String = "older") throws -> String {
+    static func copyOfFixture(_ format: UInt64, _ name: String = "older") throws -> String {
         let path = temporaryPath(name)
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: FormatFixtureTests.fixture(format: format), toPath: path + "/data.mdb")
@@ -38,7 +38,7 @@ import Testing
 
     @Test(arguments: olderFormats)
     func openingAnOlderStoreWithoutTheOptionFailsAndLeavesItsFilesAsTheyWere(format: UInt64) throws {
-        let path = try copyOfFixture(format)
+        let path = try Self.copyOfFixture(format)
         let before = try dataFile(path)
         let wanted = LedgerError.upgradeRequired(found: Int(format), wanted: Int(Ledger.storeFormat))
         #expect(throws: wanted) { _ = try Ledger.open(path: path) }
@@ -54,10 +54,10 @@ import Testing
 
     @Test(arguments: olderFormats)
     func theUpgradeOptionAndLedgerUpgradeKeepEveryEvent(format: UInt64) throws {
-        let events = try Ledger.open(path: try copyOfFixture(format), options: .init(upgrade: true)).events(limit: .max)
+        let events = try Ledger.open(path: try Self.copyOfFixture(format), options: .init(upgrade: true)).events(limit: .max)
         #expect(events.count == 9)
 
-        let path = try copyOfFixture(format)
+        let path = try Self.copyOfFixture(format)
         var reported: [Ledger.ReplayProgress] = []
         let summary = try Ledger.upgrade(path: path, progress: { reported.append($0) })
         #expect(summary.found == Int(format) && summary.format == Int(Ledger.storeFormat))
@@ -75,7 +75,7 @@ import Testing
     }
 
     @Test func aStoreOfTheCurrentFormatOpensWithOrWithoutTheOption() throws {
-        let path = try copyOfFixture(Ledger.storeFormat, "current")
+        let path = try Self.copyOfFixture(Ledger.storeFormat, "current")
         #expect(try Ledger.open(path: path).events(limit: .max).count == 9)
         #expect(try Ledger.open(path: path, options: .init(upgrade: true)).events(limit: .max).count == 9)
     }
@@ -85,7 +85,7 @@ import Testing
     /// older format lacks would give).
     @Test(.enabled(if: StoreFaultTests.isRoot, "a bind mount needs root"))
     func aReadOnlyOlderStoreIsRefusedWithUpgradeRequired() throws {
-        let path = try copyOfFixture(1)
+        let path = try Self.copyOfFixture(1)
         let before = try dataFile(path)
         let mountPoint = temporaryPath("readonly-older")
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
@@ -106,7 +106,7 @@ import Testing
 
     @Test(arguments: olderFormats)
     func everyCommandRefusesAnOlderStoreUntilIdledgerUpgradeUpgradesIt(format: UInt64) throws {
-        let path = try copyOfFixture(format)
+        let path = try Self.copyOfFixture(format)
         let before = try dataFile(path)
         for arguments in [["show", "email=ann@example.com"], ["identify", "--id", "email=new@example.com"], ["verify"], ["stats"]] {
             let out = try CLIProcess.run(arguments + ["--db", path, "--json"])
@@ -137,7 +137,7 @@ import Testing
     }
 
     @Test func idledgerUpgradeShowsProgressOnATerminal() throws {
-        let path = try copyOfFixture(1)
+        let path = try Self.copyOfFixture(1)
         let out = try CLIProcess.runWithTerminalStderr(["upgrade", "--db", path])
         #expect(out.status == 0, "\(out.stderr)")
         #expect(out.stderr.contains("upgrade: 9/9 events (100%)"), "\(out.stderr)")

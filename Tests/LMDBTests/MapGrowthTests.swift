@@ -108,4 +108,27 @@ struct MapGrowthTests {
         try env.write { txn throws in try txn.put(db, key: Self.key(99), value: Self.value(99, size: 64 * 1024)) }
         #expect(try env.read { try $0.get(db, key: Self.key(99)) } == Self.value(99, size: 64 * 1024))
     }
+
+    /// Each doubling is reported with the write that caused it, in order, and ends at the map's size.
+    @Test func aReportingWriteListsEachGrowthOfTheMap() throws {
+        try withTempDir("report") { dir in
+            let env = try openEnv(dir, [.init("blobs")], initialMapSize: 64 * 1024, durability: .noSync)
+            let db = try env.database("blobs")
+            let before = env.mapSize
+            let (count, report) = try env.reportingWrite { txn -> Int in
+                for i in 0..<40 { try txn.put(db, key: Self.key(i), value: Self.value(i, size: 32 * 1024)) }
+                return 40
+            }
+            #expect(count == 40)
+            #expect(report.callers == 1 && report.isFirstCaller)
+            #expect(report.duration > .zero)
+            #expect(report.mapGrowths.first?.from == before)
+            #expect(report.mapGrowths.allSatisfy { $0.to == $0.from * 2 })
+            #expect(zip(report.mapGrowths, report.mapGrowths.dropFirst()).allSatisfy { $0.to == $1.from })
+            #expect(report.mapGrowths.last?.to == env.mapSize)
+            // A write that fits reports none.
+            let (_, small) = try env.reportingWrite { txn in try txn.put(db, key: Self.key(99), value: [1]) }
+            #expect(small.mapGrowths.isEmpty)
+        }
+    }
 }

@@ -122,4 +122,33 @@ struct NestedTransactionTests {
             }
         }
     }
+
+    /// Every caller of a group, refused or not, gets the group's report; exactly one per commit
+    /// is its first caller, so the first callers' sizes add up to every write.
+    @Test func groupedWritesReportOneFirstCallerPerCommit() async throws {
+        try await withTempDir("grouped-report") { dir in
+            let env = try openEnv(dir, [.init("kv")], initialMapSize: 64 * 1024)
+            let kv = try env.database("kv")
+            struct Refused: Error {}
+            let before = env.lastTransactionID
+            let reports = try await withThrowingTaskGroup(of: (refused: Bool, report: WriteReport).self) { group in
+                for n in 0..<60 {
+                    group.addTask {
+                        let (outcome, report) = try await env.reportingGroupedWrite { txn in
+                            try txn.put(kv, key: [UInt8(n)], value: [UInt8](repeating: UInt8(n), count: 4096))
+                            if n % 10 == 0 { throw Refused() }
+                        }
+                        return ((try? outcome.get()) == nil, report)
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let commits = env.lastTransactionID - before
+            let first = reports.filter(\.report.isFirstCaller)
+            #expect(reports.filter(\.refused).count == 6)
+            #expect(first.count == commits)
+            #expect(first.map(\.report.callers).reduce(0, +) == 60)
+            #expect(reports.allSatisfy { $0.report.callers >= 1 && $0.report.duration > .zero })
+        }
+    }
 }

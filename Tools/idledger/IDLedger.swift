@@ -18,6 +18,7 @@ struct IDLedger: AsyncParsableCommand {
         abstract: "Keep one profile per real customer, with every decision in an append-only log.",
         discussion: """
             Every command takes --db PATH (or the IDLEDGER_DB environment variable) and --json.
+            --log-level LEVEL (or IDLEDGER_LOG_LEVEL) logs the engine's events to stderr; without it nothing is logged.
             A new store is created with the default schema on first write, or with `init --schema FILE`.
             Exit status: 0 success, 1 a ledger error, 2 ingest or import rejected some lines or rows, 64 usage error.
             An error is printed on stderr as `error CODE: message` (CODE is `usage` for a usage error); \

@@ -312,7 +312,7 @@ extension Ledger {
     private func startImport(_ start: ImportStart) async throws(LedgerError) -> ImportState {
         let now = self.now
         return try await Self.wrap {
-            try await store.write { transaction in
+            try await store.write(size: 1) { transaction in
                 // Another process may have started it since the check above.
                 if let state = try transaction.view.importState(start.importId) { return state }
                 try transaction.commit(try ImportDecisions.start(start, in: transaction.view, now: now))
@@ -330,7 +330,7 @@ extension Ledger {
     private func commitBatch(_ rows: [ImportRow], importId: String) async throws(LedgerError) -> BatchResult {
         let clock = options.clock
         return try await Self.wrap {
-            try await store.write { transaction in
+            try await store.write(size: rows.count) { transaction in
                 guard let state = try transaction.view.importState(importId) else {
                     throw LedgerError.invalidInput(reason: "import \(importId) has no start in the log")
                 }
@@ -360,7 +360,7 @@ extension Ledger {
     private func finishImport(_ importId: String, counts: ImportCounts) async throws(LedgerError) {
         let now = self.now
         try await Self.wrap {
-            try await store.write { transaction in
+            try await store.write(size: 1) { transaction in
                 guard try transaction.view.importState(importId)?.finished == nil else { return }
                 try transaction.commit(try ImportDecisions.finish(importId, counts: counts, in: transaction.view, now: now))
             }

@@ -106,7 +106,9 @@ extension Ledger {
         // initialises it again, reading the current transaction from the new data file.
         try removeTree(scratch)
 
-        return RebuildSummary(events: events, seconds: Date().timeIntervalSince(start), changedProjections: changed, digests: digests)
+        let summary = RebuildSummary(events: events, seconds: Date().timeIntervalSince(start), changedProjections: changed, digests: digests)
+        Telemetry.rebuilt(Telemetry.logger(options, path: directory), summary)
+        return summary
     }
 
     /// What ``upgrade(path:options:progress:)`` did.
@@ -141,6 +143,7 @@ extension Ledger {
             return UpgradeSummary(found: Int(storeFormat), format: Int(storeFormat), rebuild: nil)
         } catch .upgradeRequired(let found, _) {
             let summary = try rebuild(path: path, options: options, progress: progress)
+            Telemetry.upgraded(Telemetry.logger(options, path: path), from: found, to: Int(storeFormat), summary)
             return UpgradeSummary(found: found, format: Int(storeFormat), rebuild: summary)
         }
     }
@@ -254,7 +257,7 @@ extension Ledger {
     /// map as large as this store's, so that it need not grow on the way.
     func openReplayTarget(at path: String) throws(LedgerError) -> Ledger {
         // A private store: no lock.
-        try Ledger.openAsIs(path: path, options: Options(
+        try Ledger.openAsIs(path: path, options: Ledger.privateStoreOptions(
             durability: .noSync, clock: options.clock, initialMapSize: max(options.initialMapSize, env.mapSize)), locked: false)
     }
 
@@ -268,13 +271,14 @@ extension Ledger {
         batch.reserveCapacity(Self.replayBatch)
         let targetDB = target.db
         func flush() throws {
-            try target.env.write { txn in
+            let (_, report) = try target.env.reportingWrite { txn in
                 let projector = Projector(txn: txn, db: targetDB)
                 for entry in batch {
                     try txn.put(targetDB.log, key: entry.key, value: entry.value, flags: .append)
                     try projector.replay(key: entry.key, bytes: entry.value)
                 }
             }
+            store.telemetry.mapGrew(report.mapGrowths.map { ($0.from, $0.to) })
             count += UInt64(batch.count)
             batch.removeAll(keepingCapacity: true)
             progress?(ReplayProgress(events: count, total: total, elapsed: Date().timeIntervalSince(start)))

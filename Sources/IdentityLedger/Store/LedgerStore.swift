@@ -11,9 +11,12 @@ struct LedgerStore: Sendable {
     private let locked: LockedEnvironment
     var env: Environment { locked.environment }
     let db: Databases
+    /// Where the store's logs and metrics go (``Ledger/Options``).
+    let telemetry: Telemetry
 
-    private init(_ locked: LockedEnvironment) throws {
+    private init(_ locked: LockedEnvironment, telemetry: Telemetry) throws {
         self.locked = locked
+        self.telemetry = telemetry
         db = try Databases(locked.environment)
     }
 
@@ -40,8 +43,13 @@ struct LedgerStore: Sendable {
                     if version < Ledger.storeFormat, refusingOlder { throw LedgerError.upgradeRequired(found: Int(version), wanted: Int(Ledger.storeFormat)) }
                 }
                 // The environment open above, now with every database.
-                let store = try LedgerStore(LockedEnvironment(try Environment.open(path: path, configuration: configuration), lock: lock))
-                _ = try store.storedFormat() // records this build's for a new store
+                let store = try LedgerStore(
+                    LockedEnvironment(try Environment.open(path: path, configuration: configuration), lock: lock),
+                    telemetry: Telemetry(options: options, path: env.path))
+                let format = try store.storedFormat() // records this build's for a new store
+                // Counted when this process first opened the environment (LMDB's `mdb_reader_check`).
+                store.telemetry.staleReadersCleared(store.env.staleReadersCleared)
+                store.telemetry.opened(format: format, mapSize: store.env.mapSize, readOnly: store.env.isReadOnly)
                 return store
             }
         } catch {
@@ -88,20 +96,48 @@ struct LedgerStore: Sendable {
         grouped: Bool = false, _ decide: @escaping @Sendable (ProjectionReader) throws -> Decision<Outcome>
     ) async throws -> Outcome {
         let db = self.db
-        let body: @Sendable (WriteTransaction) throws -> Outcome = { txn in
-            try StoreTransaction(txn: txn, db: db).commit(decide(ProjectionReader(txn: txn, db: db)))
+        let body: @Sendable (WriteTransaction) throws -> Tallied<Outcome> = { txn in
+            let transaction = StoreTransaction(txn: txn, db: db)
+            let outcome = try transaction.commit(decide(ProjectionReader(txn: txn, db: db)))
+            return Tallied(value: outcome, tally: transaction.tally.value)
         }
-        return grouped ? try await env.groupedWrite(body) : try await env.write(body)
+        guard grouped else {
+            let (tallied, report) = try await env.reportingWrite(body)
+            timed(report, commands: 1)
+            return counted(tallied)
+        }
+        let (outcome, report) = try await env.reportingGroupedWrite(body)
+        // Each commit is timed and sized once, by its first caller, whatever that one's outcome.
+        if report.isFirstCaller { timed(report, commands: report.callers) }
+        return counted(try outcome.get())
     }
 
     /// Runs `body` in one write transaction, which it commits decisions to one by one (each
-    /// sees the ones before). Committed if and only if `body` returns.
-    func write<T: Sendable>(_ body: @escaping @Sendable (StoreTransaction) throws -> T) async throws -> T {
+    /// sees the ones before). Committed if and only if `body` returns. `size`: the commands or
+    /// import rows it decides, for the metrics and the slow-commit warning.
+    func write<T: Sendable>(size: Int, _ body: @escaping @Sendable (StoreTransaction) throws -> T) async throws -> T {
         let db = self.db
-        return try await env.write { txn in try body(StoreTransaction(txn: txn, db: db)) }
+        let (tallied, report) = try await env.reportingWrite { txn in
+            let transaction = StoreTransaction(txn: txn, db: db)
+            let value = try body(transaction)
+            return Tallied(value: value, tally: transaction.tally.value)
+        }
+        timed(report, commands: size)
+        return counted(tallied)
     }
 
-    /// Runs `body` as ``write(_:)`` does, then throws away everything it committed: a dry run
+    /// Counts what a committed transaction wrote (merges, declines).
+    private func counted<T>(_ tallied: Tallied<T>) -> T {
+        telemetry.counted(merges: tallied.tally.merges, declines: tallied.tally.declines)
+        return tallied.value
+    }
+
+    /// Times and sizes a commit of `commands` commands (or import rows).
+    private func timed(_ report: WriteReport, commands: Int) {
+        telemetry.committed(duration: report.duration, commands: commands, mapGrowths: report.mapGrowths.map { ($0.from, $0.to) })
+    }
+
+    /// Runs `body` as ``write(size:_:)`` does, then throws away everything it committed: a dry run
     /// that decides against the effects of its own earlier decisions.
     func discardingWrite<T: Sendable>(_ body: @escaping @Sendable (StoreTransaction) throws -> T) async throws -> T {
         let db = self.db
@@ -137,10 +173,52 @@ struct LedgerStore: Sendable {
     }
 }
 
+/// What the decisions committed in one transaction wrote, for the metrics: kept as the
+/// transaction runs, counted only once it has committed (a transaction run again starts a new one).
+struct CommitTally: Sendable {
+    var merges = 0
+    /// Recorded declines, by each guard that failed.
+    var declines: [GuardName: Int] = [:]
+
+    mutating func add(_ events: [Event]) {
+        for event in events {
+            switch event.body {
+            case .merged: merges += 1
+            case .mergeDeclined(_, _, let guards):
+                for result in guards where !result.passed { declines[result.guard, default: 0] += 1 }
+            default: break
+            }
+        }
+    }
+
+    mutating func add(_ other: CommitTally) {
+        merges += other.merges
+        declines.merge(other.declines, uniquingKeysWith: +)
+    }
+}
+
+/// A transaction's tally as it runs; only the writer thread running the transaction touches it.
+final class TallyBox: @unchecked Sendable {
+    var value = CommitTally()
+}
+
+/// A transaction's value with its tally.
+struct Tallied<T> {
+    var value: T
+    var tally: CommitTally
+}
+extension Tallied: Sendable where T: Sendable {}
+
 /// One write transaction of the store, for deciders' decisions.
 struct StoreTransaction {
     let txn: WriteTransaction
     let db: Databases
+    let tally = TallyBox()
+
+    init(txn: WriteTransaction, db: Databases) {
+        self.txn = txn
+        self.db = db
+    }
 
     /// The state as this transaction sees it (with what it committed so far).
     var view: ProjectionReader { ProjectionReader(txn: txn, db: db) }
@@ -154,13 +232,22 @@ struct StoreTransaction {
             try txn.put(db.log, key: Keys.seq(event.seq), value: event.encoded(), flags: .append)
             try projector.apply(event)
         }
+        tally.value.add(decision.events)
         return decision.outcome
     }
 
     /// Runs `body` as one step of this transaction: if it throws, what it committed is
     /// undone and the transaction goes on (see ``LMDB/WriteTransaction/step(_:)``).
     func step<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
-        try txn.step { step in try body(StoreTransaction(txn: step, db: db)) }
+        // The step's own tally joins this one only if the step stays.
+        var stepTally = CommitTally()
+        let value = try txn.step { step in
+            let transaction = StoreTransaction(txn: step, db: db)
+            defer { stepTally = transaction.tally.value }
+            return try body(transaction)
+        }
+        tally.value.add(stepTally)
+        return value
     }
 }
 

@@ -1,14 +1,20 @@
 import ArgumentParser
 import Foundation
 import IdentityLedger
+import Logging
 
-/// Options every subcommand takes: which store, and whether to print JSON.
+/// Options every subcommand takes: which store, whether to print JSON, and how much to log.
 struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The store directory (default: $IDLEDGER_DB).", valueName: "path"))
     var db: String?
 
     @Flag(name: .long, help: "Print JSON to stdout (JSON Lines for export, log, history and ingest).")
     var json = false
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Log the engine's events (upgrades, rebuilds, map growth, slow commits) at this level and above to stderr (default: $IDLEDGER_LOG_LEVEL; unset: no log output).",
+        valueName: "level"))
+    var logLevel: Logger.Level?
 
     /// `--db`, else a non-empty `IDLEDGER_DB`.
     var storePath: String? {
@@ -55,12 +61,32 @@ struct GlobalOptions: ParsableArguments {
     /// unset, empty or `full` is the fully durable default. An environment variable rather than
     /// a flag, because it is a deployment choice, not a per-command one.
     func ledgerOptions(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Ledger.Options {
+        var options: Ledger.Options
         switch environment["IDLEDGER_DURABILITY"]?.lowercased() {
-        case nil, "", "full": return Ledger.Options(durability: .full)
-        case "nosync": return Ledger.Options(durability: .noSync)
+        case nil, "", "full": options = Ledger.Options(durability: .full)
+        case "nosync": options = Ledger.Options(durability: .noSync)
         case let other?:
             throw CLIError(code: "invalidInput", message: "IDLEDGER_DURABILITY must be full or nosync, not \(other)")
         }
+        if let level = try logLevel(environment: environment) {
+            // A logger of the tool's own, handed to the engine, rather than `LoggingSystem.bootstrap`,
+            // which may run once per process only: the options are made more than once.
+            var logger = Logger(label: "idledger", factory: { StreamLogHandler.standardError(label: $0) })
+            logger.logLevel = level
+            options.logger = logger
+        }
+        return options
+    }
+
+    /// `--log-level`, else a non-empty `IDLEDGER_LOG_LEVEL`; nil (the default): nothing is logged.
+    func logLevel(environment: [String: String]) throws -> Logger.Level? {
+        if let logLevel { return logLevel }
+        guard let text = environment["IDLEDGER_LOG_LEVEL"], !text.isEmpty else { return nil }
+        guard let level = Logger.Level(rawValue: text.lowercased()) else {
+            let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+            throw CLIError(code: "invalidInput", message: "IDLEDGER_LOG_LEVEL must be one of \(levels), not \(text)")
+        }
+        return level
     }
 
     /// Runs a subcommand's body and maps its errors to the exit status of behaviour §9.3:
@@ -111,3 +137,5 @@ enum Diagnostics {
         json ? Output.json(ErrorOutput(error: ErrorBody(code: code, message: message))) : "error \(code): \(message)"
     }
 }
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
