@@ -46,7 +46,7 @@ struct MetricsTests {
         let metrics = TestMetrics()
         let telemetry = Telemetry(options: .init(metricsFactory: metrics), path: "/nowhere")
         telemetry.counted(.update, Result<Void, LedgerError>.failure(.storageFull(path: "/nowhere")))
-        telemetry.counted(.update, Result<Void, LedgerError>.failure(.noIdentifiers))
+        telemetry.counted(.update, Result<Void, LedgerError>.failure(.noIdentifiers()))
         #expect(commands(metrics, "update", "failed") == 1)
         #expect(commands(metrics, "update", "refused") == 1)
     }

@@ -38,7 +38,7 @@ extension Ledger {
             throw .fileSystemError(path: NSTemporaryDirectory(), reason: "cannot create a scratch directory for the what-if store")
         }
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let scratch = try Ledger.open(path: directory, options: Options(durability: .noSync))
+        let scratch = try Ledger.open(path: directory, options: Self.privateStoreOptions(durability: .noSync, clock: { Date() }, initialMapSize: 64 << 20))
         var replay = WhatIfReplay(proposed: proposed, from: max(from, 1))
         var next: UInt64 = 1
         var carried: [Event] = []
@@ -50,7 +50,7 @@ extension Ledger {
             if !commands.isEmpty {
                 let before = replay, commands = commands
                 replay = try await Self.wrap {
-                    try await scratch.store.write { transaction in
+                    try await scratch.store.write(size: commands.count) { transaction in
                         var replay = before
                         for command in commands { try replay.replay(command, in: transaction) }
                         return replay
@@ -66,7 +66,7 @@ extension Ledger {
         // A `from` past the log: nothing is decided under the schema, but it must still fit the data.
         if !replay.proposedInForce {
             let at = replay
-            _ = try await Self.wrap { try await scratch.store.write { transaction in try at.putProposedInForce(transaction) } }
+            _ = try await Self.wrap { try await scratch.store.write(size: 1) { transaction in try at.putProposedInForce(transaction) } }
         }
         let finished = replay
         try scratch.snapshot { view in try finished.customerMapping(view).forEach(difference) }
