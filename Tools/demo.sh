@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's main job: builds idledger and replays the stories of docs/behaviour.md §10 from
-# Tools/demo/seed-stories.jsonl into a fresh store, printing who merged, who stayed
+# Tools/demo/stories.jsonl into a fresh store, printing who merged, who stayed
 # apart and which guard decided.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,10 +18,10 @@ run() { printf '$ idledger %s\n' "$*"; "$idledger" "$@" || true; }
 
 story "The store" "The demo writes its store to $store (kept afterwards: IDLEDGER_DB=$store idledger show 1)."
 
-story "The story file" "Every command of the stories, one JSON object a line (Tools/demo/seed-stories.jsonl):"
+story "The story file" "Every command of the stories, one JSON object a line (Tools/demo/stories.jsonl):"
 # ingest exits 2 because some lines are refused on purpose (the stories show the refusals).
-"$idledger" ingest Tools/demo/seed-stories.jsonl >"$work/ingest.txt" || true
-paste -d'\n' <(grep -v '^#' Tools/demo/seed-stories.jsonl | grep -v '^$' | sed 's/^/  in:  /') \
+"$idledger" ingest Tools/demo/stories.jsonl >"$work/ingest.txt" || true
+paste -d'\n' <(grep -v '^#' Tools/demo/stories.jsonl | grep -v '^$' | sed 's/^/  in:  /') \
     <(sed 's/^/  out: /' "$work/ingest.txt")
 
 story "1. The fitness-club couple" \

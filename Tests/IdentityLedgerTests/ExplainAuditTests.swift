@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import IdentityLedger
 
-/// `explain` and `audit` name the right guard and evidence for the seed stories.
+/// `explain` and `audit` name the right guard and evidence for the stories of behaviour §10.
 struct ExplainAuditTests {
     @Test func fitnessCoupleIsKeptApartByTheirCards() async throws {
         let ledger = try await makeLedger()

@@ -54,6 +54,21 @@ import Testing
         #expect(try Self.scratchStores() == scratchBefore)
     }
 
+    /// The couple of behaviour §10.1: Bob's own identify finds Ann through the household phone
+    /// and is declined; without blockMergeOnConflict it would go to Ann's customer.
+    @Test func theCouplesSecondIdentifyWouldGoToTheFirst() async throws {
+        let ledger = try await makeLedger()
+        let ann = try await ledger.identify("external_id=M-1", "phone=+44 20 7946 0958")
+        let bob = try await ledger.identify("external_id=M-2", "phone=+442079460958")
+        #expect(bob.created && bob.declinedGuards(ann.customer) == [.uniqueIdConflict])
+        let (summary, differences) = try await Self.whatif(ledger, Self.withoutCardBlocking)
+        #expect(summary.mergesGained == 1 && summary.declinesNowMerged == 1 && summary.customersAfter == 1, "\(summary)")
+        let gained = try #require(differences.first)
+        #expect(gained.kind == .mergeGained && gained.customers == [ann.customer, bob.customer] && gained.seq == bob.seq.first)
+        #expect(gained.then.failing == [.uniqueIdConflict] && gained.now.isEmpty)
+        #expect(differences.last?.kind == .customer && differences.last?.newCustomer == ann.customer)
+    }
+
     /// Under the store's own schema nothing differs: on the stories, and on a random stream of
     /// identifies, updates, manual merges and detaches.
     @Test func theStoresOwnSchemaChangesNothing() async throws {

@@ -268,15 +268,30 @@ struct WhatIfReplay: Sendable {
             found.append(WhatIfDifference(kind: .mergeLost, seq: merge.event.seq, customers: [merge.survivor, merge.absorbed], then: merge.guards, now: now))
         }
         // Gained: merged in the replay, apart in the store.
+        var reported = Set<[CustomerID]>()
         for event in outcome.events {
             guard case .merged(let survivor, let absorbed, _, let guards, _) = event.body,
                   let oldSurvivor = oldOf[survivor], let oldAbsorbed = oldOf[absorbed],
                   oldCurrent(oldSurvivor) != oldCurrent(oldAbsorbed) else { continue }
             let then = declines.first { oldCurrent($0.key) == oldCurrent(oldAbsorbed) || oldCurrent($0.key) == oldCurrent(oldSurvivor) }?.value ?? []
-            summary.mergesGained += 1
-            if !then.isEmpty { summary.declinesNowMerged += 1 }
-            found.append(WhatIfDifference(kind: .mergeGained, seq: main.commandSeq, customers: [oldSurvivor, oldAbsorbed], then: then, now: guards))
+            gained(main, [oldSurvivor, oldAbsorbed], then: then, now: guards)
+            reported.insert([oldCurrent(oldSurvivor), oldCurrent(oldAbsorbed)].sorted())
         }
+        // Declined by the store and one customer in the replay without a merge of its own: the
+        // command went to the customer the store declined (the couple's second identify).
+        for (candidate, then) in declines.sorted(by: { $0.key < $1.key }) {
+            let pair = [oldCurrent(customer), oldCurrent(candidate)].sorted()
+            guard pair[0] != pair[1], !reported.contains(pair),
+                  let mine = try newCurrent(ofOld: customer, view), try mine == newCurrent(ofOld: candidate, view) else { continue }
+            gained(main, [candidate, customer].sorted(), then: then, now: [])
+            reported.insert(pair)
+        }
+    }
+
+    private mutating func gained(_ main: Event, _ customers: [CustomerID], then: [GuardResult], now: [GuardResult]) {
+        summary.mergesGained += 1
+        if !then.isEmpty { summary.declinesNowMerged += 1 }
+        found.append(WhatIfDifference(kind: .mergeGained, seq: main.commandSeq, customers: customers, then: then, now: now))
     }
 
     private mutating func replayImportRow(

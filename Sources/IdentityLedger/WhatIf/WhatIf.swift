@@ -1,6 +1,8 @@
 /// What ``Ledger/whatif(schema:from:progress:difference:)`` found: the counts of its
 /// differences, and how the store's customers would be grouped under the proposed schema.
-public struct WhatIfSummary: Sendable, Hashable {
+///
+/// Encodable as the first line of `idledger whatif --json` prints it.
+public struct WhatIfSummary: Sendable, Hashable, Codable {
     /// Commands of the log decided again (refused commands were never logged, so they are not among them).
     public var commands: Int = 0
     /// Active customers in the store now, and after the replay under the proposed schema.
@@ -44,7 +46,9 @@ public struct WhatIfDifference: Sendable, Hashable {
     public var customers: [CustomerID]
     /// The guard results the store recorded for the pair (empty when it did not judge it).
     public var then: [GuardResult] = []
-    /// The guard results under the proposed schema (empty when it would not judge the pair).
+    /// The guard results under the proposed schema (empty when it would not judge the pair, or
+    /// when the command would go to the customer the store declined, which is attaching, not a
+    /// merge).
     public var now: [GuardResult] = []
     /// Why the command would be refused: the error's code (``LedgerError/code``, or an import
     /// rejection's) and its message.

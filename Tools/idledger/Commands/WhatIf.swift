@@ -43,7 +43,7 @@ struct WhatIf: AsyncParsableCommand {
                     buffer.write(json ? Output.json(WhatIfDifferenceOutput(difference)) : Rendering.whatif(difference))
                 }
             }
-            print(json ? Output.json(WhatIfSummaryOutput(summary)) : Rendering.whatif(summary))
+            print(json ? Output.json(summary) : Rendering.whatif(summary))
             try buffer.copy(to: FileHandle.standardOutput)
         }
     }
@@ -71,27 +71,6 @@ private final class DifferenceBuffer {
         fflush(nil) // the counts, printed through stdio, come first (nil: stdout is not concurrency-safe to name)
         try handle.seek(toOffset: 0)
         while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { output.write(chunk) }
-    }
-}
-
-/// `whatif --json`, first line.
-struct WhatIfSummaryOutput: Encodable {
-    var commands: Int
-    var customersBefore: Int
-    var customersAfter: Int
-    var mergesGained: Int
-    var mergesLost: Int
-    var declinesNowMerged: Int
-    var commandsNowRefused: Int
-
-    init(_ summary: WhatIfSummary) {
-        commands = summary.commands
-        customersBefore = summary.customersBefore
-        customersAfter = summary.customersAfter
-        mergesGained = summary.mergesGained
-        mergesLost = summary.mergesLost
-        declinesNowMerged = summary.declinesNowMerged
-        commandsNowRefused = summary.commandsNowRefused
     }
 }
 
@@ -144,7 +123,8 @@ extension Rendering {
         }
         switch difference.kind {
         case .mergeGained:
-            return "seq \(difference.seq): customers \(pair) would merge (then: \(guards(difference.then)))"
+            let how = difference.now.isEmpty ? "would be one customer: the command would go to the one the store declined" : "would merge"
+            return "seq \(difference.seq): customers \(pair) \(how) (then: \(guards(difference.then)))"
         case .mergeLost:
             return "seq \(difference.seq): customers \(pair) would stay apart (now: \(guards(difference.now)))"
         case .refused:

@@ -2,9 +2,9 @@ import Foundation
 import Testing
 @testable import IdentityLedger
 
-/// The stories of the three help-centre articles (shared/seeds), one test each.
-struct SeedStoryTests {
-    /// Seed 000, reason 1: a couple at a fitness club share the household phone, each with
+/// The stories of docs/behaviour.md §10, one test each.
+struct StoryTests {
+    /// §10.1: a couple at a fitness club share the household phone, each with
     /// their own membership card. The phone matches; the cards prove two people.
     @Test func fitnessClubCoupleStaysApart() async throws {
         let ledger = try await makeLedger()
@@ -43,7 +43,7 @@ struct SeedStoryTests {
         #expect(try ledger.events(limit: 100).filter { $0.kind == "mergeDeclined" }.count == 1)
     }
 
-    /// Seed 000, reason 2: a till customer logs in with the phone, a web customer with the
+    /// §10.2: a till customer logs in with the phone, a web customer with the
     /// email; the web customer later adds the same phone at checkout.
     @Test func tillAndWebCustomersSharingAPhoneStayApart() async throws {
         let ledger = try await makeLedger()
@@ -70,7 +70,7 @@ struct SeedStoryTests {
         }
     }
 
-    /// Seed 001: an import re-uses a technical ID that belongs to another customer.
+    /// §10.3: an import re-uses a technical ID that belongs to another customer.
     @Test func reusedTechnicalIdIsRefusedNamingTheOwner() async throws {
         let ledger = try await makeLedger()
         let owner = try await ledger.identify("technical_id=T-1", "external_id=E-1", "email=a@example.com", access: ["email"])
@@ -97,7 +97,7 @@ struct SeedStoryTests {
         #expect(again.customer == owner.customer && !again.created)
     }
 
-    /// Seed 002: the website sent the email with `update` instead of `identify`; the profiles
+    /// §10.4: the website sent the email with `update` instead of `identify`; the profiles
     /// stay apart with a warning until an identify with the email and the cookie merges them.
     @Test func updateThatShouldHaveBeenIdentify() async throws {
         let ledger = try await makeLedger()
