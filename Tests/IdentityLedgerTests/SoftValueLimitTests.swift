@@ -179,6 +179,17 @@ import Testing
         #expect(entries == 6)
     }
 
+    /// The released list is written only when there is one: an empty list after the declined
+    /// candidates is not a form the encoder makes, so reading one is a corrupt event.
+    @Test func anEmptyReleasedListIsCorrupt() throws {
+        let event = Event(seq: 2, commandSeq: 2, recordedAt: 5, occurredAt: 5, body: .identified(
+            customer: 1, created: true, identifiers: [PresentedIdentifier(identifier: Identifier(type: "cookie", value: "c"), access: false)],
+            properties: [], declined: []))
+        let bytes = event.encoded()
+        #expect(try Event(seq: 2, bytes: bytes) == event)
+        #expect(throws: LedgerError.corruptEvent(seq: 2, reason: "empty released list")) { try Event(seq: 2, bytes: bytes + [0]) }
+    }
+
     /// `maxValues` on a soft type is accepted from 1; 0 is still refused.
     @Test func theSchemaAcceptsMaxValuesOnSoftTypes() throws {
         try Self.schema(maxCookies: 1).validate()
