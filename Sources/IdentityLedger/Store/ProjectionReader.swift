@@ -172,6 +172,8 @@ struct ProjectionReader: LedgerView {
         var since: UInt64
         var first: UInt64
         var last: UInt64
+        /// Whether the last version follows a held one, so that it only marks a presentation.
+        var lastRepeatsHeld = false
     }
 
     /// The values of `types` the customer holds, with their holdings' versions: one scan of
@@ -204,8 +206,10 @@ struct ProjectionReader: LedgerView {
             }
             guard position <= asOf else { return }
             let held = try Holding(bytes: value).held
-            if var versions = current?.versions {
+            if let (before, wasHeld) = current {
+                var versions = before
                 versions.last = position
+                versions.lastRepeatsHeld = wasHeld
                 current = (versions, held)
             } else {
                 current = (PresentedHolding(since: since, first: position, last: position), held)

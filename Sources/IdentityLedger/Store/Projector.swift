@@ -204,7 +204,7 @@ struct Projector {
     /// wrote is deleted first: it says "held" as the first version does, so no as-of read
     /// changes, and a holding keeps two versions however often it is presented.
     private func markPresented(_ identifier: Identifier, _ versions: ProjectionReader.PresentedHolding, of customer: CustomerID, _ event: Event) throws {
-        if versions.last != versions.first {
+        if versions.lastRepeatsHeld {
             _ = try txn.delete(db.holdings, key: Keys.holdingVersion(customer, since: versions.since, identifier, versions.last))
         }
         try put(Holding(held: true, access: false), of: identifier, customer, since: versions.since, event)
