@@ -57,6 +57,8 @@ struct EncodingTests {
         ])),
         .identified(customer: 7, created: true, identifiers: [PresentedIdentifier(identifier: Identifier(type: "email", value: "ä@b.com"), access: true)],
                     properties: [PropertyWrite(key: "n", value: ["a": [1, 2.5, "x", nil, true], "b": -3])], declined: [DeclinedCandidate(customer: 9, failingMask: 3)]),
+        .identified(customer: 8, created: false, identifiers: [PresentedIdentifier(identifier: Identifier(type: "cookie", value: "new"), access: false)],
+                    properties: [], declined: [], released: ids("cookie=a", "cookie=b")),
         .updated(customer: 7, created: false, identifiers: ids("cookie=c"), properties: [PropertyWrite(key: "gone", value: nil)]),
         .detached(customer: 7, identifier: Identifier(type: "phone", value: "+447700900000"), accessOnly: true),
         .merged(survivor: 3, absorbed: 7, trigger: ids("phone=+447700900000"), guards: guards, forced: true),

@@ -43,7 +43,7 @@ import Testing
         try await waitFor(3)
         let events = seen.events
         #expect(events.map(\.seq) == Array((start + 1)...(start + 3)))
-        if case .identified(_, _, let identifiers, _, _) = events.last?.body {
+        if case .identified(_, _, let identifiers, _, _, _) = events.last?.body {
             #expect(identifiers.map(\.identifier.value) == ["dave@example.com"])
         } else {
             Issue.record("the other process's event is not an identify: \(String(describing: events.last))")

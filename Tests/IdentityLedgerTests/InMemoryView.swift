@@ -16,6 +16,9 @@ final class InMemoryView: LedgerView {
     private(set) var declines: [DeclineKey: UInt64] = [:]
     private(set) var eventIds: [String: (digest: [UInt8], seq: UInt64)] = [:]
     private(set) var imports: [String: ImportState] = [:]
+    /// For each customer, the last position at which it presented or got each value it holds
+    /// (a re-presentation counts only for a type with a release limit, as in the store).
+    private(set) var presented: [CustomerID: [Identifier: UInt64]] = [:]
 
     /// A recorded decline: the pair in ID order and the failing guards.
     struct DeclineKey: Hashable {
@@ -49,6 +52,10 @@ final class InMemoryView: LedgerView {
 
     func heldIdentifiers(of id: CustomerID, excluding excluded: [String]) throws -> [HeldIdentifier] {
         try customer(id)?.identifiers.filter { !excluded.contains($0.type) } ?? []
+    }
+
+    func lastPresented(of id: CustomerID, types: Set<String>) throws -> [Identifier: UInt64] {
+        (presented[id] ?? [:]).filter { types.contains($0.key.type) }
     }
 
     var customerCount: Int { customers.count }
@@ -96,33 +103,32 @@ final class InMemoryView: LedgerView {
         case .schemaChanged(let schema):
             schemas.append((event.seq, schema))
 
-        case .identified(let id, let created, let identifiers, let properties, _):
+        case .identified(let id, let created, let identifiers, let properties, _, let released):
             if created { try create(id, event) }
             let schema = try schema()
             // Soft values presented with a known value are claimed; import rows claim nothing.
             let known = event.importId == nil && identifiers.contains { schema.type(named: $0.identifier.type)?.kind != .soft }
-            for presented in identifiers {
-                let claim = known && schema.type(named: presented.identifier.type)?.kind == .soft
-                try hold(presented.identifier, access: presented.access, claim: claim, by: id, event)
+            for value in identifiers {
+                let claim = known && schema.type(named: value.identifier.type)?.kind == .soft
+                let held = customers[Int(id) - 1].holds(value.identifier) != nil
+                if !held || schema.type(named: value.identifier.type)?.releaseLimit != nil { presented[id, default: [:]][value.identifier] = event.seq }
+                try hold(value.identifier, access: value.access, claim: claim, by: id, event)
             }
+            for identifier in released { try detach(identifier, from: id, accessOnly: false) }
             try write(properties, of: id, event)
 
         case .updated(let id, let created, let identifiers, let properties):
             if created {
                 try create(id, event)
-                for identifier in identifiers { try hold(identifier, access: false, claim: false, by: id, event) }
+                for identifier in identifiers {
+                    presented[id, default: [:]][identifier] = event.seq
+                    try hold(identifier, access: false, claim: false, by: id, event)
+                }
             }
             try write(properties, of: id, event)
 
         case .detached(let id, let identifier, let accessOnly):
-            var record = try existing(id)
-            if let index = record.identifiers.firstIndex(where: { $0.identifier == identifier }) {
-                if accessOnly { record.identifiers[index].access = false } else { record.identifiers.remove(at: index) }
-            }
-            var state = values[identifier] ?? ValueState()
-            if accessOnly { state.set(id, access: false) } else { state.remove(id) }
-            values[identifier] = state
-            customers[Int(id) - 1] = record
+            try detach(identifier, from: id, accessOnly: accessOnly)
 
         case .merged(let survivorID, let absorbedID, _, _, _):
             try merge(absorbedID, into: survivorID, event)
@@ -159,6 +165,19 @@ final class InMemoryView: LedgerView {
         values[identifier] = state
     }
 
+    /// Takes the value (or its access flag) from the customer: a detach, or a released soft value.
+    private func detach(_ identifier: Identifier, from id: CustomerID, accessOnly: Bool) throws {
+        var record = try existing(id)
+        if let index = record.identifiers.firstIndex(where: { $0.identifier == identifier }) {
+            if accessOnly { record.identifiers[index].access = false } else { record.identifiers.remove(at: index) }
+        }
+        if !accessOnly { presented[id]?[identifier] = nil }
+        var state = values[identifier] ?? ValueState()
+        if accessOnly { state.set(id, access: false) } else { state.remove(id) }
+        values[identifier] = state
+        customers[Int(id) - 1] = record
+    }
+
     /// Later (occurredAt, position) wins for each key, tombstones included.
     private func write(_ properties: [PropertyWrite], of id: CustomerID, _ event: Event) throws {
         for write in properties {
@@ -172,6 +191,7 @@ final class InMemoryView: LedgerView {
         var absorbed = try existing(absorbedID)
         var survivor = try existing(survivorID)
         for held in absorbed.identifiers {
+            if survivor.holds(held.identifier) == nil { presented[survivorID, default: [:]][held.identifier] = event.seq }
             survivor.hold(held.identifier, access: held.access, since: held.since)
             var state = values[held.identifier] ?? ValueState()
             let claimed = state.claimedHolder
@@ -189,6 +209,7 @@ final class InMemoryView: LedgerView {
         absorbed.mergedAt = event.recordedAt
         absorbed.identifiers = []
         absorbed.properties = []
+        presented[absorbedID] = nil
         customers[Int(absorbedID) - 1] = absorbed
         customers[Int(survivorID) - 1] = survivor
     }
@@ -204,7 +225,7 @@ final class InMemoryView: LedgerView {
         default:
             guard let importId = event.importId, let row = event.row, var state = imports[importId], row > state.lastRow else { return }
             state.lastRow = row
-            if case .identified(_, true, _, _, _) = event.body { state.created += 1 } else { state.updated += 1 }
+            if case .identified(_, true, _, _, _, _) = event.body { state.created += 1 } else { state.updated += 1 }
             imports[importId] = state
         }
     }

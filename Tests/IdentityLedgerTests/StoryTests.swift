@@ -17,7 +17,7 @@ struct StoryTests {
         #expect(bob.declinedGuards(ann.customer) == [GuardName.uniqueIdConflict])
         // Bob's identify event records the declined candidate with the guard that failed.
         let identified = try #require(try ledger.events(from: bob.seq.first!, limit: 1).first)
-        if case .identified(_, _, _, _, let declined) = identified.body {
+        if case .identified(_, _, _, _, let declined, _) = identified.body {
             #expect(declined.map(\.customer) == [ann.customer] && declined.first?.failingGuards == [.uniqueIdConflict])
         } else {
             Issue.record("event \(identified.seq) is \(identified.kind)")

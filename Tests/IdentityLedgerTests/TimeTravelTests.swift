@@ -28,7 +28,7 @@ struct TimeTravelTests {
         var values = Set<Identifier>()
         for event in try ledger.events(limit: .max) {
             switch event.body {
-            case .identified(_, _, let presented, _, _): values.formUnion(presented.map(\.identifier))
+            case .identified(_, _, let presented, _, _, _): values.formUnion(presented.map(\.identifier))
             case .updated(_, _, let identifiers, _): values.formUnion(identifiers)
             case .detached(_, let identifier, _): values.insert(identifier)
             default: break

@@ -125,7 +125,7 @@ for size in sizes.sorted() {
     while targets.count < queries {
         let position = UInt64(1 + rng.below(events))
         guard let event = try ledger.events(from: position, limit: 1).first,
-              case .identified(let customer, _, let identifiers, _, _) = event.body, let first = identifiers.first else { continue }
+              case .identified(let customer, _, let identifiers, _, _, _) = event.body, let first = identifiers.first else { continue }
         targets.append((position, customer, first.identifier))
     }
     for target in targets.prefix(100) { _ = try? ledger.customer(.id(target.customer), asOf: .seq(target.position)) }

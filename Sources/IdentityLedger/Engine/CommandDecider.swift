@@ -102,13 +102,17 @@ struct CommandDecider<View: LedgerView> {
             customer = (known.isEmpty ? accepted : known).map(\.record.id).min()!
         }
         var merged: [CustomerID] = []
+        var mergedAt: [(customer: CustomerID, seq: UInt64)] = []
         for absorbed in accepted.sorted(by: { $0.record.id < $1.record.id }) where absorbed.record.id != customer {
+            mergedAt.append((absorbed.record.id, log.nextSeq))
             log.append(.merged(survivor: customer, absorbed: absorbed.record.id, trigger: absorbed.candidate.reaches, guards: absorbed.guards, forced: false))
             merged.append(absorbed.record.id)
         }
+        let released = try softReleases(of: customer, absorbing: mergedAt, presented: presented, schema: schema, in: view)
         log.append(.identified(
             customer: customer, created: created, identifiers: presented, properties: properties,
-            declined: declined.map { DeclinedCandidate(customer: $0.candidate.id, failingMask: $0.guards.failingMask) }
+            declined: declined.map { DeclinedCandidate(customer: $0.candidate.id, failingMask: $0.guards.failingMask) },
+            released: released
         ))
         // A pair declined for the same guards before is not recorded again.
         for decline in declined where try view.isDeclineRecorded(customer, decline.candidate.id, mask: decline.guards.failingMask) == nil {
@@ -244,7 +248,7 @@ struct CommandDecider<View: LedgerView> {
         while let event = try view.event(seq), event.commandSeq == commandSeq {
             result.seq.append(seq)
             switch event.body {
-            case .identified(let customer, let created, _, let properties, let declined):
+            case .identified(let customer, let created, _, let properties, let declined, _):
                 result.customer = customer
                 result.created = created
                 result.warnings = Warning.identifiersInProperties(properties, schema: schema)

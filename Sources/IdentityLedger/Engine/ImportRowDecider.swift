@@ -126,7 +126,8 @@ struct ImportRowDecider<View: LedgerView> {
             recordedAt: recordedAt, occurredAt: min(occurredAt, recordedAt), source: row.source ?? defaultSource ?? "import",
             importId: importId, row: row.row
         ))
-        log.append(.identified(customer: customer, created: created, identifiers: presented, properties: properties, declined: []))
+        let released = try softReleases(of: customer, presented: presented, schema: schema, in: view)
+        log.append(.identified(customer: customer, created: created, identifiers: presented, properties: properties, declined: [], released: released))
         return log.decision(.applied(created: created))
     }
 }

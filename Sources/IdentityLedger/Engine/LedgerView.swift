@@ -15,6 +15,9 @@ protocol LedgerView {
     func customer(_ id: CustomerID) throws -> CustomerRecord?
     /// The identifiers the customer holds, sorted, without those of the `excluded` types.
     func heldIdentifiers(of id: CustomerID, excluding excluded: [String]) throws -> [HeldIdentifier]
+    /// The soft values of `types` the customer holds, each with the last position at which it
+    /// presented or got it (the order in which a release limit lets values go, behaviour §2.7).
+    func lastPresented(of id: CustomerID, types: Set<String>) throws -> [Identifier: UInt64]
     /// The highest customer ID ever assigned (IDs are dense, so also the count).
     var customerCount: Int { get throws }
     /// The position of the recorded `mergeDeclined` of the pair with these failing guards, if any.

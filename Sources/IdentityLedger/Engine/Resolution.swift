@@ -181,6 +181,38 @@ func findCandidates(_ presented: [PresentedIdentifier], schema: Schema, in view:
     return candidates
 }
 
+/// The soft values an attach to `customer` releases (behaviour §2.7): for each soft type with
+/// ``IdentifierType/maxValues``, the customer's values past the limit once `presented` are
+/// attached, least recently presented first (by the last position at which the customer
+/// presented or got it, ties by value bytes), never one of `presented`. `absorbed`: the
+/// customers the command merges into it, each with its merge's position, from which their
+/// values the customer did not hold count as got (as the projection will say). Sorted.
+func softReleases(
+    of customer: CustomerID, absorbing absorbed: [(customer: CustomerID, seq: UInt64)] = [],
+    presented: [PresentedIdentifier], schema: Schema, in view: some LedgerView
+) throws -> [Identifier] {
+    let limits = Dictionary(uniqueKeysWithValues: schema.types.compactMap { type in type.releaseLimit.map { (type.name, $0) } })
+    guard !limits.isEmpty else { return [] }
+    let types = Set(limits.keys)
+    var last = try view.lastPresented(of: customer, types: types)
+    for (id, seq) in absorbed {
+        for value in try view.lastPresented(of: id, types: types).keys where last[value] == nil { last[value] = seq }
+    }
+    let kept = Set(presented.map(\.identifier).filter { types.contains($0.type) })
+    for value in kept { last[value] = nil }
+    var released: [Identifier] = []
+    for (type, limit) in limits {
+        let others = last.filter { $0.key.type == type }
+        let excess = kept.count(where: { $0.type == type }) + others.count - limit
+        guard excess > 0 else { continue }
+        let oldestFirst = others.sorted { a, b in
+            a.value != b.value ? a.value < b.value : Array(a.key.value.utf8).lexicographicallyPrecedes(b.key.value.utf8)
+        }
+        released += oldestFirst.prefix(excess).map(\.key)
+    }
+    return released.sorted()
+}
+
 /// What the guards read of a customer: its ID and the identifiers it holds, sorted.
 protocol GuardSubject {
     var id: CustomerID { get }

@@ -8,7 +8,8 @@ extension Event {
     /// 2: a schema's types carry `maxHolders` (a version-1 schema takes the default).
     /// 3: a schema's types carry `blockedValues`, `blockedPatterns` and `maxValues`, and
     /// `importStarted` the import's default `source` and its CSV cell typing (older events
-    /// have none of them).
+    /// have none of them); `identified` may end with the soft values it released (absent
+    /// when none, so an event that releases nothing is laid out as before).
     static let formatVersion: UInt8 = 3
 
     private enum Kind: UInt8 {
@@ -70,7 +71,7 @@ extension Event {
         switch body {
         case .schemaChanged(let schema):
             w.write(schema)
-        case .identified(let customer, let created, let identifiers, let properties, let declined):
+        case .identified(let customer, let created, let identifiers, let properties, let declined, let released):
             w.write(customer)
             w.write(created)
             w.write(identifiers) { w, presented in
@@ -82,6 +83,7 @@ extension Event {
                 w.write(candidate.customer)
                 w.write(byte: candidate.failingMask)
             }
+            if !released.isEmpty { w.write(released) { $0.write($1) } }
         case .updated(let customer, let created, let identifiers, let properties):
             w.write(customer)
             w.write(created)
@@ -181,6 +183,15 @@ extension Event {
         }
     }
 
+    /// The trailing released values of an `identified` event: none before format 3, nor when
+    /// the event ends here. An empty list is never written, so reading one is corruption.
+    private static func readReleased(version: UInt8, _ r: inout BinaryReader) throws -> [Identifier] {
+        guard version >= 3, !r.isAtEnd else { return [] }
+        let released = try r.readArray { (r: inout BinaryReader) throws(BinaryReader.Failure) in try r.readIdentifier() }
+        guard !released.isEmpty else { throw BinaryReader.Failure(reason: "empty released list") }
+        return released
+    }
+
     private static func decodeBody(_ kind: Kind, version: UInt8, _ r: inout BinaryReader) throws -> EventBody {
         typealias R = BinaryReader
         switch kind {
@@ -196,7 +207,8 @@ extension Event {
                 properties: try r.readArray { (r: inout R) throws(R.Failure) in try r.readPropertyWrite() },
                 declined: try r.readArray { (r: inout R) throws(R.Failure) in
                     DeclinedCandidate(customer: try r.readUInt64(), failingMask: try r.readByte())
-                }
+                },
+                released: try Self.readReleased(version: version, &r)
             )
         case .updated:
             return .updated(

@@ -46,9 +46,11 @@ public enum EventBody: Sendable, Hashable {
     case schemaChanged(Schema)
     /// `identify` attached `identifiers` (and any properties) to `customer`.
     /// `declined` lists every candidate the guards kept apart, with the failing-guard set
-    /// under which the pair's decline is recorded.
+    /// under which the pair's decline is recorded. `released`: the soft values the customer
+    /// let go of because the attach left it over its type's ``IdentifierType/maxValues``
+    /// (the least recently presented ones), sorted; each is detached from `customer`.
     case identified(customer: CustomerID, created: Bool, identifiers: [PresentedIdentifier],
-                    properties: [PropertyWrite], declined: [DeclinedCandidate])
+                    properties: [PropertyWrite], declined: [DeclinedCandidate], released: [Identifier] = [])
     /// `update` wrote properties to `customer` (and, if `created`, gave it `identifiers`).
     case updated(customer: CustomerID, created: Bool, identifiers: [Identifier], properties: [PropertyWrite])
     case detached(customer: CustomerID, identifier: Identifier, accessOnly: Bool)
@@ -114,7 +116,7 @@ extension Event {
     /// The customers an event touches (for history and the log).
     public var customers: [CustomerID] {
         switch body {
-        case .identified(let customer, _, _, _, _), .updated(let customer, _, _, _), .detached(let customer, _, _):
+        case .identified(let customer, _, _, _, _, _), .updated(let customer, _, _, _), .detached(let customer, _, _):
             [customer]
         case .merged(let survivor, let absorbed, _, _, _): [survivor, absorbed]
         case .mergeDeclined(let customer, let candidate, _): [customer, candidate]

@@ -116,7 +116,7 @@ extension Ledger {
                 case .schemaChanged(let newSchema):
                     schema = newSchema // judge each event by the schema in force then
                     return true
-                case .identified(let id, _, _, let written, _), .updated(let id, _, _, let written):
+                case .identified(let id, _, _, let written, _, _), .updated(let id, _, _, let written):
                     customer = id
                     properties = written
                 default:

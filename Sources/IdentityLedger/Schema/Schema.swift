@@ -42,9 +42,12 @@ public struct IdentifierType: Sendable, Hashable, Encodable {
         get { patterns.sources }
         set { patterns = BlockedPatterns(newValue) }
     }
-    /// `unique` and `contact` only: an automatic merge whose customer would hold more distinct
-    /// values of this type is declined by the guard ``GuardName/valueLimit`` (a mega-profile
-    /// built by junk). Attaching values to one customer is not limited.
+    /// For a `unique` or `contact` type: an automatic merge whose customer would hold more
+    /// distinct values of this type is declined by the guard ``GuardName/valueLimit`` (a
+    /// mega-profile built by junk); attaching values to one customer is not limited.
+    /// For a `soft` type: an `identify` (or an import row) that leaves its customer holding more
+    /// values of this type releases the least recently presented ones, never one the command
+    /// presents; the `identified` event lists them. Merges are not limited by soft values.
     public var maxValues: Int?
 
     /// The compiled ``blockedPatterns``, compiled once when they are set.
@@ -107,6 +110,10 @@ public struct IdentifierType: Sendable, Hashable, Encodable {
 
     /// The limit of ``GuardName/valueLimit`` on this type, if any.
     var valueLimit: Int? { kind == .soft ? nil : maxValues }
+
+    /// How many values of this soft type a customer keeps before an attach releases the least
+    /// recently presented ones, if any.
+    var releaseLimit: Int? { kind == .soft ? maxValues : nil }
 
     /// The number of active holders from which a value of this type reaches no candidate,
     /// or `nil` when there is no cutoff (a `unique` value has one holder at most).
@@ -251,9 +258,6 @@ extension IdentifierType {
             throw .invalidSchema(reason: "type \"\(name)\": blocked pattern \(LedgerError.quoted(source)) is not a regular expression (\(problem))")
         }
         if let limit = maxValues {
-            guard kind != .soft else {
-                throw .invalidSchema(reason: "type \"\(name)\": maxValues is for unique and contact types only (a soft type's limit is not supported yet)")
-            }
             guard limit >= 1 else {
                 throw .invalidSchema(reason: "type \"\(name)\": maxValues must be 1 or more, not \(limit)")
             }

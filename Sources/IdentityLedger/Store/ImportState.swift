@@ -100,7 +100,7 @@ extension Projector {
             guard let importId = event.importId, let row = event.row,
                   var state = try reader.importState(importId), row > state.lastRow else { return }
             state.lastRow = row
-            if case .identified(_, let created, _, _, _) = event.body, created {
+            if case .identified(_, let created, _, _, _, _) = event.body, created {
                 state.created += 1
             } else {
                 state.updated += 1

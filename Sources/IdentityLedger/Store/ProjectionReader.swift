@@ -166,6 +166,63 @@ struct ProjectionReader: LedgerView {
         return held
     }
 
+    /// Where each holding of a soft value with a release limit stands: where it began, its
+    /// first and its last version (at most two while it is held, see `Projector`).
+    struct PresentedHolding {
+        var since: UInt64
+        var first: UInt64
+        var last: UInt64
+        /// Whether the last version follows a held one, so that it only marks a presentation.
+        var lastRepeatsHeld = false
+    }
+
+    /// The values of `types` the customer holds, with their holdings' versions: one scan of
+    /// the customer's holdings that decodes only those of `types`. The last version is the last
+    /// position at which the customer presented or got the value.
+    func presentedHoldings(of id: CustomerID, types: Set<String>) throws -> [Identifier: PresentedHolding] {
+        let wanted = types.map { Array($0.utf8) }
+        let typeStart = Keys.holdingTypeOffset
+        var found: [Identifier: PresentedHolding] = [:]
+        var name: [UInt8] = []
+        var current: (versions: PresentedHolding, held: Bool)?
+        func flush() throws {
+            defer { current = nil }
+            guard let current, current.held else { return }
+            guard let (_, identifier) = name.withUnsafeBytes(Keys.holdingIdentifier) else {
+                throw BinaryReader.Failure(reason: "unreadable holdings key \(name)")
+            }
+            found[identifier] = current.versions
+        }
+        try forEachHolding(of: id) { since, key, value in
+            guard wanted.contains(where: { type in
+                key.count > typeStart + type.count && key[typeStart + type.count] == 0
+                    && key[typeStart..<(typeStart + type.count)].elementsEqual(type)
+            }) else { return }
+            let position = try Keys.trailingUInt64(key)
+            let keyName = UnsafeRawBufferPointer(rebasing: key.dropLast(8))
+            if !name.withUnsafeBytes({ $0.elementsEqual(keyName) }) {
+                try flush()
+                name = Array(keyName)
+            }
+            guard position <= asOf else { return }
+            let held = try Holding(bytes: value).held
+            if let (before, wasHeld) = current {
+                var versions = before
+                versions.last = position
+                versions.lastRepeatsHeld = wasHeld
+                current = (versions, held)
+            } else {
+                current = (PresentedHolding(since: since, first: position, last: position), held)
+            }
+        }
+        try flush()
+        return found
+    }
+
+    func lastPresented(of id: CustomerID, types: Set<String>) throws -> [Identifier: UInt64] {
+        try presentedHoldings(of: id, types: types).mapValues(\.last)
+    }
+
     /// Calls `body` with the `since`, key and value of each `holdings` entry of the customer
     /// whose holding began at or before `asOf`, in key order. Keys are ordered by `since`, so
     /// the holdings a customer got later are not even stepped over.

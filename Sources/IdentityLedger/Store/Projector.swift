@@ -25,7 +25,7 @@ struct Projector {
             // The schema itself is read from the log (store format 5).
             try txn.put(db.schemas, key: Keys.seq(event.seq), value: [])
 
-        case .identified(let customer, let created, let identifiers, let properties, _):
+        case .identified(let customer, let created, let identifiers, let properties, _, let released):
             // Identify and update change only the presented identifiers and properties: the
             // customer's others are not read (see `hold` and `write`).
             let header = try created ? create(customer, event) : reader.existingHeader(customer)
@@ -33,10 +33,13 @@ struct Projector {
             // Soft values presented with a known value make this customer their current holder;
             // an import row is no one logging in, so it claims nothing.
             let known = event.importId == nil && identifiers.contains { schema.type(named: $0.identifier.type)?.kind != .soft }
+            let marked = try presentedHoldings(identifiers, of: created ? nil : customer, schema: schema)
             for presented in identifiers {
                 let claim = known && schema.type(named: presented.identifier.type)?.kind == .soft
                 try hold(presented.identifier, access: presented.access, claim: claim, by: customer, event)
+                if let versions = marked[presented.identifier] { try markPresented(presented.identifier, versions, of: customer, event) }
             }
+            for identifier in released { try detach(identifier, from: customer, accessOnly: false, event) }
             try write(properties, of: customer, event)
             try saveHeader(header, event)
 
@@ -52,16 +55,7 @@ struct Projector {
 
         case .detached(let customer, let identifier, let accessOnly):
             let header = try reader.existingHeader(customer)
-            var state = try reader.valueState(identifier) ?? ValueState()
-            if let (since, holding) = try reader.holding(customer, identifier), holding.held {
-                if !accessOnly {
-                    try put(.released, of: identifier, customer, since: since, event)
-                } else if holding.access {
-                    try put(Holding(held: true, access: false), of: identifier, customer, since: since, event)
-                }
-            }
-            if accessOnly { state.set(customer, access: false) } else { state.remove(customer) }
-            try save(state, of: identifier, event)
+            try detach(identifier, from: customer, accessOnly: accessOnly, event)
             try saveHeader(header, event)
 
         case .merged(let survivorID, let absorbedID, _, _, _):
@@ -177,6 +171,43 @@ struct Projector {
         state.set(customer, access: access || current?.access == true)
         if claim { state.claimedHolder = customer }
         if state != before { try save(state, of: identifier, event) }
+    }
+
+    /// Takes `identifier` (or only its access flag) from `customer`: a detach, or a soft value
+    /// an identify released.
+    private func detach(_ identifier: Identifier, from customer: CustomerID, accessOnly: Bool, _ event: Event) throws {
+        var state = try reader.valueState(identifier) ?? ValueState()
+        if let (since, holding) = try reader.holding(customer, identifier), holding.held {
+            if !accessOnly {
+                try put(.released, of: identifier, customer, since: since, event)
+            } else if holding.access {
+                try put(Holding(held: true, access: false), of: identifier, customer, since: since, event)
+            }
+        }
+        if accessOnly { state.set(customer, access: false) } else { state.remove(customer) }
+        try save(state, of: identifier, event)
+    }
+
+    /// The holdings, before this event, of the presented values whose type releases its least
+    /// recently presented values (behaviour §2.7): one scan of the customer's holdings, and
+    /// none when no presented value has such a type or the customer is new.
+    private func presentedHoldings(
+        _ identifiers: [PresentedIdentifier], of customer: CustomerID?, schema: Schema
+    ) throws -> [Identifier: ProjectionReader.PresentedHolding] {
+        let types = Set(identifiers.map(\.identifier.type).filter { schema.type(named: $0)?.releaseLimit != nil })
+        guard let customer, !types.isEmpty else { return [:] }
+        return try reader.presentedHoldings(of: customer, types: types)
+    }
+
+    /// Records that the customer presented a value it already held, as the last version of
+    /// its holding (what the decider orders releases by). The version a previous presentation
+    /// wrote is deleted first: it says "held" as the first version does, so no as-of read
+    /// changes, and a holding keeps two versions however often it is presented.
+    private func markPresented(_ identifier: Identifier, _ versions: ProjectionReader.PresentedHolding, of customer: CustomerID, _ event: Event) throws {
+        if versions.lastRepeatsHeld {
+            _ = try txn.delete(db.holdings, key: Keys.holdingVersion(customer, since: versions.since, identifier, versions.last))
+        }
+        try put(Holding(held: true, access: false), of: identifier, customer, since: versions.since, event)
     }
 
     /// Records each write that wins for its key (behaviour §3: the later (occurredAt, position)):

@@ -154,7 +154,7 @@ struct WhatIfReplay: Sendable {
             }
         case .importFinished:
             break // bookkeeping of the store's import; the replay's rows are compared one by one
-        case .identified(let customer, let created, let identifiers, let properties, let declined):
+        case .identified(let customer, let created, let identifiers, let properties, let declined, _):
             summary.commands += 1
             if let importId = main.importId, let row = main.row {
                 try replayImportRow(main, importId: importId, row: row, customer: customer, created: created,
@@ -312,7 +312,7 @@ struct WhatIfReplay: Sendable {
                                            matchBy: state.start.matchBy, startedAt: main.occurredAt)
             let decision = try decider.decide(presented) { main.recordedAt }
             let target = decision.events.lazy.compactMap { event -> CustomerID? in
-                if case .identified(let customer, _, _, _, _) = event.body { customer } else { nil }
+                if case .identified(let customer, _, _, _, _, _) = event.body { customer } else { nil }
             }.first
             return (try step.commit(decision), target)
         }

@@ -312,7 +312,7 @@ struct EventOutput: Encodable {
         switch event.body {
         case .schemaChanged(let schema):
             try put("schema", schema)
-        case .identified(let customer, let created, let identifiers, let properties, let declined):
+        case .identified(let customer, let created, let identifiers, let properties, let declined, let released):
             try put("customer", customer)
             try put("created", created)
             try put("identifiers", identifiers.map {
@@ -320,6 +320,8 @@ struct EventOutput: Encodable {
             })
             try put("properties", Self.properties(properties))
             try put("declined", declined.map { DeclinedCandidateOutput(customer: $0.customer) })
+            // Only when something was released: events of a store without soft value limits read as before.
+            if !released.isEmpty { try put("released", released.map(IdentifierOutput.init)) }
         case .updated(let customer, let created, let identifiers, let properties):
             try put("customer", customer)
             try put("created", created)

@@ -69,11 +69,12 @@ enum Rendering {
         switch event.body {
         case .schemaChanged(let schema):
             text += " " + schema.types.map(\.name).joined(separator: ", ")
-        case .identified(let customer, let created, let identifiers, let properties, let declined):
+        case .identified(let customer, let created, let identifiers, let properties, let declined, let released):
             text += " customer \(customer)" + (created ? " (created)" : "")
             text += " " + identifiers.map { $0.identifier.description + ($0.access ? " (access)" : "") }.joined(separator: ", ")
             if !properties.isEmpty { text += " " + Self.properties(properties) }
             if !declined.isEmpty { text += "; declined \(ids(declined.map(\.customer)))" }
+            if !released.isEmpty { text += "; released " + released.map(\.description).joined(separator: ", ") }
         case .updated(let customer, let created, let identifiers, let properties):
             text += " customer \(customer)" + (created ? " (created with \(identifiers.map(\.description).joined(separator: ", ")))" : "")
             text += " " + Self.properties(properties)
