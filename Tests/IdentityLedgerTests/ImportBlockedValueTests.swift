@@ -51,7 +51,9 @@ import Testing
         #expect(rejected.first?.message.contains("test@test.com") == true, "\(rejected)")
         #expect(rejected.first?.column == (name.hasSuffix(".csv") ? "email" : "ids.email"))
 
-        // The log records the count; running it again reports the finished run's.
+        // The log flags the rows (read back from the stored bytes) and records the count;
+        // running it again reports the finished run's.
+        #expect(try ledger.events(from: 1, limit: .max).filter(\.droppedBlocked).compactMap(\.row) == [1, 3])
         let finished = try ledger.events(from: 1, limit: .max).compactMap { event -> ImportCounts? in
             if case .importFinished(_, let counts) = event.body { counts } else { nil }
         }
