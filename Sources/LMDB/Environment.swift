@@ -238,14 +238,14 @@ public final class Environment: @unchecked Sendable {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
             // Foundation's error seldom keeps the errno; the first ancestor that exists tells.
-            var ancestor = (path as NSString).deletingLastPathComponent
-            while !ancestor.isEmpty, ancestor != "/", !FileManager.default.fileExists(atPath: ancestor) {
-                ancestor = (ancestor as NSString).deletingLastPathComponent
+            var ancestor = PathName.parent(of: path)
+            while !FileManager.default.fileExists(atPath: ancestor), PathName.parent(of: ancestor) != ancestor {
+                ancestor = PathName.parent(of: ancestor)
             }
             if FileManager.default.fileExists(atPath: ancestor, isDirectory: &isDirectory), !isDirectory.boolValue {
                 throw LMDBError.notADirectory(path: ancestor)
             }
-            if access(ancestor.isEmpty ? "." : ancestor, W_OK) != 0 { throw LMDBError.readOnly(path: path) }
+            if access(ancestor, W_OK) != 0 { throw LMDBError.readOnly(path: path) }
             switch (error as? CocoaError)?.code {
             case .fileWriteOutOfSpace?: throw LMDBError.storageFull(path: path)
             case .fileWriteNoPermission?, .fileWriteVolumeReadOnly?: throw LMDBError.readOnly(path: path)

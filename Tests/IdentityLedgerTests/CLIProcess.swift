@@ -41,9 +41,13 @@ enum CLIProcess {
     }
 
     /// Runs `idledger arguments…` to completion with `input` on stdin; under `launcher` (a
-    /// command and its arguments that run the rest, such as `setpriv …`) if given.
-    static func run(_ arguments: [String], input: String = "", environment: [String: String] = [:], launcher: [String] = []) throws -> Output {
+    /// command and its arguments that run the rest, such as `setpriv …`) if given; in the
+    /// working directory `directory` if given (for relative paths).
+    static func run(
+        _ arguments: [String], input: String = "", environment: [String: String] = [:], launcher: [String] = [], directory: String? = nil
+    ) throws -> Output {
         let process = Process()
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         if let command = launcher.first {
             process.executableURL = URL(fileURLWithPath: command)
             process.arguments = Array(launcher.dropFirst()) + [try require()] + arguments

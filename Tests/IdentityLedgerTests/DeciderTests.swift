@@ -243,7 +243,7 @@ struct DeciderTests {
             Self.row(1, [("email", "ann@example.com"), ("cookie", "shared")]),
             Self.row(2, [("email", "bob@example.com"), ("cookie", "shared")]),
         ], matchBy: "email")
-        #expect(outcomes.map { if case .applied(let created) = $0 { created } else { false } } == [true, true])
+        #expect(outcomes.map { if case .applied(let created, _) = $0 { created } else { false } } == [true, true])
         #expect(try h.view.importState("imp-1").map { [$0.lastRow, $0.created, $0.updated] } == [2, 2, 0])
         #expect(try h.holders("cookie=shared") == [1, 2])
         #expect(try h.view.claimedHolder(of: Identifier(type: "cookie", value: "shared")) == nil)
@@ -374,7 +374,7 @@ struct DeciderTests {
         while let row = try source.next() {
             let decider = ImportRowDecider(view: view, schema: try view.schema(), importId: importId, matchBy: matchBy, startedAt: startedAt)
             switch try view.apply(try decider.decide(row) { now }) {
-            case .applied(let created): if created { counts.created += 1 } else { counts.updated += 1 }
+            case .applied(let created, _): if created { counts.created += 1 } else { counts.updated += 1 }
             case .rejected: counts.rejected += 1
             }
         }

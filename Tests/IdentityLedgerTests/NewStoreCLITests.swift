@@ -127,6 +127,26 @@ import Testing
         let refused = try CLIProcess.run(["identify", "--db", temporaryPath("no-scratch-refused"), "--id", "email=bad"], environment: ["TMPDIR": "/nonexistent-\(getpid())"])
         #expect(refused.status == 1, "\(refused.stderr)")
     }
+
+    /// A one-character relative path (`--db s`, `--db t/`) once crashed in Foundation's
+    /// `deletingLastPathComponent` (SIGILL); now the store is made in the working directory.
+    @Test(arguments: [["init"], ["identify", "--id", "email=a@example.com"]])
+    func aOneCharacterRelativePathMakesTheStoreInTheWorkingDirectory(_ command: [String]) throws {
+        let directory = temporaryPath("cwd")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for db in ["s", "t/"] {
+            let run = try CLIProcess.run(command + ["--db", db], directory: directory)
+            #expect(!run.signaled && run.status == 0, "\(command) --db \(db): \(run.status) \(run.stderr)")
+            #expect(FileManager.default.fileExists(atPath: directory + "/" + db + (db.hasSuffix("/") ? "" : "/") + "data.mdb"), "\(command) --db \(db)")
+        }
+        // The store opened again by the same relative path, and verified beside it.
+        let verify = try CLIProcess.run(["verify", "--db", "s"], directory: directory)
+        #expect(!verify.signaled && verify.status == 0, "\(verify.stderr)")
+        if command[0] == "identify" {
+            let lookup = try CLIProcess.run(["lookup", "email=a@example.com", "--db", "s", "--json"], directory: directory)
+            #expect(lookup.status == 0 && lookup.stdout.contains("\"customer\""), "\(lookup.stdout) \(lookup.stderr)")
+        }
+    }
 }
 
 /// An `idledger` child process started without waiting for it.

@@ -7,7 +7,8 @@ import IdentityLedger
 /// enforce "a unique value on one customer" and "an access value on one customer"),
 /// WAL with `synchronous=FULL`, one transaction per batch and a savepoint per command so
 /// a refused command writes nothing and does not stop the batch (as the engine's child
-/// transactions). Statements are prepared once. Not modelled: time travel (only the
+/// transactions). Statements are prepared once. A value held by `maxHolders` customers or
+/// more stops matching, as in the engine. Not modelled: time travel (only the
 /// current state is kept, plus an event row per decision), idempotency keys, schema events.
 public final class SQLiteBaseline {
     public struct Failure: Error, CustomStringConvertible {
@@ -120,6 +121,10 @@ public final class SQLiteBaseline {
         }.sorted { ($0.priority, $0.value) < ($1.priority, $1.value) }
     }
 
+    /// The engine's default `maxHolders` (`IdentifierType.defaultMaxHolders`), which the
+    /// benchmark schema keeps for every contact and soft type.
+    static let maxHolders = IdentifierType.defaultMaxHolders
+
     private func candidates(_ values: [Presented]) throws -> [Candidate] {
         var result: [Candidate] = []
         for (index, value) in values.enumerated() {
@@ -128,14 +133,19 @@ public final class SQLiteBaseline {
                 holders.append((sqlite3_column_int64(row, 0), sqlite3_column_int(row, 1) != 0))
             }
             guard !holders.isEmpty else { continue }
+            // Shared junk (the engine's `maxHolders`, §2.5): a contact or soft value held by
+            // that many customers (all active: a merge moves the rows) reaches nobody, except
+            // a contact value its access owner.
+            let shared = value.kind != .unique && holders.count >= Self.maxHolders
             var first: Int64?
             switch value.kind {
             case .unique: first = holders[0].id
             case .contact: first = holders.first(where: \.access)?.id
             case .soft:
+                if shared { continue }
                 first = try optionalScalar("SELECT customer FROM soft_holders WHERE type = ?1 AND value = ?2", [.text(value.type), .text(value.value)]) ?? holders[0].id
             }
-            let ordered = (first.map { [$0] } ?? []) + holders.map(\.id).filter { $0 != first }
+            let ordered = (first.map { [$0] } ?? []) + (shared ? [] : holders.map(\.id).filter { $0 != first })
             for id in ordered {
                 // Decisive: through a unique value, as access owner or current soft holder, or as the only holder.
                 let decisive = value.kind == .unique || id == first || holders.count == 1

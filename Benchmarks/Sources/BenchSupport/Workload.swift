@@ -67,6 +67,12 @@ public struct WorkloadConfig: Sendable {
     public var secondsBetweenEvents: Int64 = 2
     public var coupleShare = 0.3
     public var lateShare = 0.15
+    /// Share of till and CRM identifies with an email whose email is the junk
+    /// ``Workload/junkEmail``, and of till scans with a phone whose phone is the shop's own
+    /// ``Workload/shopPhone`` (typed in when the customer gives none): each about 0.5% of all
+    /// lines, so that even a `--quick` run takes each past `maxHolders`.
+    public var junkEmailShare = 0.04
+    public var shopPhoneShare = 0.03
     public init(customers: Int, events: Int, seed: UInt64) {
         self.customers = customers
         self.events = events
@@ -85,7 +91,10 @@ public struct WorkloadConfig: Sendable {
 ///   and share the phone, so a phone-only scan is ambiguous; 15% arrive late from offline
 ///   tills with `at` hours to days in the past;
 /// - imports: CRM rows with the external ID and email;
-/// - the integration mistake: `update` by cookie carrying the email as a property.
+/// - the integration mistake: `update` by cookie carrying the email as a property;
+/// - junk values: `test@test.com` as the email of some till and CRM identifies, and the shop's
+///   own phone on some till scans. Each is soon held by more than `maxHolders` customers and
+///   stops matching (docs/behaviour.md §2.5). Logins never carry junk: a login's email is confirmed.
 public struct Workload: Sequence, IteratorProtocol, Sendable {
     public let config: WorkloadConfig
     private var rng: SeededRandom
@@ -142,9 +151,18 @@ public struct Workload: Sequence, IteratorProtocol, Sendable {
         return event(for: person, clock: clock)
     }
 
+    /// The junk email some till and CRM identifies carry (no schema blocks it here).
+    public static let junkEmail = Identifier(type: "email", value: "test@test.com")
+    /// The shop's own phone, typed in at the till for customers who give none.
+    public static let shopPhone = Identifier(type: "phone", value: "+441130000000")
+
     private mutating func event(for p: Int, clock: Int64) -> WorkloadEvent {
         let email = Identifier(type: "email", value: "p\(p)@example.com")
         let phone = Identifier(type: "phone", value: "+4477" + pad(Int(household[p]), 8))
+        // One roll for both junk values: no event carries both.
+        let junk = rng.unit()
+        let plainEmail = junk < config.junkEmailShare ? Self.junkEmail : email
+        let tillPhone = junk >= 1 - config.shopPhoneShare ? Self.shopPhone : phone
         let card = Identifier(type: "discount_card", value: "L\(p)")
         let roll = rng.unit()
         if roll < 0.35 {
@@ -180,20 +198,20 @@ public struct Workload: Sequence, IteratorProtocol, Sendable {
             let scan = rng.unit()
             if scan < 0.05 || !hasCard[p] && scan < 0.5 {
                 // Phone only: whose purchase it is may be ambiguous in a couple's household.
-                return WorkloadEvent(op: .identify, ids: [phone], access: [], properties: [("lastSpend", spend)], at: at, source: source)
+                return WorkloadEvent(op: .identify, ids: [tillPhone], access: [], properties: [("lastSpend", spend)], at: at, source: source)
             }
             if !hasCard[p] {
-                return WorkloadEvent(op: .identify, ids: hasEmail[p] ? [email] : [phone], access: [],
+                return WorkloadEvent(op: .identify, ids: hasEmail[p] ? [plainEmail] : [tillPhone], access: [],
                                      properties: [("lastSpend", spend)], at: at, source: source)
             }
-            let ids = rng.chance(0.4) ? [card, phone] : [card]
+            let ids = rng.chance(0.4) ? [card, tillPhone] : [card]
             return WorkloadEvent(op: .identify, ids: ids, access: [],
                                  properties: [("lastSpend", spend), ("lastStore", .string("S\(rng.below(40))"))], at: at, source: source)
         }
         if roll < 0.95 {
             // CRM import rows: external ID with the email on file.
             let crm = Identifier(type: "external_id", value: "CRM-\(p)")
-            let ids = hasEmail[p] ? [crm, email] : [crm]
+            let ids = hasEmail[p] ? [crm, plainEmail] : [crm]
             return WorkloadEvent(op: .identify, ids: ids, access: [],
                                  properties: [("segment", .string(["a", "b", "c"][rng.below(3)]))], at: clock, source: "import")
         }
@@ -207,7 +225,9 @@ public struct Workload: Sequence, IteratorProtocol, Sendable {
 
 /// A seeded CSV for `import` (docs/behaviour.md §5.6), matched by `external_id`: people of the same
 /// shape as the workload's (couples share a phone), about 2% of rows repeat an earlier
-/// person (updates) and 0.5% carry a broken email (rejected rows).
+/// person (updates), 0.5% carry a broken email (rejected rows), 0.5% the junk email
+/// `test@test.com` (not declared access-granting: a CRM marks it unconfirmed; applied, it
+/// soon has too many holders to match) and 0.5% the shop's own phone.
 public func writeImportCSV(rows: Int, seed: UInt64, to path: String) throws {
     var rng = SeededRandom(seed: seed)
     FileManager.default.createFile(atPath: path, contents: nil)
@@ -220,12 +240,14 @@ public func writeImportCSV(rows: Int, seed: UInt64, to path: String) throws {
         var person = row
         if row > 100, rng.chance(0.02) { person = 1 + rng.below(row - 1) }
         if person == row, !rng.chance(0.3) { householdOf = row }
-        let email = rng.chance(0.005) ? "broken\(row).example.com" : "p\(person)@example.com"
-        let phone = rng.chance(0.6) ? "+4477" + pad(householdOf, 8) : ""
+        let junk = rng.unit()
+        let email = rng.chance(0.005) ? "broken\(row).example.com" : junk < 0.005 ? Workload.junkEmail.value : "p\(person)@example.com"
+        let access = email == Workload.junkEmail.value ? "false" : "true"
+        let phone = junk >= 0.995 ? Workload.shopPhone.value : rng.chance(0.6) ? "+4477" + pad(householdOf, 8) : ""
         let card = rng.chance(0.5) ? "L\(person)" : ""
         let name = rng.chance(0.1) ? "\"Customer, \(person)\"" : "Customer \(person)"
         let day = 1 + row % 28
-        chunk += "CRM-\(person),\(email),true,\(phone),\(card),\(name),\(cities[rng.below(cities.count)]),2026-10-\(pad(day, 2))T12:00:00Z\r\n"
+        chunk += "CRM-\(person),\(email),\(access),\(phone),\(card),\(name),\(cities[rng.below(cities.count)]),2026-10-\(pad(day, 2))T12:00:00Z\r\n"
         if chunk.utf8.count > 1 << 20 {
             handle.write(Data(chunk.utf8))
             chunk = ""

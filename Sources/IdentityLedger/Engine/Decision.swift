@@ -20,6 +20,8 @@ struct PendingLog {
         var note: String?
         var importId: String?
         var row: UInt64?
+        /// ``Event/droppedBlocked``.
+        var droppedBlocked = false
     }
 
     private(set) var events: [Event] = []
@@ -58,7 +60,7 @@ struct PendingLog {
             // The idempotency key is recorded once, on the command's first event.
             eventId: first ? header.eventId : nil, payloadDigest: first ? header.payloadDigest : nil,
             actor: header.actor, note: header.note, importId: header.importId, row: header.row,
-            body: body
+            body: body, droppedBlocked: header.droppedBlocked
         ))
         nextSeq += 1
     }

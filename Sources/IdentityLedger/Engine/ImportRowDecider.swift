@@ -7,7 +7,8 @@
 struct ImportRowDecider<View: LedgerView> {
     /// What a row came to.
     enum Outcome {
-        case applied(created: Bool)
+        /// `droppedBlocked`: the row carried values the schema blocks, applied without them.
+        case applied(created: Bool, droppedBlocked: Bool)
         case rejected(ImportRejection)
     }
 
@@ -47,8 +48,11 @@ struct ImportRowDecider<View: LedgerView> {
             return reject(type.map { "ids.\($0)" }, error)
         }
         let presented: [PresentedIdentifier]
+        let droppedBlocked: Bool
         do throws(IdentifierProblem) {
-            presented = try presentedIdentifiers(row.identifiers.map(\.identifier), access: row.access.map(\.type), schema: schema).values
+            let identifiers = try presentedIdentifiers(row.identifiers.map(\.identifier), access: row.access.map(\.type), schema: schema)
+            presented = identifiers.values
+            droppedBlocked = !identifiers.blocked.isEmpty
         } catch {
             let column = error.identifier.map { row.identifiers[$0].column } ?? error.accessType.map { row.access[$0].column }
             return reject(column, error.error)
@@ -124,11 +128,11 @@ struct ImportRowDecider<View: LedgerView> {
         let recordedAt = log.header.recordedAt
         log.beginCommand(PendingLog.Header(
             recordedAt: recordedAt, occurredAt: min(occurredAt, recordedAt), source: row.source ?? defaultSource ?? "import",
-            importId: importId, row: row.row
+            importId: importId, row: row.row, droppedBlocked: droppedBlocked
         ))
         let released = try softReleases(of: customer, presented: presented, schema: schema, in: view)
         log.append(.identified(customer: customer, created: created, identifiers: presented, properties: properties, declined: [], released: released))
-        return log.decision(.applied(created: created))
+        return log.decision(.applied(created: created, droppedBlocked: droppedBlocked))
     }
 }
 

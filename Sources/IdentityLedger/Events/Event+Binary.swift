@@ -7,9 +7,11 @@ extension Event {
     /// decoding every older version.
     /// 2: a schema's types carry `maxHolders` (a version-1 schema takes the default).
     /// 3: a schema's types carry `blockedValues`, `blockedPatterns` and `maxValues`, and
-    /// `importStarted` the import's default `source` and its CSV cell typing (older events
-    /// have none of them); `identified` may end with the soft values it released (absent
-    /// when none, so an event that releases nothing is laid out as before).
+    /// `importStarted` the import's default `source` and its CSV cell typing, `importFinished`
+    /// its count of rows applied without blocked values, an import row's header the flag that
+    /// it dropped some, and `identified` may end with the soft values it released (absent when
+    /// none, so an event that releases nothing is laid out as before). Older events have none
+    /// of them.
     static let formatVersion: UInt8 = 3
 
     private enum Kind: UInt8 {
@@ -24,6 +26,8 @@ extension Event {
         static let note = Optionals(rawValue: 8)
         static let importId = Optionals(rawValue: 16)
         static let row = Optionals(rawValue: 32)
+        /// A flag without bytes: ``Event/droppedBlocked`` (format 3).
+        static let droppedBlocked = Optionals(rawValue: 64)
     }
 
     func encoded() -> [UInt8] {
@@ -40,6 +44,7 @@ extension Event {
         if note != nil { present.insert(.note) }
         if importId != nil { present.insert(.importId) }
         if row != nil { present.insert(.row) }
+        if droppedBlocked { present.insert(.droppedBlocked) }
         w.write(byte: present.rawValue)
         if let source { w.write(source) }
         if let eventId {
@@ -116,6 +121,7 @@ extension Event {
             w.write(counts.created)
             w.write(counts.updated)
             w.write(counts.rejected)
+            w.write(counts.withBlockedValues)
         }
     }
 
@@ -142,7 +148,7 @@ extension Event {
             return Event(
                 seq: seq, commandSeq: seq - header.commandDelta, recordedAt: header.recordedAt, occurredAt: occurredAt,
                 source: source, eventId: eventId, payloadDigest: digest, actor: actor, note: note,
-                importId: importId, row: row, body: body
+                importId: importId, row: row, body: body, droppedBlocked: present.contains(.droppedBlocked)
             )
         }
     }
@@ -250,6 +256,7 @@ extension Event {
             counts.created = try r.readUInt64()
             counts.updated = try r.readUInt64()
             counts.rejected = try r.readUInt64()
+            if version >= 3 { counts.withBlockedValues = try r.readUInt64() }
             return .importFinished(importId: importId, counts: counts)
         }
     }

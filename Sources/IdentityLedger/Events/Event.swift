@@ -20,6 +20,9 @@ public struct Event: Sendable, Hashable {
     public var importId: String?
     public var row: UInt64?
     public var body: EventBody
+    /// An import row's event: the row carried values the schema blocks, applied without them.
+    /// The log keeps the fact (not the values), so the import's count survives a resume and a rebuild.
+    var droppedBlocked = false
 
     public var kind: String { body.kind }
 }
@@ -109,6 +112,9 @@ public struct ImportCounts: Sendable, Hashable, Codable {
     public var created: UInt64 = 0
     public var updated: UInt64 = 0
     public var rejected: UInt64 = 0
+    /// Applied rows that carried one or more values the schema blocks, applied without them
+    /// (each a `blockedIdentifier` warning for a command). 0 in events before format 3.
+    public var withBlockedValues: UInt64 = 0
     public init() {}
 }
 

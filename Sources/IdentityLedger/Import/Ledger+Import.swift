@@ -8,6 +8,11 @@ public struct ImportSummary: Sendable, Hashable, Codable {
     public var created: UInt64
     public var updated: UInt64
     public var rejected: UInt64
+    /// Applied rows that carried one or more values the schema blocks (``IdentifierType/blockedValues``,
+    /// ``IdentifierType/blockedPatterns``): they were applied without those values, as an
+    /// identify is with a `blockedIdentifier` warning. Rows, not values; part of ``created``
+    /// and ``updated``. A row with nothing but blocked values is rejected instead (`noIdentifiers`).
+    public var withBlockedValues: UInt64 = 0
     /// Where the rejected rows were written (JSON Lines), if anywhere.
     public var errorsFile: String?
     /// Set when this run resumed an interrupted import: the last row committed before.
@@ -16,7 +21,7 @@ public struct ImportSummary: Sendable, Hashable, Codable {
     public var alreadyFinished: Bool
 
     private enum CodingKeys: String, CodingKey {
-        case importId, rows, created, updated, rejected, errorsFile, resumedAfterRow, alreadyFinished
+        case importId, rows, created, updated, rejected, withBlockedValues, errorsFile, resumedAfterRow, alreadyFinished
     }
 
     /// Every key is written, absent values as `null`, so the document's shape is fixed.
@@ -27,6 +32,7 @@ public struct ImportSummary: Sendable, Hashable, Codable {
         try c.encode(created, forKey: .created)
         try c.encode(updated, forKey: .updated)
         try c.encode(rejected, forKey: .rejected)
+        try c.encode(withBlockedValues, forKey: .withBlockedValues)
         try c.encode(errorsFile, forKey: .errorsFile)
         try c.encode(resumedAfterRow, forKey: .resumedAfterRow)
         try c.encode(alreadyFinished, forKey: .alreadyFinished)
@@ -179,7 +185,8 @@ extension Ledger {
             if let counts = state.finished {
                 return ImportSummary(
                     importId: importId, rows: counts.read, created: counts.created, updated: counts.updated,
-                    rejected: counts.rejected, errorsFile: errors, resumedAfterRow: nil, alreadyFinished: true
+                    rejected: counts.rejected, withBlockedValues: counts.withBlockedValues, errorsFile: errors, resumedAfterRow: nil,
+                    alreadyFinished: true
                 )
             }
         }
@@ -200,7 +207,8 @@ extension Ledger {
             let outcome = try await previewImport(start, path: path, format: format, schema: schema, cells: csvCells, sink: sink)
             return ImportSummary(
                 importId: importId, rows: outcome.rows, created: outcome.created, updated: outcome.updated,
-                rejected: outcome.rejected, errorsFile: errors, resumedAfterRow: resumedAfterRow, alreadyFinished: false
+                rejected: outcome.rejected, withBlockedValues: outcome.withBlockedValues, errorsFile: errors,
+                resumedAfterRow: resumedAfterRow, alreadyFinished: false
             )
         }
         if state == nil, decidesOnly {
@@ -216,6 +224,7 @@ extension Ledger {
         var created = state!.created
         var updated = state!.updated
         var rejected = state!.rejectedUpToLastRow
+        var withBlockedValues = state!.withBlockedValues
         var batches = 0
         var batch: [ImportRow] = []
         batch.reserveCapacity(tuning.batchSize)
@@ -231,6 +240,7 @@ extension Ledger {
             batch.removeAll(keepingCapacity: true)
             created += result.created
             updated += result.updated
+            withBlockedValues += result.withBlockedValues
             rejected += UInt64(result.rejections.count)
             try sink.deliver(result.rejections)
             batches += 1
@@ -259,10 +269,11 @@ extension Ledger {
         counts.created = created
         counts.updated = updated
         counts.rejected = rejected
+        counts.withBlockedValues = withBlockedValues
         try await finishImport(importId, counts: counts)
         return ImportSummary(
             importId: importId, rows: counts.read, created: created, updated: updated, rejected: rejected,
-            errorsFile: errors, resumedAfterRow: resumedAfterRow, alreadyFinished: false
+            withBlockedValues: withBlockedValues, errorsFile: errors, resumedAfterRow: resumedAfterRow, alreadyFinished: false
         )
     }
 
@@ -271,6 +282,7 @@ extension Ledger {
         var created: UInt64 = 0
         var updated: UInt64 = 0
         var rejected: UInt64 = 0
+        var withBlockedValues: UInt64 = 0
     }
 
     /// The import run to its end, every row decided and committed as a real run would, in one
@@ -289,14 +301,17 @@ extension Ledger {
                     view: transaction.view, schema: try transaction.view.schema(), importId: start.importId,
                     matchBy: state.start.matchBy, defaultSource: state.start.source, startedAt: state.startedAt
                 )
-                var preview = Preview(created: state.created, updated: state.updated, rejected: state.rejectedUpToLastRow)
+                var preview = Preview(
+                    created: state.created, updated: state.updated, rejected: state.rejectedUpToLastRow, withBlockedValues: state.withBlockedValues)
                 var source = try ImportSource(path: path, format: format, schema: schema, cells: cells)
                 defer { source.close() }
                 var found: UInt64 = 0
                 while let row = try source.next(mapping: source.rowsRead >= state.lastRow) {
                     guard row.row > state.lastRow else { continue }
                     switch try transaction.commit(try decider.decide(row) { now }) {
-                    case .applied(let created): if created { preview.created += 1 } else { preview.updated += 1 }
+                    case .applied(let created, let droppedBlocked):
+                        if created { preview.created += 1 } else { preview.updated += 1 }
+                        if droppedBlocked { preview.withBlockedValues += 1 }
                     case .rejected(let rejection):
                         preview.rejected += 1
                         try sink.deliver(rejection, number: found)
@@ -324,6 +339,7 @@ extension Ledger {
     private struct BatchResult: Sendable {
         var created: UInt64 = 0
         var updated: UInt64 = 0
+        var withBlockedValues: UInt64 = 0
         var rejections: [ImportRejection] = []
     }
 
@@ -348,7 +364,9 @@ extension Ledger {
                         return now!
                     })
                     switch outcome {
-                    case .applied(let created): if created { result.created += 1 } else { result.updated += 1 }
+                    case .applied(let created, let droppedBlocked):
+                        if created { result.created += 1 } else { result.updated += 1 }
+                        if droppedBlocked { result.withBlockedValues += 1 }
                     case .rejected(let rejection): result.rejections.append(rejection)
                     }
                 }

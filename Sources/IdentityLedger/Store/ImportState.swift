@@ -13,6 +13,8 @@ struct ImportState: Hashable, Sendable {
     var lastRow: UInt64 = 0
     var created: UInt64 = 0
     var updated: UInt64 = 0
+    /// Applied rows up to ``lastRow`` whose event has ``Event/droppedBlocked``.
+    var withBlockedValues: UInt64 = 0
     /// The counts of the `importFinished` event, once there is one.
     var finished: ImportCounts?
 
@@ -20,7 +22,8 @@ struct ImportState: Hashable, Sendable {
     var rejectedUpToLastRow: UInt64 { lastRow - created - updated }
 
     /// 2: the start's options (source, CSV cell typing) follow its format.
-    private static let version: UInt8 = 2
+    /// 3: ``withBlockedValues`` follows `updated`, and ends the finished counts.
+    private static let version: UInt8 = 3
 
     func encoded() -> [UInt8] {
         var w = BinaryWriter(capacity: 128)
@@ -36,12 +39,14 @@ struct ImportState: Hashable, Sendable {
         w.write(lastRow)
         w.write(created)
         w.write(updated)
+        w.write(withBlockedValues)
         w.write(finished != nil)
         if let finished {
             w.write(finished.read)
             w.write(finished.created)
             w.write(finished.updated)
             w.write(finished.rejected)
+            w.write(finished.withBlockedValues)
         }
         return w.bytes
     }
@@ -66,12 +71,14 @@ struct ImportState: Hashable, Sendable {
         lastRow = try r.readUInt64()
         created = try r.readUInt64()
         updated = try r.readUInt64()
+        if version >= 3 { withBlockedValues = try r.readUInt64() }
         if try r.readBool() {
             var counts = ImportCounts()
             counts.read = try r.readUInt64()
             counts.created = try r.readUInt64()
             counts.updated = try r.readUInt64()
             counts.rejected = try r.readUInt64()
+            if version >= 3 { counts.withBlockedValues = try r.readUInt64() }
             finished = counts
         }
     }
@@ -105,6 +112,7 @@ extension Projector {
             } else {
                 state.updated += 1
             }
+            if event.droppedBlocked { state.withBlockedValues += 1 }
             try txn.put(db.imports, key: Array(importId.utf8), value: state.encoded())
         }
     }

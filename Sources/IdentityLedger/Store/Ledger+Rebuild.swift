@@ -196,7 +196,7 @@ extension Ledger {
     public func verify(scratchPath: String? = nil, progress: ((ReplayProgress) -> Void)? = nil) throws(LedgerError) -> VerifyReport {
         let start = Date()
         // Beside the store, unless this process may not write there (a read-only store).
-        let besideStore = StoreFiles.isWritable((env.path as NSString).deletingLastPathComponent)
+        let besideStore = StoreFiles.isWritable(PathName.parent(of: env.path))
         let scratch = scratchPath ?? (besideStore ? env.path : NSTemporaryDirectory() + "/" + (env.path as NSString).lastPathComponent) + ".verify-\(getpid())"
         guard !FileManager.default.fileExists(atPath: scratch) else {
             throw .invalidInput(reason: "\(scratch) already exists")

@@ -92,13 +92,14 @@ extension Ledger {
     /// `ENOTDIR` for `path` met.
     private static func fileInTheWay(of path: String) -> String? {
         var candidate = path
-        while !candidate.isEmpty, candidate != "/" {
+        while true {
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory) {
                 return isDirectory.boolValue ? nil : candidate
             }
-            candidate = (candidate as NSString).deletingLastPathComponent
+            let parent = PathName.parent(of: candidate)
+            if parent == candidate { return nil }
+            candidate = parent
         }
-        return nil
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LMDB
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -29,8 +30,8 @@ enum StoreFiles {
     static func checkCreatable(_ path: String) throws(LedgerError) {
         var existing = path
         while !FileManager.default.fileExists(atPath: existing) {
-            let parent = (existing as NSString).deletingLastPathComponent
-            if parent.isEmpty || parent == existing { return }
+            let parent = PathName.parent(of: existing)
+            if parent == existing { return }
             existing = parent
         }
         var isDirectory: ObjCBool = false
@@ -54,8 +55,8 @@ enum StoreFiles {
             guard isDirectory.boolValue else { throw .notADirectory(path: path) }
             return false
         }
-        let parent = (path as NSString).deletingLastPathComponent
-        if !parent.isEmpty, parent != path { try createDirectory(parent) }
+        let parent = PathName.parent(of: path)
+        if parent != path { try createDirectory(parent) }
         let created = mkdir(path, 0o777) == 0
         guard created || errno == EEXIST else { throw Ledger.fileSystemError(path: path, errno: errno)! }
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {

@@ -317,7 +317,7 @@ struct WhatIfReplay: Sendable {
             return (try step.commit(decision), target)
         }
         switch outcome {
-        case .applied(let createdNow):
+        case .applied(let createdNow, _):
             record(old: customer, created: created, new: target.map {
                 CommandResult(customer: $0, created: createdNow, merged: [], seq: [], declined: [], guards: [], warnings: [])
             })

@@ -81,11 +81,13 @@ struct Import: AsyncParsableCommand {
     }
 
     static func render(_ summary: ImportSummary) -> String {
+        // Shown only when there are some: most imports carry no junk.
+        let blocked = summary.withBlockedValues > 0 ? ", \(summary.withBlockedValues) with blocked values dropped" : ""
         if summary.alreadyFinished {
             return "import \(summary.importId) already finished: nothing to do (\(summary.rows) rows, \(summary.created) created, "
-                + "\(summary.updated) updated, \(summary.rejected) rejected)"
+                + "\(summary.updated) updated, \(summary.rejected) rejected\(blocked))"
         }
-        var text = "import \(summary.importId): \(summary.rows) rows, \(summary.created) created, \(summary.updated) updated, \(summary.rejected) rejected"
+        var text = "import \(summary.importId): \(summary.rows) rows, \(summary.created) created, \(summary.updated) updated, \(summary.rejected) rejected\(blocked)"
         if summary.rejected > 0, let file = summary.errorsFile { text += " (written to \(file))" }
         if let row = summary.resumedAfterRow { text += "; resumed after row \(row)" }
         return text

@@ -282,6 +282,7 @@ struct EventOutput: Encodable {
         var created: UInt64
         var updated: UInt64
         var rejected: UInt64
+        var withBlockedValues: UInt64
     }
 
     private static func properties(_ writes: [PropertyWrite]) -> [String: JSONValue] {
@@ -352,7 +353,9 @@ struct EventOutput: Encodable {
             try putOptional("csvCells", start.csvCells?.rawValue)
         case .importFinished(let importId, let counts):
             if event.importId == nil { try put("importId", importId) }
-            try put("counts", CountsOutput(read: counts.read, created: counts.created, updated: counts.updated, rejected: counts.rejected))
+            try put("counts", CountsOutput(
+                read: counts.read, created: counts.created, updated: counts.updated, rejected: counts.rejected,
+                withBlockedValues: counts.withBlockedValues))
         }
     }
 }

@@ -94,6 +94,7 @@ enum Rendering {
             if let source = start.source { text += ", source \(source)" }
         case .importFinished(let importId, let counts):
             text += " \(importId): read \(counts.read), created \(counts.created), updated \(counts.updated), rejected \(counts.rejected)"
+            if counts.withBlockedValues > 0 { text += ", \(counts.withBlockedValues) with blocked values dropped" }
         }
         var context: [String] = []
         if let source = event.source { context.append("source \(source)") }
