@@ -145,9 +145,13 @@ struct NestedTransactionTests {
             }
             let commits = env.lastTransactionID - before
             let first = reports.filter(\.report.isFirstCaller)
-            #expect(reports.filter(\.refused).count == 6)
-            #expect(first.count == commits)
+            let refused = reports.filter(\.refused).count
+            #expect(refused == 6)
+            // One first caller per group: their group sizes add up to every caller. A group whose
+            // every caller was refused writes nothing, and LMDB does not count a commit without
+            // changes, so there may be up to `refused` more groups than counted commits.
             #expect(first.map(\.report.callers).reduce(0, +) == 60)
+            #expect(first.count >= commits && first.count <= commits + refused, "\(first.count) first callers, \(commits) commits")
             #expect(reports.allSatisfy { $0.report.callers >= 1 && $0.report.duration > .zero })
         }
     }
