@@ -4,6 +4,26 @@ import Testing
 
 /// The query commands of `idledger` print what the store holds.
 @Suite struct QueryCLITests {
+    /// `history --limit N --after SEQ` pages through a customer's events in log order.
+    @Test func historyPagesWithLimitAndAfter() throws {
+        let path = temporaryPath()
+        for i in 1...5 {
+            #expect(try CLIProcess.run(["update", "--db", path, "--id", "email=ann@example.com", "--prop", "visit=\(i)"]).status == 0)
+        }
+        func page(_ arguments: [String]) throws -> [Int] {
+            let run = try CLIProcess.run(["history", "email=ann@example.com", "--json", "--db", path] + arguments)
+            #expect(run.status == 0, "\(run.stderr)")
+            return run.stdout.split(separator: "\n").compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["seq"] as? Int }
+        }
+        let all = try page([])
+        #expect(all.count == 5)
+        let first = try page(["--limit", "2"])
+        let second = try page(["--limit", "2", "--after", String(first.last!)])
+        let rest = try page(["--after", String(second.last!)])
+        #expect(first + second + rest == all && first.count == 2 && second.count == 2)
+        #expect(try page(["--limit", "0"]).isEmpty)
+    }
+
     /// `lookup` normalizes the value before looking it up, and prints it as stored.
     @Test func lookupPrintsTheNormalizedValue() throws {
         let path = temporaryPath()
