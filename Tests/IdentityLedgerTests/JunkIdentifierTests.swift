@@ -44,6 +44,14 @@ import Testing
         try expectReplayIdentical(ledger)
     }
 
+    /// A command sent again with its eventId gets the first result, warnings included.
+    @Test func aRepeatedCommandRepeatsItsBlockedWarning() async throws {
+        let ledger = try await makeLedger(schema: Self.junkSchema())
+        let first = try await ledger.identify("email=test@test.com", "cookie=c-1", eventId: "e-1")
+        let again = try await ledger.identify("email=test@test.com", "cookie=c-1", eventId: "e-1")
+        #expect(again == first && again.warnings.map(\.code) == ["blockedIdentifier"], "\(again)")
+    }
+
     /// A command left with nothing but blocked values is `noIdentifiers` naming them, and writes nothing.
     @Test func aCommandOfOnlyBlockedValuesIsNoIdentifiersNamingThem() async throws {
         let ledger = try await makeLedger(schema: Self.junkSchema())

@@ -22,7 +22,7 @@ struct CommandDecider<View: LedgerView> {
         let digest = context.eventId.map { _ in SHA256.hash(payload) }
         if let eventId = context.eventId, let recorded = try view.command(withEventId: eventId) {
             guard recorded.digest == digest! else { throw LedgerError.eventIdConflict(eventId: eventId) }
-            return Decision(events: [], outcome: try recordedResult(commandSeq: recorded.seq))
+            return Decision(events: [], outcome: try recordedResult(of: command, commandSeq: recorded.seq))
         }
         var log = try PendingLog(after: view, now: now)
         log.header.occurredAt = min(context.occurredAt?.millisecondsSince1970 ?? log.header.recordedAt, log.header.recordedAt)
@@ -241,9 +241,16 @@ struct CommandDecider<View: LedgerView> {
 
     /// The result of an earlier command, rebuilt from its events (an idempotent repeat), with
     /// the warnings of the schema it ran under.
-    private func recordedResult(commandSeq: UInt64) throws -> CommandResult {
+    private func recordedResult(of command: Command, commandSeq: UInt64) throws -> CommandResult {
         var result = CommandResult(customer: 0, created: false, merged: [], seq: [], declined: [], guards: [], warnings: [])
         let schema = try view.schema(after: commandSeq - 1)
+        // Blocked values left no trace in the events; the command, the same one, says which they were.
+        let blocked: [Warning]
+        switch command {
+        case .identify(let command): blocked = (try? normalizeIdentifiers(command.identifiers, access: command.access, schema: schema))?.warnings ?? []
+        case .update(let command): blocked = (try? normalizeIdentifiers(command.identifiers, access: [], schema: schema))?.warnings ?? []
+        case .merge, .detach: blocked = []
+        }
         var seq = commandSeq
         while let event = try view.event(seq), event.commandSeq == commandSeq {
             result.seq.append(seq)
@@ -279,6 +286,7 @@ struct CommandDecider<View: LedgerView> {
             }
             seq += 1
         }
+        result.warnings = blocked + result.warnings
         return result
     }
 }
