@@ -78,7 +78,9 @@ public final class Ledger: Sendable {
     /// that a customer's version no longer copies all its properties.
     /// 5: the `schemas` projection holds only the positions of schema changes; each schema is
     /// read from its event.
-    static let storeFormat: UInt64 = 5
+    /// 6: an `imports` record counts the rows applied without blocked values (its version 3),
+    /// so the projection a rebuild writes differs from a format-5 store's.
+    static let storeFormat: UInt64 = 6
 
     /// The store: the only thing this type reads and writes through.
     let store: LedgerStore

@@ -94,6 +94,21 @@ struct EncodingTests {
         }
     }
 
+    /// An `importFinished` of event format 3 (no count of rows with blocked values) reads as it
+    /// was written: format 4 added the count, and stores written with format 3 exist.
+    @Test func aFormat3ImportFinishedReadsWithoutTheBlockedCount() throws {
+        var counts = ImportCounts()
+        counts.read = 7
+        counts.created = 5
+        let event = Event(seq: 9, commandSeq: 9, recordedAt: 1, occurredAt: 1, importId: "i1", body: .importFinished(importId: "i1", counts: counts))
+        let bytes = event.encoded()
+        #expect(bytes.first == Event.formatVersion && bytes.last == 0) // the count, 0, is the last byte
+        let format3 = [3] + bytes.dropFirst().dropLast()
+        #expect(try Event(seq: 9, bytes: Array(format3)) == event)
+        // The same bytes claiming format 4 lack the count: corrupt, not misread.
+        #expect(throws: LedgerError.self) { try Event(seq: 9, bytes: [Event.formatVersion] + Array(format3.dropFirst())) }
+    }
+
     @Test func truncatedEventsAreCorruptNotCrashes() {
         let event = Event(seq: 5, commandSeq: 5, recordedAt: 1, occurredAt: 1, body: Self.bodies[5])
         let bytes = event.encoded()

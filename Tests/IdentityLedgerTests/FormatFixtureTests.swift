@@ -5,7 +5,7 @@ import LMDB
 
 /// A store written in each store format so far, committed under
 /// `Fixtures/store-format-N/data.mdb` (event format 1 up to store format 3, 2 in store
-/// format 4, 3 from store format 5: ``eventFormat(ofStore:)``). Every later version must open
+/// format 4, 3 in store format 5, 4 from store format 6: ``eventFormat(ofStore:)``). Every later version must open
 /// a copy of each and read the same customers, lookups and events (behaviour §7.5: a store
 /// written by an older version stays readable); an older format is upgraded only when asked
 /// (``Ledger/Options/upgrade``, `idledger upgrade`), and opening it otherwise changes nothing.
@@ -22,7 +22,8 @@ import LMDB
         switch format {
         case ...3: 1
         case 4: 2
-        default: 3
+        case 5: 3
+        default: 4
         }
     }
 
@@ -52,7 +53,7 @@ import LMDB
         try await Self.regenerate()
     }
 
-    @Test(arguments: [1, 2, 3, 4, 5] as [UInt64])
+    @Test(arguments: [1, 2, 3, 4, 5, 6] as [UInt64])
     func aCopyOfEachFormatsStoreReadsTheSameCustomersLookupsAndEvents(format: UInt64) async throws {
         let path = temporaryPath("fixture-\(format)")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)

@@ -69,6 +69,25 @@ import Testing
         #expect(differences.last?.kind == .customer && differences.last?.newCustomer == ann.customer)
     }
 
+    /// Three customers the replay joins through two merges are two gains, reported the same way
+    /// every run; a gain's "then" is the store's decline of exactly that pair.
+    @Test func threeBecomingOneAreTwoGainsEveryRunTheSame() async throws {
+        let ledger = try await makeLedger()
+        try await ledger.identify("external_id=E-1", "email=b@example.com")
+        try await ledger.identify("external_id=E-2", "email=c@example.com")
+        let third = try await ledger.identify("external_id=E-3", "email=b@example.com", "email=c@example.com")
+        #expect(third.created && third.declined.count == 2)
+        let (summary, differences) = try await Self.whatif(ledger, Self.withoutCardBlocking)
+        #expect(summary.customersBefore == 3 && summary.customersAfter == 1 && summary.mergesGained == 2 && summary.declinesNowMerged == 1, "\(summary)")
+        let gains = differences.filter { $0.kind == .mergeGained }
+        #expect(gains.map(\.customers) == [[1, 2], [1, 3]], "\(gains)")
+        #expect(gains[0].then.isEmpty && gains[1].then.failing == [.uniqueIdConflict])
+        for _ in 0..<5 {
+            let (again, more) = try await Self.whatif(ledger, Self.withoutCardBlocking)
+            #expect(again == summary && more == differences)
+        }
+    }
+
     /// Under the store's own schema nothing differs: on the stories, and on a random stream of
     /// identifies, updates, manual merges and detaches.
     @Test func theStoresOwnSchemaChangesNothing() async throws {

@@ -7,12 +7,11 @@ extension Event {
     /// decoding every older version.
     /// 2: a schema's types carry `maxHolders` (a version-1 schema takes the default).
     /// 3: a schema's types carry `blockedValues`, `blockedPatterns` and `maxValues`, and
-    /// `importStarted` the import's default `source` and its CSV cell typing, `importFinished`
-    /// its count of rows applied without blocked values, an import row's header the flag that
-    /// it dropped some, and `identified` may end with the soft values it released (absent when
-    /// none, so an event that releases nothing is laid out as before). Older events have none
-    /// of them.
-    static let formatVersion: UInt8 = 3
+    /// `importStarted` the import's default `source` and its CSV cell typing.
+    /// 4: `importFinished` carries its count of rows applied without blocked values, an
+    /// import row's header the flag that it dropped some, and `identified` may end with the
+    /// soft values it released (absent when none). Older events have none of them.
+    static let formatVersion: UInt8 = 4
 
     private enum Kind: UInt8 {
         case schemaChanged = 1, identified, updated, detached, merged, mergeDeclined, importStarted, importFinished
@@ -26,7 +25,7 @@ extension Event {
         static let note = Optionals(rawValue: 8)
         static let importId = Optionals(rawValue: 16)
         static let row = Optionals(rawValue: 32)
-        /// A flag without bytes: ``Event/droppedBlocked`` (format 3).
+        /// A flag without bytes: ``Event/droppedBlocked`` (format 4).
         static let droppedBlocked = Optionals(rawValue: 64)
     }
 
@@ -189,10 +188,10 @@ extension Event {
         }
     }
 
-    /// The trailing released values of an `identified` event: none before format 3, nor when
+    /// The trailing released values of an `identified` event: none before format 4, nor when
     /// the event ends here. An empty list is never written, so reading one is corruption.
     private static func readReleased(version: UInt8, _ r: inout BinaryReader) throws -> [Identifier] {
-        guard version >= 3, !r.isAtEnd else { return [] }
+        guard version >= 4, !r.isAtEnd else { return [] }
         let released = try r.readArray { (r: inout BinaryReader) throws(BinaryReader.Failure) in try r.readIdentifier() }
         guard !released.isEmpty else { throw BinaryReader.Failure(reason: "empty released list") }
         return released
@@ -256,7 +255,7 @@ extension Event {
             counts.created = try r.readUInt64()
             counts.updated = try r.readUInt64()
             counts.rejected = try r.readUInt64()
-            if version >= 3 { counts.withBlockedValues = try r.readUInt64() }
+            if version >= 4 { counts.withBlockedValues = try r.readUInt64() }
             return .importFinished(importId: importId, counts: counts)
         }
     }

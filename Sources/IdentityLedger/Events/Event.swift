@@ -113,9 +113,21 @@ public struct ImportCounts: Sendable, Hashable, Codable {
     public var updated: UInt64 = 0
     public var rejected: UInt64 = 0
     /// Applied rows that carried one or more values the schema blocks, applied without them
-    /// (each a `blockedIdentifier` warning for a command). 0 in events before format 3.
+    /// (each a `blockedIdentifier` warning for a command). 0 in events before format 4.
     public var withBlockedValues: UInt64 = 0
     public init() {}
+
+    private enum CodingKeys: String, CodingKey { case read, created, updated, rejected, withBlockedValues }
+
+    /// Counts written before `withBlockedValues` existed read it as 0.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        read = try c.decode(UInt64.self, forKey: .read)
+        created = try c.decode(UInt64.self, forKey: .created)
+        updated = try c.decode(UInt64.self, forKey: .updated)
+        rejected = try c.decode(UInt64.self, forKey: .rejected)
+        withBlockedValues = try c.decodeIfPresent(UInt64.self, forKey: .withBlockedValues) ?? 0
+    }
 }
 
 extension Event {

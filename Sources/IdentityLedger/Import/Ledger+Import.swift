@@ -39,6 +39,22 @@ public struct ImportSummary: Sendable, Hashable, Codable {
     }
 }
 
+extension ImportSummary {
+    /// Reads what ``encode(to:)`` writes; a summary written before `withBlockedValues` existed reads 0.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        importId = try c.decode(String.self, forKey: .importId)
+        rows = try c.decode(UInt64.self, forKey: .rows)
+        created = try c.decode(UInt64.self, forKey: .created)
+        updated = try c.decode(UInt64.self, forKey: .updated)
+        rejected = try c.decode(UInt64.self, forKey: .rejected)
+        withBlockedValues = try c.decodeIfPresent(UInt64.self, forKey: .withBlockedValues) ?? 0
+        errorsFile = try c.decodeIfPresent(String.self, forKey: .errorsFile)
+        resumedAfterRow = try c.decodeIfPresent(UInt64.self, forKey: .resumedAfterRow)
+        alreadyFinished = try c.decode(Bool.self, forKey: .alreadyFinished)
+    }
+}
+
 /// Reported after every committed batch.
 public struct ImportProgress: Sendable, Hashable {
     public var importId: String

@@ -267,24 +267,48 @@ struct WhatIfReplay: Sendable {
             summary.mergesLost += 1
             found.append(WhatIfDifference(kind: .mergeLost, seq: merge.event.seq, customers: [merge.survivor, merge.absorbed], then: merge.guards, now: now))
         }
-        // Gained: merged in the replay, apart in the store.
-        var reported = Set<[CustomerID]>()
+        // Gained: merged in the replay, apart in the store. Pairs joined through pairs already
+        // reported are not reported again (three customers become one through two merges).
+        var joined = Joined()
+        let commandCustomer = oldCurrent(customer)
+        /// The store's decline of exactly this pair in this command, if it made one.
+        func decline(_ a: CustomerID, _ b: CustomerID) -> [GuardResult] {
+            let pair = Set([oldCurrent(a), oldCurrent(b)])
+            return declines.keys.sorted().first { pair == [commandCustomer, oldCurrent($0)] }.map { declines[$0]! } ?? []
+        }
         for event in outcome.events {
             guard case .merged(let survivor, let absorbed, _, let guards, _) = event.body,
                   let oldSurvivor = oldOf[survivor], let oldAbsorbed = oldOf[absorbed],
-                  oldCurrent(oldSurvivor) != oldCurrent(oldAbsorbed) else { continue }
-            let then = declines.first { oldCurrent($0.key) == oldCurrent(oldAbsorbed) || oldCurrent($0.key) == oldCurrent(oldSurvivor) }?.value ?? []
-            gained(main, [oldSurvivor, oldAbsorbed], then: then, now: guards)
-            reported.insert([oldCurrent(oldSurvivor), oldCurrent(oldAbsorbed)].sorted())
+                  oldCurrent(oldSurvivor) != oldCurrent(oldAbsorbed),
+                  joined.join(oldCurrent(oldSurvivor), oldCurrent(oldAbsorbed)) else { continue }
+            gained(main, [oldSurvivor, oldAbsorbed], then: decline(oldSurvivor, oldAbsorbed), now: guards)
         }
         // Declined by the store and one customer in the replay without a merge of its own: the
         // command went to the customer the store declined (the couple's second identify).
-        for (candidate, then) in declines.sorted(by: { $0.key < $1.key }) {
-            let pair = [oldCurrent(customer), oldCurrent(candidate)].sorted()
-            guard pair[0] != pair[1], !reported.contains(pair),
-                  let mine = try newCurrent(ofOld: customer, view), try mine == newCurrent(ofOld: candidate, view) else { continue }
-            gained(main, [candidate, customer].sorted(), then: then, now: [])
-            reported.insert(pair)
+        for candidate in declines.keys.sorted() {
+            guard commandCustomer != oldCurrent(candidate),
+                  let mine = try newCurrent(ofOld: customer, view), try mine == newCurrent(ofOld: candidate, view),
+                  joined.join(commandCustomer, oldCurrent(candidate)) else { continue }
+            gained(main, [candidate, customer].sorted(), then: declines[candidate]!, now: [])
+        }
+    }
+
+    /// The store's customers one command's reported gains have joined (union-find).
+    private struct Joined {
+        private var parent: [CustomerID: CustomerID] = [:]
+
+        private func root(_ id: CustomerID) -> CustomerID {
+            var id = id
+            while let next = parent[id] { id = next }
+            return id
+        }
+
+        /// Joins the two; false when they were joined already.
+        mutating func join(_ a: CustomerID, _ b: CustomerID) -> Bool {
+            let (ra, rb) = (root(a), root(b))
+            guard ra != rb else { return false }
+            parent[max(ra, rb)] = min(ra, rb)
+            return true
         }
     }
 
