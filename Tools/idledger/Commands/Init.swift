@@ -14,7 +14,7 @@ struct Init: AsyncParsableCommand {
             values that are dropped with a warning, e.g. ["test@test.com"]), blockedPatterns (regular \
             expressions over the whole normalized value, e.g. ["0+"]) and maxValues (unique and contact: an \
             automatic merge past this many values of the type is declined by valueLimit; soft: a customer \
-            keeps this many, an identify releases the least recently presented) are optional; any \
+            keeps this many, an identify or import row releases the least recently presented) are optional; any \
             other key is an error.
             """)
 
