@@ -1,4 +1,5 @@
 import Foundation
+import Crypto
 import Synchronization
 import Testing
 @testable import IdentityLedger

@@ -2,45 +2,8 @@ import Foundation
 import Testing
 @testable import IdentityLedger
 
-/// SHA-256 against FIPS 180-4 vectors, and the event encoding round trip.
+/// The event encoding round trip.
 struct EncodingTests {
-    @Test(arguments: [
-        ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
-        ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
-        ("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
-    ])
-    func sha256KnownVectors(input: String, digest: String) {
-        #expect(SHA256.hash(Array(input.utf8)).hexString == digest)
-    }
-
-    @Test func sha256OfAMillionAs() {
-        var hasher = SHA256()
-        for _ in 0..<1000 { hasher.update([UInt8](repeating: UInt8(ascii: "a"), count: 1000)) }
-        #expect(hasher.finalize().hexString == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
-    }
-
-    /// Blocks are compressed straight from the input and partial blocks buffered: any split
-    /// of the input, contiguous or not, must give the one-shot digest.
-    @Test func sha256IsIndependentOfHowTheInputIsSplit() {
-        let input = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
-        let whole = SHA256.hash(input)
-        var generator = SystemRandomNumberGenerator()
-        for _ in 0..<20 {
-            var hasher = SHA256()
-            var start = 0
-            while start < input.count {
-                let end = min(input.count, start + Int.random(in: 0...130, using: &generator))
-                if Bool.random(using: &generator) {
-                    hasher.update(input[start..<end])
-                } else {
-                    hasher.update(input[start..<end].lazy.map { $0 })  // not contiguous
-                }
-                start = end
-            }
-            #expect(hasher.finalize() == whole)
-        }
-    }
-
     static let guards = [
         GuardResult(guard: .uniqueIdConflict, passed: false, detail: "differs", evidence: ids("external_id=A", "external_id=B")),
         GuardResult(guard: .accessContactsDiffer, passed: true, detail: "ok"),

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// Decides commands against a view of the projections: validate → resolve → the events and

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// What an import did, over all its runs.
@@ -175,7 +176,7 @@ extension Ledger {
             hasher.update(chunk)
             totalBytes += UInt64(chunk.count)
         }
-        let digest = hasher.finalize()
+        let digest = Array(hasher.finalize())
         let importId = importId ?? "imp-" + String(digest.hexString.prefix(16))
         guard !importId.isEmpty, importId.utf8.count <= 200, !importId.contains(where: { $0.isWhitespace || $0.isNewline }) else {
             throw .invalidInput(reason: "an import ID is 1 to 200 bytes without white space")

@@ -1,3 +1,4 @@
+import Crypto
 import LMDB
 
 /// The named LMDB databases of a store and the layout of their keys.

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import LMDB
 
@@ -312,7 +313,7 @@ extension Ledger {
                 hasher.update(lengthPrefixed: value)
                 return true
             }
-            digests[database.name] = hasher.finalize().hexString
+            digests[database.name] = Array(hasher.finalize()).hexString
         }
         return digests
     }
