@@ -116,6 +116,26 @@ import Testing
         #expect(!report.history.contains { if case .identified(s.other, true, _, _, _, _) = $0.body { true } else { false } })
     }
 
+    /// Read while a writer keeps updating the customer, every report agrees with itself: the
+    /// property's write is the last update in its history, and nothing is past `asOfSeq`.
+    @Test func aReportIsOneSnapshotWhileCommandsCommit() async throws {
+        let ledger = try await makeLedger()
+        let ann = try await ledger.identify("email=ann@example.com", properties: ["visits": 0]).customer
+        let writer = Task {
+            for visit in 1...150 { try await ledger.update("email=ann@example.com", properties: ["visits": .int(Int64(visit))]) }
+        }
+        for _ in 0..<300 {
+            let report = try ledger.subject(.id(ann))
+            let last = try #require(report.history.last)
+            #expect(last.seq <= report.asOfSeq)
+            #expect(report.properties["visits"]?.seq == last.seq, "\(report.properties) vs \(last.seq)")
+            if case .updated(_, _, _, let writes) = last.body { #expect(writes.first?.value == report.properties["visits"]?.value) }
+            await Task.yield()
+        }
+        try await writer.value
+        #expect(try ledger.subject(.id(ann)).properties["visits"]?.value == .int(150))
+    }
+
     @Test func anUnknownCustomerIsRefused() async throws {
         let s = try await Self.story()
         let byID = await ledgerError { _ = try s.ledger.subject(.id(99)) }
