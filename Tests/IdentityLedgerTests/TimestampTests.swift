@@ -76,6 +76,22 @@ struct TimestampTests {
         }
     }
 
+    /// A time read back from the log is written in JSON as the millisecond it was, also where
+    /// flooring its `Double` would write the one before (the CLI's times before this rule).
+    @Test func aDateIsWrittenAsItsMillisecond() {
+        var random = SeededGenerator(seed: 5)
+        let samples = (0..<20_000).map { _ in Int64(bitPattern: random.next()) % 253_402_300_800_000 }
+        var flooringLosesOne = 0
+        for ms in samples {
+            let date = Date(millisecondsSince1970: ms)
+            #expect(formatTimestamp(date) == formatTimestamp(milliseconds: ms), "\(ms)")
+            if Int64((date.timeIntervalSince1970 * 1000).rounded(.down)) != ms { flooringLosesOne += 1 }
+        }
+        #expect(flooringLosesOne > 0)
+        #expect(formatTimestamp(milliseconds: 1_792_000_000_000) == "2026-10-14T17:46:40.000Z")
+        #expect(formatTimestamp(milliseconds: -1) == "1969-12-31T23:59:59.999Z")
+    }
+
     /// A clock's sub-millisecond part is dropped, rounding down on either side of 1970.
     @Test(arguments: [(0.0007, 0), (1.0009, 1000), (-0.0003, -1), (-1.0009, -1001), (1_790_942_400.1239, 1_790_942_400_123)] as [(Double, Int64)])
     func subMillisecondsRoundDown(_ seconds: Double, _ milliseconds: Int64) {

@@ -29,7 +29,7 @@ struct IDLedger: AsyncParsableCommand {
         subcommands: [
             Init.self, SchemaCommand.self,
             Identify.self, Update.self, Ingest.self, Import.self, Merge.self, Detach.self,
-            Show.self, Lookup.self, History.self, Explain.self, Audit.self, WhatIf.self, Export.self, Log.self, Stats.self,
+            Show.self, Lookup.self, History.self, Subject.self, Explain.self, Audit.self, WhatIf.self, Export.self, Log.self, Stats.self,
             Rebuild.self, Verify.self, Upgrade.self,
         ]
     )

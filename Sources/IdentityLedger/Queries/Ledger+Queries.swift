@@ -39,12 +39,19 @@ extension Ledger {
         guard limit > 0 else { return [] }
         return try snapshot(asOf: asOf) { reader in
             let record = try reader.resolve(ref, schema: try reader.schema())
-            let survivor = try reader.current(record)
-            var positions = Set<UInt64>()
-            for id in [survivor.id] + survivor.mergedFrom {
-                positions.formUnion(try reader.eventPositions(of: id))
-            }
-            return try positions.filter { $0 > after }.sorted().prefix(limit).compactMap(reader.event)
+            return try reader.historyPositions(of: try reader.current(record)).filter { $0 > after }.prefix(limit).compactMap(reader.event)
         }
+    }
+}
+
+extension ProjectionReader {
+    /// The positions of every event that touched `survivor` or a customer merged into it,
+    /// in log order: what ``Ledger/history(_:asOf:after:limit:)`` and ``Ledger/subject(_:)`` read.
+    func historyPositions(of survivor: CustomerRecord) throws -> [UInt64] {
+        var positions = Set<UInt64>()
+        for id in [survivor.id] + survivor.mergedFrom {
+            positions.formUnion(try eventPositions(of: id))
+        }
+        return positions.sorted()
     }
 }

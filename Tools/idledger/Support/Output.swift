@@ -15,26 +15,10 @@ enum Output {
         }
     }
 
-    /// ISO 8601 in UTC with milliseconds: `2026-11-01T10:00:00.000Z`.
-    static func timestamp(milliseconds ms: Int64) -> String {
-        var seconds = time_t(ms / 1000)
-        var millis = ms % 1000
-        if millis < 0 { millis += 1000; seconds -= 1 }
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        // Written out: String(format:) was a quarter of `log --json`'s CPU.
-        func padded(_ value: Int, _ width: Int) -> String {
-            let digits = String(value.magnitude)
-            return (value < 0 ? "-" : "") + String(repeating: "0", count: max(0, width - digits.count - (value < 0 ? 1 : 0))) + digits
-        }
-        return padded(Int(parts.tm_year) + 1900, 4) + "-" + padded(Int(parts.tm_mon) + 1, 2) + "-" + padded(Int(parts.tm_mday), 2)
-            + "T" + padded(Int(parts.tm_hour), 2) + ":" + padded(Int(parts.tm_min), 2) + ":" + padded(Int(parts.tm_sec), 2)
-            + "." + padded(Int(millis), 3) + "Z"
-    }
+    /// ISO 8601 in UTC with milliseconds: `2026-11-01T10:00:00.000Z` (``formatTimestamp(milliseconds:)``).
+    static func timestamp(milliseconds ms: Int64) -> String { formatTimestamp(milliseconds: ms) }
 
-    static func timestamp(_ date: Date) -> String {
-        timestamp(milliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded(.down)))
-    }
+    static func timestamp(_ date: Date) -> String { formatTimestamp(date) }
 }
 
 // MARK: Errors
@@ -57,6 +41,7 @@ struct LineErrorOutput: Encodable {
 
 // MARK: Pieces
 
+<<<<<<< HEAD
 struct IdentifierOutput: Encodable {
     var type: String
     var value: String
@@ -88,6 +73,10 @@ struct GuardOutput: Encodable {
         evidence = result.evidence.map { IdentifierOutput($0.identifier) }
     }
 }
+=======
+// IdentifierOutput, HeldIdentifierOutput, GuardOutput and EventOutput are the library's
+// (Event+JSON.swift), which encodes the events of a subject report with them too.
+>>>>>>> subject
 
 struct WarningOutput: Encodable {
     var code: String
@@ -158,7 +147,7 @@ struct CustomerOutput: Encodable {
         mergedInto = customer.mergedInto
         survivor = customer.survivor
         mergedFrom = customer.mergedFrom
-        identifiers = customer.identifiers.map { HeldIdentifierOutput(type: $0.type, value: $0.value, access: $0.access, since: $0.since) }
+        identifiers = customer.identifiers.map { HeldIdentifierOutput($0) }
         properties = customer.properties
         createdAt = Output.timestamp(customer.createdAt)
         resolvedFrom = customer.resolvedFrom.map {
@@ -246,123 +235,5 @@ struct StatsOutput: Encodable {
         recordedDeclines = s.recordedDeclines
         eventsByKind = s.eventsByKind
         mapSize = s.mapSize
-    }
-}
-
-// MARK: Log
-
-/// One `log` line: the envelope (`seq`, `commandSeq`, `kind`, `recordedAt`, `occurredAt`,
-/// `source`, `eventId`, `actor`, `note`, and `importId`/`row` when set) and the body's
-/// fields beside it.
-struct EventOutput: Encodable {
-    let event: Event
-
-    init(_ event: Event) { self.event = event }
-
-    private struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(_ string: String) { stringValue = string }
-        init?(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
-    private struct PresentedOutput: Encodable {
-        var type: String
-        var value: String
-        var access: Bool
-    }
-
-    private struct DeclinedCandidateOutput: Encodable {
-        var customer: CustomerID
-    }
-
-    private struct CountsOutput: Encodable {
-        var read: UInt64
-        var created: UInt64
-        var updated: UInt64
-        var rejected: UInt64
-        var withBlockedValues: UInt64
-    }
-
-    private static func properties(_ writes: [PropertyWrite]) -> [String: JSONValue] {
-        var object: [String: JSONValue] = [:]
-        for write in writes { object[write.key] = write.value }
-        return object
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: Key.self)
-        func put<T: Encodable>(_ key: String, _ value: T) throws { try c.encode(value, forKey: Key(key)) }
-        func putOptional(_ key: String, _ value: String?) throws {
-            try c.encodeOrNull(value, forKey: Key(key))
-        }
-
-        try put("seq", event.seq)
-        try put("commandSeq", event.commandSeq)
-        try put("kind", event.kind)
-        try put("recordedAt", Output.timestamp(milliseconds: event.recordedAt))
-        try put("occurredAt", Output.timestamp(milliseconds: event.occurredAt))
-        try putOptional("source", event.source)
-        try putOptional("eventId", event.eventId)
-        try putOptional("actor", event.actor)
-        try putOptional("note", event.note)
-        if let importId = event.importId { try put("importId", importId) }
-        if let row = event.row { try put("row", row) }
-
-        switch event.body {
-        case .schemaChanged(let schema):
-            try put("schema", schema)
-        case .identified(let customer, let created, let identifiers, let properties, let declined, let released):
-            try put("customer", customer)
-            try put("created", created)
-            try put("identifiers", identifiers.map {
-                PresentedOutput(type: $0.identifier.type, value: $0.identifier.value, access: $0.access)
-            })
-            try put("properties", Self.properties(properties))
-            try put("declined", declined.map { DeclinedCandidateOutput(customer: $0.customer) })
-            // Only when something was released: events of a store without soft value limits read as before.
-            if !released.isEmpty { try put("released", released.map(IdentifierOutput.init)) }
-        case .updated(let customer, let created, let identifiers, let properties):
-            try put("customer", customer)
-            try put("created", created)
-            try put("identifiers", identifiers.map(IdentifierOutput.init))
-            try put("properties", Self.properties(properties))
-        case .detached(let customer, let identifier, let accessOnly):
-            try put("customer", customer)
-            try put("identifier", IdentifierOutput(identifier))
-            try put("accessOnly", accessOnly)
-        case .merged(let survivor, let absorbed, let trigger, let guards, let forced):
-            try put("survivor", survivor)
-            try put("absorbed", absorbed)
-            try put("trigger", trigger.map(IdentifierOutput.init))
-            try put("guards", guards.map(GuardOutput.init))
-            try put("forced", forced)
-        case .mergeDeclined(let customer, let candidate, let guards):
-            try put("customer", customer)
-            try put("candidate", candidate)
-            try put("guards", guards.map(GuardOutput.init))
-        case .importStarted(let start):
-            if event.importId == nil { try put("importId", start.importId) }
-            try put("sourceName", start.sourceName)
-            try put("contentDigest", start.contentDigest.hexString)
-            try put("matchBy", start.matchBy)
-            try put("format", start.format)
-            // The options a resumed import must be given again; null when not recorded.
-            try putOptional("defaultSource", start.source)
-            try putOptional("csvCells", start.csvCells?.rawValue)
-        case .importFinished(let importId, let counts):
-            if event.importId == nil { try put("importId", importId) }
-            try put("counts", CountsOutput(
-                read: counts.read, created: counts.created, updated: counts.updated, rejected: counts.rejected,
-                withBlockedValues: counts.withBlockedValues))
-        }
-    }
-}
-
-extension KeyedEncodingContainer {
-    /// Writes `value`, or `null` for nil: a key that is always present (`encodeIfPresent` leaves it out).
-    mutating func encodeOrNull<T: Encodable>(_ value: T?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
     }
 }
