@@ -111,7 +111,7 @@ import Testing
         #expect(mergeGuards.count == 1 && mergeGuards[0].map(\.guard) == GuardName.evaluatedByDefault && mergeGuards[0].allPassed)
         let declined = report.history.compactMap { if case .mergeDeclined(s.other, s.ann, let guards) = $0.body { guards } else { nil } }
         #expect(declined.count == 1 && declined[0].failing == [.uniqueIdConflict])
-        #expect(declined.first?.first { $0.guard == .uniqueIdConflict }?.evidence.contains(Identifier(type: "external_id", value: "M-2")) == true)
+        #expect(declined.first?.first { $0.guard == .uniqueIdConflict }?.evidence.map(\.identifier).contains(Identifier(type: "external_id", value: "M-2")) == true)
         // The third customer's own creation is not Ann's history.
         #expect(!report.history.contains { if case .identified(s.other, true, _, _, _, _) = $0.body { true } else { false } })
     }

@@ -32,20 +32,6 @@ package struct HeldIdentifierOutput: Encodable {
     }
 }
 
-package struct GuardOutput: Encodable {
-    package var `guard`: String
-    package var passed: Bool
-    package var detail: String
-    package var evidence: [IdentifierOutput]
-
-    package init(_ result: GuardResult) {
-        self.guard = result.guard.rawValue
-        passed = result.passed
-        detail = result.detail
-        evidence = result.evidence.map(IdentifierOutput.init)
-    }
-}
-
 /// One `log` line: the envelope (`seq`, `commandSeq`, `kind`, `recordedAt`, `occurredAt`,
 /// `source`, `eventId`, `actor`, `note`, and `importId`/`row` when set) and the body's
 /// fields beside it.
@@ -131,12 +117,12 @@ package struct EventOutput: Encodable {
             try put("survivor", survivor)
             try put("absorbed", absorbed)
             try put("trigger", trigger.map(IdentifierOutput.init))
-            try put("guards", guards.map(GuardOutput.init))
+            try put("guards", guards)
             try put("forced", forced)
         case .mergeDeclined(let customer, let candidate, let guards):
             try put("customer", customer)
             try put("candidate", candidate)
-            try put("guards", guards.map(GuardOutput.init))
+            try put("guards", guards)
         case .importStarted(let start):
             if event.importId == nil { try put("importId", start.importId) }
             try put("sourceName", start.sourceName)

@@ -86,9 +86,12 @@ final class ImportErrorsFile {
         line += #","code":"# + quoted(rejection.code) + #","message":"# + quoted(rejection.message)
         if let customer = rejection.customer { line += #","customer":\#(customer)"# }
         if let guards = rejection.guards {
-            // As the CLI prints guard results: {"guard","passed","detail","evidence":[{"type","value"}]}.
+            // As the CLI prints guard results: {"guard","passed","detail","evidence":[{"type","value","side"}]}.
             line += #","guards":["# + guards.map { result in
-                let evidence = result.evidence.map { #"{"type":"# + quoted($0.identifier.type) + #","value":"# + quoted($0.identifier.value) + "}" }
+                let evidence = result.evidence.map { evidence in
+                    #"{"type":"# + quoted(evidence.identifier.type) + #","value":"# + quoted(evidence.identifier.value)
+                        + (evidence.side.map { #","side":"# + quoted($0.name) } ?? "") + "}"
+                }
                 return #"{"guard":"# + quoted(result.guard.rawValue) + #","passed":\#(result.passed),"detail":"# + quoted(result.detail)
                     + #","evidence":["# + evidence.joined(separator: ",") + "]}"
             }.joined(separator: ",") + "]"

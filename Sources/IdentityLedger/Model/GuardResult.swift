@@ -106,8 +106,11 @@ public struct GuardEvidence: Sendable, Hashable, Codable {
 
         public func encode(to encoder: any Encoder) throws {
             var c = encoder.singleValueContainer()
-            try c.encode(self == .cluster ? "cluster" : "candidate")
+            try c.encode(name)
         }
+
+        /// How JSON names the side.
+        public var name: String { self == .cluster ? "cluster" : "candidate" }
     }
 
     public var identifier: Identifier

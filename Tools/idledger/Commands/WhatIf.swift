@@ -84,8 +84,8 @@ struct WhatIfDifferenceOutput: Encodable {
     var kind: String
     var seq: UInt64?
     var customers: [CustomerID]
-    var then: [GuardOutput]?
-    var now: [GuardOutput]?
+    var then: [GuardResult]?
+    var now: [GuardResult]?
     var error: ErrorOutput?
     var newCustomer: CustomerID?
 
@@ -98,8 +98,8 @@ struct WhatIfDifferenceOutput: Encodable {
             seq = difference.seq
         }
         if difference.kind == .mergeGained || difference.kind == .mergeLost {
-            then = difference.then.map(GuardOutput.init)
-            now = difference.now.map(GuardOutput.init)
+            then = difference.then
+            now = difference.now
         }
         if let code = difference.errorCode { error = ErrorOutput(code: code, message: difference.errorMessage ?? "") }
     }

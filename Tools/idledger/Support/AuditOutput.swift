@@ -6,7 +6,7 @@ struct ExplanationOutput: Encodable {
     var a: CustomerID
     var b: CustomerID
     var verdict: String
-    var guards: [GuardOutput]
+    var guards: [GuardResult]
     var shared: [IdentifierOutput]
     var conflictingUniqueValues: [IdentifierOutput]
     var accessContacts: [String: [IdentifierOutput]]
@@ -22,7 +22,7 @@ struct ExplanationOutput: Encodable {
         a = e.a
         b = e.b
         verdict = e.verdict.rawValue
-        guards = e.guards.map(GuardOutput.init)
+        guards = e.guards
         shared = e.shared.map(IdentifierOutput.init)
         conflictingUniqueValues = e.conflictingUniqueValues.map(IdentifierOutput.init)
         accessContacts = ["a": e.accessContactsA.map(IdentifierOutput.init), "b": e.accessContactsB.map(IdentifierOutput.init)]
@@ -58,14 +58,14 @@ struct DuplicatePairOutput: Encodable {
     var b: CustomerID
     var shared: [IdentifierOutput]
     var keptApartBy: [String]
-    var guards: [GuardOutput]
+    var guards: [GuardResult]
 
     init(_ pair: DuplicatePair) {
         a = pair.a
         b = pair.b
         shared = pair.shared.map(IdentifierOutput.init)
         keptApartBy = pair.guards.filter { !$0.passed }.map(\.guard.rawValue)
-        guards = pair.guards.map(GuardOutput.init)
+        guards = pair.guards
     }
 }
 

@@ -41,42 +41,8 @@ struct LineErrorOutput: Encodable {
 
 // MARK: Pieces
 
-<<<<<<< HEAD
-struct IdentifierOutput: Encodable {
-    var type: String
-    var value: String
-
-    init(_ identifier: Identifier) {
-        type = identifier.type
-        value = identifier.value
-    }
-}
-
-struct HeldIdentifierOutput: Encodable {
-    var type: String
-    var value: String
-    var access: Bool
-    /// The log position at which the customer (or one merged into it) got the value (behaviour §3).
-    var since: UInt64
-}
-
-struct GuardOutput: Encodable {
-    var `guard`: String
-    var passed: Bool
-    var detail: String
-    var evidence: [IdentifierOutput]
-
-    init(_ result: GuardResult) {
-        self.guard = result.guard.rawValue
-        passed = result.passed
-        detail = result.detail
-        evidence = result.evidence.map { IdentifierOutput($0.identifier) }
-    }
-}
-=======
-// IdentifierOutput, HeldIdentifierOutput, GuardOutput and EventOutput are the library's
+// IdentifierOutput, HeldIdentifierOutput and EventOutput are the library's
 // (Event+JSON.swift), which encodes the events of a subject report with them too.
->>>>>>> subject
 
 struct WarningOutput: Encodable {
     var code: String
@@ -85,7 +51,7 @@ struct WarningOutput: Encodable {
 
 struct DeclinedOutput: Encodable {
     var customer: CustomerID
-    var guards: [GuardOutput]
+    var guards: [GuardResult]
 }
 
 // MARK: Command results
@@ -102,7 +68,7 @@ struct ResultOutput: Encodable {
     var seq: [UInt64]
     var declined: [DeclinedOutput]
     var declinedNotListed: Int
-    var guards: [GuardOutput]?
+    var guards: [GuardResult]?
     var warnings: [WarningOutput]
 
     init(_ result: CommandResult, includeGuards: Bool, line: Int? = nil) {
@@ -111,9 +77,9 @@ struct ResultOutput: Encodable {
         created = result.created
         merged = result.merged
         seq = result.seq
-        declined = result.declined.map { DeclinedOutput(customer: $0.customer, guards: $0.guards.map(GuardOutput.init)) }
+        declined = result.declined.map { DeclinedOutput(customer: $0.customer, guards: $0.guards) }
         declinedNotListed = result.declinedNotListed
-        guards = includeGuards ? result.guards.map(GuardOutput.init) : nil
+        guards = includeGuards ? result.guards : nil
         warnings = result.warnings.map { WarningOutput(code: $0.code, message: $0.message) }
     }
 }
