@@ -103,6 +103,44 @@ import Testing
         #expect(try fileSize(directory) == KeyFileFormat.headerSize + wanted.count * KeyFileFormat.recordSize)
     }
 
+    /// A real second process (Python, writing the format by hand) holds `keys.lock` and appends
+    /// a key meanwhile: this process waits for the lock, reads that record, and appends after it.
+    @Test func anotherProcessHoldingTheLockIsWaitedForAndItsAppendIsKept() throws {
+        let directory = temporaryPath()
+        let store = try FileKeyStore.open(directory: directory, create: true, sync: false)
+        try store.makeDataKeys(for: [1])
+        let script = """
+        import fcntl, hashlib, struct, sys, time
+        lock = open(sys.argv[1] + "/keys.lock", "a+")
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        print("locked", flush=True)
+        time.sleep(0.5)
+        with open(sys.argv[1] + "/keys", "r+b") as keys:
+            keys.seek(0, 2)
+            record = bytes([1]) + struct.pack("<Q", 77) + bytes(range(32))
+            keys.write(record + hashlib.sha256(record).digest()[:8])
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script, directory]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        #expect(String(decoding: output.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("locked"))
+        let start = Date()
+        try store.makeDataKeys(for: [2])
+        #expect(Date().timeIntervalSince(start) > 0.3, "the append did not wait for the other process's lock")
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+
+        #expect(try store.dataKey(of: 77) == .key(Array(0..<32)))
+        let reopened = try FileKeyStore.open(directory: directory, create: false)
+        #expect(try reopened.dataKey(of: 77) == .key(Array(0..<32)))
+        #expect(try reopened.dataKey(of: 2) == store.dataKey(of: 2))
+        #expect(try fileSize(directory) == KeyFileFormat.headerSize + 3 * KeyFileFormat.recordSize)
+    }
+
     @Test(arguments: [20, KeyFileFormat.recordSize - 1])
     func aTornLastRecordIsIgnoredAndOverwritten(cut: Int) throws {
         let directory = temporaryPath()

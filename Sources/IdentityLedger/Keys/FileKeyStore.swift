@@ -127,7 +127,7 @@ public final class FileKeyStore: KeyStore {
     public func makeDataKeys(for customers: [CustomerID]) throws(LedgerError) {
         try state.withLock { (state) throws(LedgerError) in
             guard try !unknown(customers, in: state).isEmpty else { return }
-            try changeFile(&state) { (state) throws(LedgerError) in
+            try withFileLock(&state, write: true) { (state) throws(LedgerError) in
                 let wanted = try unknown(customers, in: state)
                 guard !wanted.isEmpty else { return }
                 var records: [UInt8] = []
@@ -138,7 +138,9 @@ public final class FileKeyStore: KeyStore {
                     }
                 }
                 let end = state.file.soundLength
-                guard ftruncate(state.file.descriptor, off_t(end)) == 0 else { throw failure(path) } // a torn append
+                var status = stat()
+                guard fstat(state.file.descriptor, &status) == 0 else { throw failure(path) }
+                if Int(status.st_size) > end, ftruncate(state.file.descriptor, off_t(end)) != 0 { throw failure(path) } // a torn append
                 try Self.write(records, to: state.file.descriptor, at: end, path: path)
                 if sync, fsync(state.file.descriptor) != 0 { throw failure(path) }
                 try apply(records, at: end, to: &state)
@@ -148,7 +150,7 @@ public final class FileKeyStore: KeyStore {
 
     public func destroyDataKeys(of customers: [CustomerID]) throws(LedgerError) {
         try state.withLock { (state) throws(LedgerError) in
-            try changeFile(&state) { (state) throws(LedgerError) in
+            try withFileLock(&state, write: true) { (state) throws(LedgerError) in
                 let doomed = Set(customers.filter { state.table.lookup($0) != .destroyed })
                 guard !doomed.isEmpty else {
                     if sync { try StoreFiles.syncFile(directory, flags: O_DIRECTORY) } // the rename of a rewrite that failed after it
@@ -161,7 +163,7 @@ public final class FileKeyStore: KeyStore {
 
     public func backup(to backupPath: String) throws(LedgerError) {
         try state.withLock { (state) throws(LedgerError) in
-            try changeFile(&state) { (state) throws(LedgerError) in
+            try withFileLock(&state) { (state) throws(LedgerError) in
                 var status = stat()
                 if stat(backupPath, &status) == 0, FileIdentity(status) == state.file.identity {
                     throw .invalidInput(reason: "the backup path \(backupPath) is the key store itself")
@@ -197,9 +199,9 @@ public final class FileKeyStore: KeyStore {
             try catchUp(&state)
         } catch .keyStoreDamaged(let damagedPath, let reason) {
             do throws(LedgerError) {
-                try changeFile(&state) { _ throws(LedgerError) in }
+                try withFileLock(&state) { _ throws(LedgerError) in }
             } catch .readOnly {
-                throw .keyStoreDamaged(path: damagedPath, reason: reason) // no lock to take: report what was seen
+                throw .keyStoreDamaged(path: damagedPath, reason: reason) // no lock file to make: report what was seen
             }
         }
     }
@@ -290,9 +292,9 @@ public final class FileKeyStore: KeyStore {
     }
 
     /// Runs `body` under the lock on `keys.lock`, after catching up with the file, which this
-    /// instance may then change: no other process writes it meanwhile.
-    private func changeFile(_ state: inout State, _ body: (inout State) throws(LedgerError) -> Void) throws(LedgerError) {
-        guard state.file.writable else { throw .readOnly(path: path) }
+    /// instance may then change (with `write`): no other process writes it meanwhile.
+    private func withFileLock(_ state: inout State, write: Bool = false, _ body: (inout State) throws(LedgerError) -> Void) throws(LedgerError) {
+        if write, !state.file.writable { throw .readOnly(path: path) }
         if state.lock < 0 { state.lock = try Self.openLock(in: directory) }
         try Self.withExclusiveLock(state.lock, path: path) { () throws(LedgerError) in
             try catchUp(&state)
@@ -332,7 +334,10 @@ public final class FileKeyStore: KeyStore {
             try flush()
         }
         var status = stat()
-        fstat(replacement, &status)
+        guard fstat(replacement, &status) == 0 else {
+            close(replacement)
+            throw failure(path)
+        }
         close(state.file.descriptor)
         state.file = KeyFile(descriptor: replacement, writable: true, identity: FileIdentity(status), soundLength: length)
         for customer in doomed {
@@ -368,9 +373,12 @@ public final class FileKeyStore: KeyStore {
         return descriptor
     }
 
+    /// Opens `keys.lock`, making it when there is none; read-only when this process may not
+    /// write it (a `flock` needs no write permission), so a read-only key store can be backed up.
     private static func openLock(in directory: String) throws(LedgerError) -> Int32 {
         let lockPath = (directory as NSString).appendingPathComponent("keys.lock")
-        let descriptor = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        var descriptor = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        if descriptor < 0, errno == EACCES || errno == EROFS { descriptor = Glibc.open(lockPath, O_RDONLY | O_CLOEXEC) }
         guard descriptor >= 0 else { throw Ledger.fileSystemError(path: lockPath, errno: errno)! }
         return descriptor
     }
