@@ -143,7 +143,7 @@ public final class FileKeyStore: KeyStore {
                 if Int(status.st_size) > end, ftruncate(state.file.descriptor, off_t(end)) != 0 { throw failure(path) } // a torn append
                 try Self.write(records, to: state.file.descriptor, at: end, path: path)
                 if sync, fsync(state.file.descriptor) != 0 { throw failure(path) }
-                try apply(records, at: end, to: &state)
+                try apply(records, to: &state)
             }
         }
     }
@@ -228,22 +228,26 @@ public final class FileKeyStore: KeyStore {
         let end = Int(status.st_size)
         guard end > state.file.soundLength else { return }
         let tail = try Self.read(state.file.descriptor, from: state.file.soundLength, count: end - state.file.soundLength, path: path)
-        try apply(tail, at: state.file.soundLength, to: &state)
+        try apply(tail, to: &state)
     }
 
-    /// Takes the sound records of `bytes`, read (or written) at `offset` of the open file.
-    private func apply(_ bytes: [UInt8], at offset: Int, to state: inout State) throws(LedgerError) {
-        let sound = try KeyFileFormat.soundLength(of: bytes, at: offset, path: path)
-        try Self.apply(bytes, sound: sound, at: offset, to: &state.table, path: path)
-        state.file.soundLength = offset + sound
+    /// Takes the sound records of `bytes`, read (or written) at the end of the open file's
+    /// sound records.
+    private func apply(_ bytes: [UInt8], to state: inout State) throws(LedgerError) {
+        let base = state.file.soundLength
+        let end = try Self.apply(bytes, from: 0, base: base, to: &state.table, path: path)
+        state.file.soundLength = base + end
     }
 
-    private static func apply(_ bytes: [UInt8], sound: Int, at offset: Int, to table: inout KeyTable, path: String) throws(LedgerError) {
-        for start in stride(from: 0, to: sound, by: KeyFileFormat.recordSize) {
-            if let conflict = table.apply(KeyFileFormat.record(in: bytes, at: start)) {
-                throw .keyStoreDamaged(path: path, reason: "the record at byte \(offset + start) is \(conflict)")
+    /// - Returns: where the sound records end in `bytes`.
+    private static func apply(_ bytes: [UInt8], from start: Int, base: Int, to table: inout KeyTable, path: String) throws(LedgerError) -> Int {
+        let end = try KeyFileFormat.soundEnd(of: bytes, from: start, base: base, path: path)
+        for record in stride(from: start, to: end, by: KeyFileFormat.recordSize) {
+            if let conflict = table.apply(KeyFileFormat.record(in: bytes, at: record)) {
+                throw .keyStoreDamaged(path: path, reason: "the record at byte \(base + record) is \(conflict)")
             }
         }
+        return end
     }
 
     /// Opens and reads the whole key file.
@@ -262,11 +266,9 @@ public final class FileKeyStore: KeyStore {
             guard fstat(descriptor, &status) == 0 else { throw Ledger.fileSystemError(path: path, errno: errno)! }
             let bytes = try read(descriptor, from: 0, count: Int(status.st_size), path: path)
             let secret = try KeyFileFormat.secret(fromHeaderOf: bytes, path: path)
-            let records = Array(bytes[KeyFileFormat.headerSize...])
-            let sound = try KeyFileFormat.soundLength(of: records, at: KeyFileFormat.headerSize, path: path)
-            var table = KeyTable()
-            try apply(records, sound: sound, at: KeyFileFormat.headerSize, to: &table, path: path)
-            let file = KeyFile(descriptor: descriptor, writable: writable, identity: FileIdentity(status), soundLength: KeyFileFormat.headerSize + sound)
+            var table = KeyTable(capacity: (bytes.count - KeyFileFormat.headerSize) / KeyFileFormat.recordSize)
+            let end = try apply(bytes, from: KeyFileFormat.headerSize, base: 0, to: &table, path: path)
+            let file = KeyFile(descriptor: descriptor, writable: writable, identity: FileIdentity(status), soundLength: end)
             return (file, secret, table)
         } catch {
             close(descriptor)

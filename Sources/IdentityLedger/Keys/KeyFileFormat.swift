@@ -49,11 +49,10 @@ enum KeyFileFormat {
         guard found == UInt64(version) else {
             throw .keyStoreDamaged(path: path, reason: "its format version is \(found); this build reads version \(version)")
         }
-        let body = file[..<(headerSize - checksumSize)]
-        guard checksum(of: body).elementsEqual(file[body.endIndex..<headerSize]) else {
+        guard checksumMatches(file, 0..<headerSize) else {
             throw .keyStoreDamaged(path: path, reason: "the checksum of its header does not match")
         }
-        return Array(file[(magic.count + 4)..<body.endIndex])
+        return Array(file[(magic.count + 4)..<(headerSize - checksumSize)])
     }
 
     static func appendRecord(_ kind: Kind, customer: CustomerID, key: some Collection<UInt8>, to bytes: inout [UInt8]) {
@@ -64,31 +63,29 @@ enum KeyFileFormat {
         bytes += checksum(of: bytes[start...])
     }
 
-    /// How many bytes at the start of `bytes` (read from a record boundary at file offset
-    /// `offset`) are whole records with matching checksums. What follows them is an append
+    /// Where the whole records with matching checksums end in `bytes`, read from `start` (a
+    /// record boundary; `base` is the file offset of `bytes[0]`). What follows them is an append
     /// that a crash cut off, never acknowledged (keys are durable before anything uses them):
     /// an incomplete last record, or records of zero bytes only to the end (a power failure
     /// can leave an append's space allocated before its data reached the disk).
     /// - Throws: ``LedgerError/keyStoreDamaged(path:reason:)`` for any other record whose
     ///   checksum does not match or whose kind is unknown, naming its offset.
-    static func soundLength(of bytes: [UInt8], at offset: Int, path: String) throws(LedgerError) -> Int {
-        var start = 0
+    static func soundEnd(of bytes: [UInt8], from start: Int, base: Int, path: String) throws(LedgerError) -> Int {
+        var start = start
         while start + recordSize <= bytes.count {
-            let record = bytes[start..<(start + recordSize)]
-            let sealed = record.dropLast(checksumSize)
-            if !checksum(of: sealed).elementsEqual(record.suffix(checksumSize)) {
+            if !checksumMatches(bytes, start..<(start + recordSize)) {
                 if bytes[start...].allSatisfy({ $0 == 0 }) { break }
-                throw .keyStoreDamaged(path: path, reason: "the record at byte \(offset + start) does not match its checksum")
+                throw .keyStoreDamaged(path: path, reason: "the record at byte \(base + start) does not match its checksum")
             }
-            guard Kind(rawValue: record[start]) != nil else {
-                throw .keyStoreDamaged(path: path, reason: "the record at byte \(offset + start) is of unknown kind \(record[start])")
+            guard Kind(rawValue: bytes[start]) != nil else {
+                throw .keyStoreDamaged(path: path, reason: "the record at byte \(base + start) is of unknown kind \(bytes[start])")
             }
             start += recordSize
         }
         return start
     }
 
-    /// The record at `start` of bytes that ``soundLength(of:at:path:)`` passed.
+    /// The record at `start` of bytes that ``soundEnd(of:from:base:path:)`` passed.
     static func record(in bytes: [UInt8], at start: Int) -> Record {
         Record(
             kind: Kind(rawValue: bytes[start])!,
@@ -97,8 +94,24 @@ enum KeyFileFormat {
         )
     }
 
+    /// Whether the last `checksumSize` bytes of `bytes[range]` are the checksum of the rest.
+    private static func checksumMatches(_ bytes: [UInt8], _ range: Range<Int>) -> Bool {
+        let sealed = range.lowerBound..<(range.upperBound - checksumSize)
+        return bytes.withUnsafeBytes { raw in
+            digest(of: UnsafeRawBufferPointer(rebasing: raw[sealed])).withUnsafeBytes { digest in
+                digest.prefix(checksumSize).elementsEqual(raw[sealed.upperBound..<range.upperBound])
+            }
+        }
+    }
+
     private static func checksum(of bytes: ArraySlice<UInt8>) -> [UInt8] {
-        Array(SHA256.hash(data: bytes).prefix(checksumSize))
+        bytes.withUnsafeBytes { Array(digest(of: $0).prefix(checksumSize)) }
+    }
+
+    private static func digest(of bytes: UnsafeRawBufferPointer) -> SHA256.Digest {
+        var hash = SHA256()
+        hash.update(bufferPointer: bytes)
+        return hash.finalize()
     }
 
     private static func appendLittleEndian(_ value: UInt64, size: Int, to bytes: inout [UInt8]) {
