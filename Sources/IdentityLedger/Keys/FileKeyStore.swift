@@ -112,10 +112,13 @@ public final class FileKeyStore: KeyStore {
         }
     }
 
+    /// The store secret, read when the key store opened; never fails.
     public func storeSecret() throws(LedgerError) -> [UInt8] {
         secret
     }
 
+    /// The customer's key from memory; a customer it does not know is looked for in what other
+    /// processes appended since (a `stat`, and a read of the new records), then `.missing`.
     public func dataKey(of customer: CustomerID) throws(LedgerError) -> DataKeyLookup {
         try state.withLock { (state) throws(LedgerError) -> DataKeyLookup in
             if let known = state.table.lookup(customer) { return known }
@@ -124,6 +127,8 @@ public final class FileKeyStore: KeyStore {
         }
     }
 
+    /// Appends a record for each new key under the lock, flushed (with `sync`) before it
+    /// returns; when every customer has a key already, it writes and locks nothing.
     public func makeDataKeys(for customers: [CustomerID]) throws(LedgerError) {
         try state.withLock { (state) throws(LedgerError) in
             guard try !unknown(customers, in: state).isEmpty else { return }
@@ -148,6 +153,8 @@ public final class FileKeyStore: KeyStore {
         }
     }
 
+    /// Writes the file anew without the customers' keys (`keys.tmp`, flushed, renamed over
+    /// `keys`, the directory flushed) and overwrites their bytes in memory.
     public func destroyDataKeys(of customers: [CustomerID]) throws(LedgerError) {
         try state.withLock { (state) throws(LedgerError) in
             try withFileLock(&state, write: true) { (state) throws(LedgerError) in
@@ -161,6 +168,9 @@ public final class FileKeyStore: KeyStore {
         }
     }
 
+    /// Copies the key file's whole records under the lock (a torn last append is left out),
+    /// and flushes the copy and its directory, `sync` or not.
+    /// - Throws: ``LedgerError/invalidInput(reason:)`` when `backupPath` is the key file itself.
     public func backup(to backupPath: String) throws(LedgerError) {
         try state.withLock { (state) throws(LedgerError) in
             try withFileLock(&state) { (state) throws(LedgerError) in
@@ -185,6 +195,8 @@ public final class FileKeyStore: KeyStore {
         }
     }
 
+    /// A `stat` of the key file; reads the records appended since, or the whole file when a
+    /// destroy in another instance replaced it. Takes no lock.
     public func refresh() throws(LedgerError) {
         try state.withLock { (state) throws(LedgerError) in try refresh(&state) }
     }
