@@ -4,11 +4,27 @@ import Testing
 
 /// The event encoding round trip.
 struct EncodingTests {
+    static func evidence(_ side: GuardEvidence.Side?, _ texts: String...) -> [GuardEvidence] {
+        texts.map { GuardEvidence(Identifier(parsing: $0)!, side: side) }
+    }
+
+    /// Every finding a guard can store, each value with its side.
     static let guards = [
-        GuardResult(guard: .uniqueIdConflict, passed: false, detail: "differs", evidence: ids("external_id=A", "external_id=B")),
-        GuardResult(guard: .accessContactsDiffer, passed: true, detail: "ok"),
-        GuardResult(guard: .softIdOnly, passed: true, detail: "ok"),
-        GuardResult(guard: .valueLimit, passed: false, detail: "over", evidence: ids("email=a@b.com")),
+        GuardResult(guard: .uniqueIdConflict, passed: false, finding: .uniqueDiffers(type: "external_id", candidate: 9),
+                    evidence: evidence(.cluster, "external_id=A") + evidence(.candidate, "external_id=B")),
+        GuardResult(guard: .uniqueIdConflict, passed: true, finding: .noUniqueConflict),
+        GuardResult(guard: .accessContactsDiffer, passed: true, finding: .noAccessContact(candidate: 9)),
+        GuardResult(guard: .accessContactsDiffer, passed: false, finding: .accessHeldElsewhere(candidate: 9, owner: 4),
+                    evidence: evidence(.cluster, "email=a@b.com") + evidence(.candidate, "email=c@d.com")),
+        GuardResult(guard: .accessContactsDiffer, passed: false, finding: .accessDeclaredElsewhere(candidate: 9), evidence: evidence(.candidate, "email=c@d.com")),
+        GuardResult(guard: .accessContactsDiffer, passed: true, finding: .accessAgrees, evidence: evidence(.candidate, "email=c@d.com")),
+        GuardResult(guard: .softIdOnly, passed: false, finding: .onlySoftBothKnown(candidate: 9), evidence: evidence(.candidate, "cookie=x")),
+        GuardResult(guard: .softIdOnly, passed: true, finding: .reached(onlySoft: true), evidence: evidence(.candidate, "cookie=x")),
+        GuardResult(guard: .valueLimit, passed: true, finding: .firstFound(candidate: 9)),
+        GuardResult(guard: .valueLimit, passed: false, finding: .overLimit(.init(type: "email", count: 4, limit: 3)), evidence: evidence(.candidate, "email=a@b.com")),
+        GuardResult(guard: .valueLimit, passed: true, finding: .withinLimits([.init(type: "email", count: 2, limit: 3), .init(type: "phone", count: 1, limit: 2)])),
+        GuardResult(guard: .softIdOnly, passed: false, finding: .recordedEarlier),
+        GuardResult(guard: .softIdOnly, passed: true, finding: .written("as written"), evidence: evidence(nil, "cookie=y")),
     ]
 
     static let bodies: [EventBody] = [

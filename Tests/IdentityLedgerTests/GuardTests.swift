@@ -13,7 +13,18 @@ struct GuardTests {
         let guards = try #require(b.declined.first { $0.customer == a.customer }?.guards)
         let unique = try #require(guards.first { $0.guard == .uniqueIdConflict })
         #expect(!unique.passed)
-        #expect(Set(unique.evidence) == Set(ids("external_id=A", "external_id=B")))
+        #expect(Set(unique.evidence.map(\.identifier)) == Set(ids("external_id=A", "external_id=B")))
+        // Each value names the side holding it, in the result and in the logged decline; the
+        // sentence is rendered from them.
+        let sides = { (results: [GuardResult]) in
+            results.first { $0.guard == .uniqueIdConflict }?.evidence.map { "\($0.side.map { "\($0)" } ?? "nil") \($0.identifier)" }
+        }
+        #expect(sides(guards) == ["cluster external_id=B", "candidate external_id=A"])
+        #expect(unique.detail == "external_id differs: B here, A on customer \(a.customer) (blockMergeOnConflict)")
+        let logged = try ledger.events(from: 1, limit: 10).compactMap { event -> [GuardResult]? in
+            if case .mergeDeclined(_, _, let guards) = event.body { return guards } else { return nil }
+        }
+        #expect(logged.count == 1 && sides(logged[0]) == sides(guards) && logged[0] == guards)
     }
 
     @Test func uniqueIdConflictIgnoresTypesWithoutBlocking() async throws {
@@ -177,17 +188,18 @@ struct GuardTests {
     @Test func aStoredFailingGuardSetDecodesToItsGuards() throws {
         #expect(DeclinedCandidate(customer: 9, failingMask: 0b101).failingGuards == [.uniqueIdConflict, .softIdOnly])
         #expect(DeclinedCandidate(customer: 9, failingMask: 0b010).failingGuards == [.accessContactsDiffer])
-        // A guard result as stored: its bit, passed, detail, evidence.
+        // A guard result as event format 4 stored it: its bit, passed, detail, evidence.
         var stored = BinaryWriter()
         stored.write(byte: 2)
         stored.write(false)
         stored.write("contacts differ")
         stored.write([Identifier(type: "email", value: "a@example.com")]) { $0.write($1) }
         var reader = BinaryReader(stored.bytes)
-        #expect(try reader.readGuardResult() == GuardResult(
-            guard: .accessContactsDiffer, passed: false, detail: "contacts differ", evidence: [Identifier(type: "email", value: "a@example.com")]))
-        var unknown = BinaryReader([8, 0])
-        #expect(throws: BinaryReader.Failure.self) { try unknown.readGuardResult() }
+        #expect(try reader.readGuardResult(version: 4) == GuardResult(
+            guard: .accessContactsDiffer, passed: false, finding: .written("contacts differ"),
+            evidence: [GuardEvidence(Identifier(type: "email", value: "a@example.com"), side: nil)]))
+        var unknown = BinaryReader([16, 0])
+        #expect(throws: BinaryReader.Failure.self) { try unknown.readGuardResult(version: 5) }
 
         // The fixture of the current format, written before the bits were written out: Bob's
         // decline (event 7) is stored under accessContactsDiffer's bit, 2.

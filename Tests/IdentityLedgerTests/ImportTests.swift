@@ -150,7 +150,7 @@ struct ImportTests {
         // A blocked match carries every guard's result (behaviour §5.6), and only it does.
         #expect(found[10].guards?.map(\.guard) == [.uniqueIdConflict, .accessContactsDiffer])
         #expect(found[10].guards?.map(\.passed) == [false, true])
-        #expect(found[10].guards?.first?.evidence.map(\.description) == ["external_id=A13", "external_id=M1"])
+        #expect(found[10].guards?.first?.evidence.map(\.identifier.description) == ["external_id=A13", "external_id=M1"])
         #expect(found.filter { $0.guards != nil }.map(\.row) == [12])
         #expect(found.map(\.line) == [2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 15])
         // Matched by email through its access owner, which gains the row's other values.

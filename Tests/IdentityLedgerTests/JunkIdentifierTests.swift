@@ -139,7 +139,7 @@ import Testing
         let guards = try #require(result.declined.first?.guards)
         #expect(guards.map(\.guard) == GuardName.allCases)
         let limit = try #require(guards.first { $0.guard == .valueLimit })
-        #expect(limit.evidence == ids("email=one@example.com") && limit.detail.contains("maxValues 1"), "\(limit)")
+        #expect(limit.evidence.map(\.identifier) == ids("email=one@example.com") && limit.detail.contains("maxValues 1"), "\(limit)")
         let declines = try ledger.events(limit: .max).filter { $0.kind == "mergeDeclined" }
         #expect(declines.count == 1)
         // Attaching is not limited: the first customer found takes a second email.

@@ -301,25 +301,20 @@ struct Cluster {
 
     private func valueLimit(_ y: some GuardSubject) -> GuardResult {
         // The first customer found takes the command's values: that is attaching, not merging.
-        guard merging else {
-            return GuardResult(guard: .valueLimit, passed: true, detail: "customer \(y.id) would be the first customer found, not merged")
-        }
-        var counts: [String] = []
+        guard merging else { return GuardResult(guard: .valueLimit, passed: true, finding: .firstFound(candidate: y.id)) }
+        var counts: [GuardFinding.Count] = []
         for type in schema.types {
             guard let limit = type.valueLimit else { continue }
             let mine = limitedValues[type.name] ?? []
             let added = Set(y.identifiers.filter { $0.type == type.name }.map(\.value)).subtracting(mine)
-            let count = mine.count + added.count
-            if count > limit {
-                return GuardResult(
-                    guard: .valueLimit, passed: false,
-                    detail: "\(type.name): the merge would hold \(count) distinct values, more than maxValues \(limit)",
-                    evidence: added.sorted().map { Identifier(type: type.name, value: $0) }
-                )
+            let count = GuardFinding.Count(type: type.name, count: UInt64(mine.count + added.count), limit: UInt64(limit))
+            if count.count > count.limit {
+                return GuardResult(guard: .valueLimit, passed: false, finding: .overLimit(count),
+                                   evidence: Self.evidence(type.name, added, .candidate))
             }
-            counts.append("\(type.name) \(count) of \(limit)")
+            counts.append(count)
         }
-        return GuardResult(guard: .valueLimit, passed: true, detail: "within maxValues (\(counts.joined(separator: ", ")))")
+        return GuardResult(guard: .valueLimit, passed: true, finding: .withinLimits(counts))
     }
 
     private func uniqueIdConflict(_ y: some GuardSubject) -> GuardResult {
@@ -327,55 +322,41 @@ struct Cluster {
             let mine = blockingValues[type.name] ?? []
             let theirs = Set(y.identifiers.filter { $0.type == type.name }.map(\.value))
             if !mine.isEmpty, !theirs.isEmpty, mine.isDisjoint(with: theirs) {
-                let evidence = (mine.sorted().map { Identifier(type: type.name, value: $0) })
-                    + theirs.sorted().map { Identifier(type: type.name, value: $0) }
-                return GuardResult(
-                    guard: .uniqueIdConflict, passed: false,
-                    detail: "\(type.name) differs: \(mine.sorted().joined(separator: ", ")) here, \(theirs.sorted().joined(separator: ", ")) on customer \(y.id) (blockMergeOnConflict)",
-                    evidence: evidence
-                )
+                return GuardResult(guard: .uniqueIdConflict, passed: false, finding: .uniqueDiffers(type: type.name, candidate: y.id),
+                                   evidence: Self.evidence(type.name, mine, .cluster) + Self.evidence(type.name, theirs, .candidate))
             }
         }
-        return GuardResult(guard: .uniqueIdConflict, passed: true, detail: "no conflicting merge-blocking unique identifier")
+        return GuardResult(guard: .uniqueIdConflict, passed: true, finding: .noUniqueConflict)
+    }
+
+    /// One type's values of one side, sorted.
+    private static func evidence(_ type: String, _ values: Set<String>, _ side: GuardEvidence.Side) -> [GuardEvidence] {
+        values.sorted().map { GuardEvidence(Identifier(type: type, value: $0), side: side) }
     }
 
     private func accessContactsDiffer(_ y: some GuardSubject) -> GuardResult {
-        let theirs = y.identifiers.filter(\.access).map(\.identifier)
+        let theirs = y.identifiers.filter(\.access).map { GuardEvidence($0.identifier, side: .candidate) }
         guard !theirs.isEmpty else {
-            return GuardResult(guard: .accessContactsDiffer, passed: true, detail: "customer \(y.id) has no access-granting contact")
+            return GuardResult(guard: .accessContactsDiffer, passed: true, finding: .noAccessContact(candidate: y.id))
         }
-        let theirList = theirs.map(\.description).joined(separator: ", ")
         if let (owner, _) = acceptedAccess.first {
-            let ours = acceptedAccess.map(\.1)
-            return GuardResult(
-                guard: .accessContactsDiffer, passed: false,
-                detail: "customer \(y.id) logs in with \(theirList); customer \(owner) already logs in with \(ours.map(\.description).joined(separator: ", "))",
-                evidence: ours + theirs
-            )
+            return GuardResult(guard: .accessContactsDiffer, passed: false, finding: .accessHeldElsewhere(candidate: y.id, owner: owner),
+                               evidence: acceptedAccess.map { GuardEvidence($0.1, side: .cluster) } + theirs)
         }
-        if !declaredAccess.isEmpty, declaredAccess.isDisjoint(with: theirs) {
-            let declared = declaredAccess.sorted()
-            return GuardResult(
-                guard: .accessContactsDiffer, passed: false,
-                detail: "the command logs in with \(declared.map(\.description).joined(separator: ", ")); customer \(y.id) logs in with \(theirList)",
-                evidence: declared + theirs
-            )
+        if !declaredAccess.isEmpty, declaredAccess.isDisjoint(with: theirs.map(\.identifier)) {
+            return GuardResult(guard: .accessContactsDiffer, passed: false, finding: .accessDeclaredElsewhere(candidate: y.id),
+                               evidence: declaredAccess.sorted().map { GuardEvidence($0, side: .cluster) } + theirs)
         }
-        return GuardResult(guard: .accessContactsDiffer, passed: true, detail: "access-granting contacts agree (\(theirList))", evidence: theirs)
+        return GuardResult(guard: .accessContactsDiffer, passed: true, finding: .accessAgrees, evidence: theirs)
     }
 
     private func softIdOnly(_ y: some GuardSubject, reachedOnlyBySoft: Bool, reachedBy: [Identifier]) -> GuardResult {
-        let via = reachedBy.map(\.description).joined(separator: ", ")
+        // The values linking the pair are held by both: the candidate's side names them.
+        let evidence = reachedBy.map { GuardEvidence($0, side: .candidate) }
         if reachedOnlyBySoft, known, isKnown(y) {
-            return GuardResult(
-                guard: .softIdOnly, passed: false,
-                detail: "customer \(y.id) was reached only through soft identifiers (\(via)) and both sides are known customers",
-                evidence: reachedBy
-            )
+            return GuardResult(guard: .softIdOnly, passed: false, finding: .onlySoftBothKnown(candidate: y.id), evidence: evidence)
         }
-        let detail = reachedBy.isEmpty ? "no shared identifier"
-            : reachedOnlyBySoft ? "reached through \(via); one side is anonymous" : "reached through \(via)"
-        return GuardResult(guard: .softIdOnly, passed: true, detail: detail, evidence: reachedBy)
+        return GuardResult(guard: .softIdOnly, passed: true, finding: .reached(onlySoft: reachedOnlyBySoft), evidence: evidence)
     }
 }
 

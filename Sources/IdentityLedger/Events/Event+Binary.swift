@@ -11,7 +11,9 @@ extension Event {
     /// 4: `importFinished` carries its count of rows applied without blocked values, an
     /// import row's header the flag that it dropped some, and `identified` may end with the
     /// soft values it released (absent when none). Older events have none of them.
-    static let formatVersion: UInt8 = 4
+    /// 5: guard results are structured (a finding, and each value with the side holding it);
+    /// older ones keep the sentence they were written with.
+    static let formatVersion: UInt8 = 5
 
     private enum Kind: UInt8 {
         case schemaChanged = 1, identified, updated, detached, merged, mergeDeclined, importStarted, importFinished
@@ -229,14 +231,14 @@ extension Event {
                 survivor: try r.readUInt64(),
                 absorbed: try r.readUInt64(),
                 trigger: try r.readArray { (r: inout R) throws(R.Failure) in try r.readIdentifier() },
-                guards: try r.readArray { (r: inout R) throws(R.Failure) in try r.readGuardResult() },
+                guards: try r.readArray { (r: inout R) throws(R.Failure) in try r.readGuardResult(version: version) },
                 forced: try r.readBool()
             )
         case .mergeDeclined:
             return .mergeDeclined(
                 customer: try r.readUInt64(),
                 candidate: try r.readUInt64(),
-                guards: try r.readArray { (r: inout R) throws(R.Failure) in try r.readGuardResult() }
+                guards: try r.readArray { (r: inout R) throws(R.Failure) in try r.readGuardResult(version: version) }
             )
         case .importStarted:
             var start = ImportStart(

@@ -88,7 +88,7 @@ final class ImportErrorsFile {
         if let guards = rejection.guards {
             // As the CLI prints guard results: {"guard","passed","detail","evidence":[{"type","value"}]}.
             line += #","guards":["# + guards.map { result in
-                let evidence = result.evidence.map { #"{"type":"# + quoted($0.type) + #","value":"# + quoted($0.value) + "}" }
+                let evidence = result.evidence.map { #"{"type":"# + quoted($0.identifier.type) + #","value":"# + quoted($0.identifier.value) + "}" }
                 return #"{"guard":"# + quoted(result.guard.rawValue) + #","passed":\#(result.passed),"detail":"# + quoted(result.detail)
                     + #","evidence":["# + evidence.joined(separator: ",") + "]}"
             }.joined(separator: ",") + "]"

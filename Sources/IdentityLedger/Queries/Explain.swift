@@ -63,7 +63,7 @@ extension Ledger {
                     return false
                 }
             }
-            let conflicting = guards.first { $0.guard == .uniqueIdConflict && !$0.passed }?.evidence ?? []
+            let conflicting = guards.first { $0.guard == .uniqueIdConflict && !$0.passed }?.evidence.map(\.identifier) ?? []
             return Explanation(
                 a: a.id, b: b.id, verdict: verdict, guards: guards, shared: shared,
                 conflictingUniqueValues: conflicting,

@@ -175,11 +175,38 @@ extension BinaryWriter {
         }
     }
 
+    /// A guard result as event format 5 stores it: the finding and each value with its side.
     mutating func write(_ result: GuardResult) {
         write(byte: result.guard.bit)
         write(result.passed)
-        write(result.detail)
-        write(result.evidence) { $0.write($1) }
+        write(result.finding)
+        write(result.evidence) { w, evidence in
+            w.write(byte: evidence.side?.rawValue ?? 0)
+            w.write(evidence.identifier)
+        }
+    }
+
+    private mutating func write(_ finding: GuardFinding) {
+        func count(_ c: GuardFinding.Count, _ w: inout BinaryWriter) {
+            w.write(c.type)
+            w.write(c.count)
+            w.write(c.limit)
+        }
+        switch finding {
+        case .firstFound(let y): write(byte: 1); write(y)
+        case .overLimit(let c): write(byte: 2); count(c, &self)
+        case .withinLimits(let counts): write(byte: 3); write(counts) { count($1, &$0) }
+        case .uniqueDiffers(let type, let y): write(byte: 4); write(type); write(y)
+        case .noUniqueConflict: write(byte: 5)
+        case .noAccessContact(let y): write(byte: 6); write(y)
+        case .accessHeldElsewhere(let y, let owner): write(byte: 7); write(y); write(owner)
+        case .accessDeclaredElsewhere(let y): write(byte: 8); write(y)
+        case .accessAgrees: write(byte: 9)
+        case .onlySoftBothKnown(let y): write(byte: 10); write(y)
+        case .reached(let onlySoft): write(byte: 11); write(onlySoft)
+        case .recordedEarlier: write(byte: 12)
+        case .written(let sentence): write(byte: 13); write(sentence)
+        }
     }
 }
 
@@ -213,16 +240,46 @@ extension BinaryReader {
         }
     }
 
-    mutating func readGuardResult() throws(Failure) -> GuardResult {
+    /// A guard result of an event of format `version`: before 5, its sentence and values as written.
+    mutating func readGuardResult(version: UInt8) throws(Failure) -> GuardResult {
         let bit = try readByte()
         guard let name = GuardName(bit: bit) else {
             throw Failure(reason: "unknown guard \(bit)")
         }
-        return GuardResult(
-            guard: name,
-            passed: try readBool(),
-            detail: try readString(),
-            evidence: try readArray { (r: inout BinaryReader) throws(Failure) in try r.readIdentifier() }
-        )
+        let passed = try readBool()
+        guard version >= 5 else {
+            let sentence = try readString()
+            let evidence = try readArray { (r: inout BinaryReader) throws(Failure) in GuardEvidence(try r.readIdentifier(), side: nil) }
+            return GuardResult(guard: name, passed: passed, finding: .written(sentence), evidence: evidence)
+        }
+        let finding = try readGuardFinding()
+        let evidence = try readArray { (r: inout BinaryReader) throws(Failure) -> GuardEvidence in
+            let byte = try r.readByte()
+            guard byte == 0 || GuardEvidence.Side(rawValue: byte) != nil else { throw Failure(reason: "unknown evidence side \(byte)") }
+            return GuardEvidence(try r.readIdentifier(), side: GuardEvidence.Side(rawValue: byte))
+        }
+        return GuardResult(guard: name, passed: passed, finding: finding, evidence: evidence)
+    }
+
+    private mutating func readGuardFinding() throws(Failure) -> GuardFinding {
+        func count(_ r: inout BinaryReader) throws(Failure) -> GuardFinding.Count {
+            GuardFinding.Count(type: try r.readString(), count: try r.readUInt64(), limit: try r.readUInt64())
+        }
+        switch try readByte() {
+        case 1: return .firstFound(candidate: try readUInt64())
+        case 2: return .overLimit(try count(&self))
+        case 3: return .withinLimits(try readArray(count))
+        case 4: return .uniqueDiffers(type: try readString(), candidate: try readUInt64())
+        case 5: return .noUniqueConflict
+        case 6: return .noAccessContact(candidate: try readUInt64())
+        case 7: return .accessHeldElsewhere(candidate: try readUInt64(), owner: try readUInt64())
+        case 8: return .accessDeclaredElsewhere(candidate: try readUInt64())
+        case 9: return .accessAgrees
+        case 10: return .onlySoftBothKnown(candidate: try readUInt64())
+        case 11: return .reached(onlySoft: try readBool())
+        case 12: return .recordedEarlier
+        case 13: return .written(try readString())
+        case let tag: throw Failure(reason: "unknown guard finding \(tag)")
+        }
     }
 }

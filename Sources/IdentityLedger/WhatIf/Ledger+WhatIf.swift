@@ -249,7 +249,7 @@ struct WhatIfReplay: Sendable {
         }
         for candidate in declined where declines[candidate.customer] == nil {
             // Recorded with its guards at an earlier command; the failing set is all this one keeps.
-            declines[candidate.customer] = candidate.failingGuards.map { GuardResult(guard: $0, passed: false, detail: "declined (recorded earlier)") }
+            declines[candidate.customer] = candidate.failingGuards.map { GuardResult(guard: $0, passed: false, finding: .recordedEarlier) }
         }
         let outcome = try decide(.identify(command), main, customers: [customer], in: transaction)
         record(old: customer, created: created, new: outcome?.result)

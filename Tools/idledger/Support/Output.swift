@@ -85,7 +85,7 @@ struct GuardOutput: Encodable {
         self.guard = result.guard.rawValue
         passed = result.passed
         detail = result.detail
-        evidence = result.evidence.map(IdentifierOutput.init)
+        evidence = result.evidence.map { IdentifierOutput($0.identifier) }
     }
 }
 
