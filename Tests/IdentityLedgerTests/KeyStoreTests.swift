@@ -180,6 +180,7 @@ import Testing
     static let damage: [(Int, String)] = [
         (KeyFileFormat.headerSize + KeyFileFormat.recordSize + 12, "the record at byte \(KeyFileFormat.headerSize + KeyFileFormat.recordSize) does not match its checksum"),
         (KeyFileFormat.headerSize + KeyFileFormat.recordSize, "the record at byte \(KeyFileFormat.headerSize + KeyFileFormat.recordSize) does not match its checksum"),
+        (KeyFileFormat.headerSize + 2 * KeyFileFormat.recordSize + 5, "the record at byte \(KeyFileFormat.headerSize + 2 * KeyFileFormat.recordSize) does not match its checksum"),
         (20, "the checksum of its header does not match"),
         (0, "it does not start as a key store (bad magic number)"),
         (8, "its format version is 0; this build reads version 1"),
@@ -191,6 +192,18 @@ import Testing
         try FileKeyStore.open(directory: directory, create: true, sync: false).makeDataKeys(for: [1, 2, 3])
         try modify(directory) { bytes in bytes[offset] ^= offset == 8 ? 0x01 : 0x40 }
         #expect(throws: LedgerError.keyStoreDamaged(path: keyFile(directory), reason: reason)) {
+            try FileKeyStore.open(directory: directory, create: false)
+        }
+    }
+
+    /// Zero bytes are a torn append only to the end of the file: a zeroed record before whole
+    /// ones is damage.
+    @Test func aZeroedRecordBeforeOthersIsKeyStoreDamaged() throws {
+        let directory = temporaryPath()
+        try FileKeyStore.open(directory: directory, create: true, sync: false).makeDataKeys(for: [1, 2, 3])
+        let second = KeyFileFormat.headerSize + KeyFileFormat.recordSize
+        try modify(directory) { bytes in bytes.replaceSubrange(second..<(second + KeyFileFormat.recordSize), with: repeatElement(0, count: KeyFileFormat.recordSize)) }
+        #expect(throws: LedgerError.keyStoreDamaged(path: keyFile(directory), reason: "the record at byte \(second) does not match its checksum")) {
             try FileKeyStore.open(directory: directory, create: false)
         }
     }
