@@ -74,12 +74,24 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
     /// (`wanted`). It is not changed: upgrade it with `idledger upgrade` or by opening it with
     /// ``Ledger/Options/upgrade`` set, which rebuilds it and keeps every position and outcome.
     case upgradeRequired(found: Int, wanted: Int)
+    /// A store exists but its key store (the file at `path`, which holds the store secret and
+    /// the customers' data keys apart from the log) does not: without it the personal values
+    /// in the log cannot be read. Restore it from its backup.
+    case keyStoreMissing(path: String)
+    /// The key store's file at `path` is damaged: `reason` names what was found where (its
+    /// header, a record and its byte offset). Restore it from its backup.
+    case keyStoreDamaged(path: String, reason: String)
+    /// A data key was asked for customer `customer`, which was erased: its key was destroyed,
+    /// and none is ever made for it again. The engine never asks this of a key store; it is a
+    /// fault of the caller, not of the data.
+    case dataKeyDestroyed(customer: CustomerID)
 
     /// Whether this is a fault of the store's files (space, permissions, damage) rather than
     /// a verdict on the command.
     var isFaultOfTheStore: Bool {
         switch self {
-        case .storageFull, .corruptStore, .readOnly, .notADirectory, .fileSystemError, .storage: true
+        case .storageFull, .corruptStore, .readOnly, .notADirectory, .fileSystemError, .storage,
+             .keyStoreMissing, .keyStoreDamaged: true
         default: false
         }
     }
@@ -120,6 +132,9 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
         case .notADirectory: "notADirectory"
         case .fileSystemError: "fileSystemError"
         case .upgradeRequired: "upgradeRequired"
+        case .keyStoreMissing: "keyStoreMissing"
+        case .keyStoreDamaged: "keyStoreDamaged"
+        case .dataKeyDestroyed: "dataKeyDestroyed"
         }
     }
 
@@ -193,6 +208,12 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
             "\(path): \(reason)"
         case .upgradeRequired(let found, let wanted):
             "the store has format \(found), older than this build's \(wanted); it was left as it is: run `idledger upgrade` (or open it with Options.upgrade set) to upgrade it, which keeps every event"
+        case .keyStoreMissing(let path):
+            "the key store \(path) is missing: the personal values in the store's log cannot be read without it; restore it from its backup"
+        case .keyStoreDamaged(let path, let reason):
+            "the key store \(path) is damaged: \(reason); restore it from its backup"
+        case .dataKeyDestroyed(let customer):
+            "customer \(customer) was erased: its data key was destroyed, and none is made for it again"
         }
     }
 
