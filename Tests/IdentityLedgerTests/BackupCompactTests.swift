@@ -41,11 +41,11 @@ private final class LoopingWriter: @unchecked Sendable {
     @Test func backupWhileAWriterCommitsHoldsAPrefixOfTheLiveLogAndVerifies() async throws {
         let ledger = try await makeLedger()
         let writer = LoopingWriter(ledger)
-        while try ledger.position < 100 { usleep(1_000) }
+        while try ledger.position < 100 { try await Task.sleep(for: .milliseconds(1)) }
         let destination = temporaryPath("backup")
         let summary = try ledger.backup(to: destination)
         // Let the writer go on past the copy's moment, so that the copy is not the whole log.
-        while try ledger.position < summary.position + 20 { usleep(1_000) }
+        while try ledger.position < summary.position + 20 { try await Task.sleep(for: .milliseconds(1)) }
         let committed = try await writer.stop()
 
         #expect(summary.position >= 100)

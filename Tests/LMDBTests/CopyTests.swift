@@ -73,7 +73,7 @@ struct CopyTests {
                 }
                 return n
             }
-            while try env.read({ try $0.count(db) }) < 200 { usleep(1_000) }
+            while try env.read({ try $0.count(db) }) < 200 { try await Task.sleep(for: .milliseconds(1)) }
             let copyPath = dir.sub("copy")
             try FileManager.default.createDirectory(atPath: copyPath, withIntermediateDirectories: false)
             try env.copy(to: copyPath)
@@ -83,7 +83,7 @@ struct CopyTests {
                 (try txn.get(copiedDB, key: bytes("counter")), try txn.count(copiedDB))
             }
             // Let the writer go on past the copy's moment before stopping it.
-            while try env.read({ try $0.count(db) }) < count + 50 { usleep(1_000) }
+            while try env.read({ try $0.count(db) }) < count + 50 { try await Task.sleep(for: .milliseconds(1)) }
             stop.set()
             let last = try await writer.value
 
