@@ -358,6 +358,42 @@ public final class Environment: @unchecked Sendable {
         }
     }
 
+    /// Writes a copy of the environment into `directory` (which must exist and hold no
+    /// `data.mdb`) from one read transaction: the copy is consistent, and it may be taken while
+    /// writers commit, in this process or others. A compacting copy leaves out the free pages
+    /// (which still hold the bytes they held when they were in use) and renumbers the rest,
+    /// so it is as small as the data it holds.
+    ///
+    /// ```swift
+    /// try env.copy(to: "/backups/monday")   // /backups/monday/data.mdb
+    /// ```
+    ///
+    /// The copy is not flushed to disk: the caller syncs the file and the directory. A copy that
+    /// fails is removed. While it runs, this process's writer cannot grow the map (a write that
+    /// needs a larger map waits for it).
+    /// - Throws: ``LMDBError/noSuchFile`` when `directory` does not exist; `.errno(EEXIST)` when
+    ///   it already holds a `data.mdb`; ``LMDBError/storageFull(path:)`` (naming `directory`)
+    ///   when its file system is full; another ``LMDBError``.
+    public func copy(to directory: String, compacting: Bool = true) throws {
+        let flags = compacting ? UInt32(MDB_CP_COMPACT) : 0
+        let file = EnvironmentFiles(directory: directory).dataFile
+        while true {
+            // A transaction of this process: the map must not be resized under it.
+            mapLock.lockShared()
+            let rc = mdb_env_copy2(handle, directory, flags)
+            mapLock.unlock()
+            if rc == MDB_SUCCESS { return }
+            // mdb_env_copy2 creates the file (O_EXCL) before anything else can fail: unless it
+            // found one there, what is left is this call's partial copy.
+            if rc != EEXIST { unlink(file) }
+            if rc == MDB_MAP_RESIZED {
+                try adoptResizedMap()
+                continue
+            }
+            throw LMDBError(code: rc).located(in: directory)
+        }
+    }
+
     /// Called with the environment's directory and LMDB's message when LMDB fails an internal
     /// assertion (it found a page it cannot handle: the data file is damaged); LMDB ends the
     /// process with `abort()` when this returns, so a tool may report the damage and exit

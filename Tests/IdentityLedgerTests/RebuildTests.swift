@@ -21,6 +21,27 @@ func populatedStorePath() async throws -> String {
     return ledger.env.path
 }
 
+/// Runs `body` while an `idledger` process has the store at `path` open: `ingest -` opens it
+/// with its first line, then waits for more on stdin.
+func withStoreOpenInAnotherProcess(_ path: String, _ body: () async throws -> Void) async throws {
+    let child = Process()
+    child.executableURL = URL(fileURLWithPath: try CLIProcess.require())
+    child.arguments = ["ingest", "-", "--db", path]
+    let stdin = Pipe()
+    child.standardInput = stdin
+    child.standardOutput = FileHandle.nullDevice
+    try child.run()
+    stdin.fileHandleForWriting.write(Data(#"{"op":"identify","ids":{"email":"held@example.com"}}"#.utf8 + [10]))
+    defer {
+        try? stdin.fileHandleForWriting.close()
+        child.waitUntilExit()
+    }
+    let deadline = Date().addingTimeInterval(10)
+    while !StoreFiles.lockedByAnotherProcess(path + "/lock.mdb"), Date() < deadline { usleep(10_000) }
+    try #require(StoreFiles.lockedByAnotherProcess(path + "/lock.mdb"), "the child has the store open")
+    try await body()
+}
+
 /// Runs `body` on the store at `path` and closes it again.
 func withStore<T>(_ path: String, _ body: (Ledger) throws -> T) throws -> T {
     try body(try Ledger.open(path: path))
@@ -123,23 +144,10 @@ func withStoreAsync<T>(_ path: String, _ body: (Ledger) async throws -> T) async
 
     @Test func rebuildRefusesAStoreAnotherProcessHasOpen() async throws {
         let path = try await populatedStorePath()
-        // `ingest -` opens the store with its first line, then waits for more on stdin.
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: try CLIProcess.require())
-        child.arguments = ["ingest", "-", "--db", path]
-        let stdin = Pipe()
-        child.standardInput = stdin
-        child.standardOutput = FileHandle.nullDevice
-        try child.run()
-        stdin.fileHandleForWriting.write(Data(#"{"op":"identify","ids":{"email":"held@example.com"}}"#.utf8 + [10]))
-        defer {
-            try? stdin.fileHandleForWriting.close()
-            child.waitUntilExit()
+        try await withStoreOpenInAnotherProcess(path) {
+            let error = await ledgerError { try Ledger.rebuild(path: path) }
+            #expect(error?.code == "storeInUse")
         }
-        let deadline = Date().addingTimeInterval(10)
-        while !StoreFiles.lockedByAnotherProcess(path + "/lock.mdb"), Date() < deadline { usleep(10_000) }
-        let error = await ledgerError { try Ledger.rebuild(path: path) }
-        #expect(error?.code == "storeInUse")
     }
 
     @Test func cliRebuildAndVerifyPrintOneSummaryWhenNotOnATerminal() async throws {

@@ -30,7 +30,7 @@ struct IDLedger: AsyncParsableCommand {
             Init.self, SchemaCommand.self,
             Identify.self, Update.self, Ingest.self, Import.self, Merge.self, Detach.self,
             Show.self, Lookup.self, History.self, Subject.self, Explain.self, Audit.self, WhatIf.self, Export.self, Log.self, Stats.self,
-            Rebuild.self, Verify.self, Upgrade.self,
+            Rebuild.self, Verify.self, Upgrade.self, Backup.self, Compact.self,
         ]
     )
 

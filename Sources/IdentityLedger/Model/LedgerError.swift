@@ -32,8 +32,8 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
     case unsupportedFormat(found: Int, supported: Int)
     /// `verify`: the rebuilt projection differs from the live one, first at `key` (hex).
     case projectionMismatch(projection: String, key: String)
-    /// `rebuild`, or an upgrade of an older store format (which rebuilds it), needs the store
-    /// offline, but another process has it open; or `open` while a rebuild of it runs.
+    /// `rebuild`, `compact`, or an upgrade of an older store format (which rebuilds it), needs
+    /// the store offline, but another process has it open; or `open` while one of them runs.
     case storeInUse(path: String)
     /// An import ID was started on a file with other contents (SHA-256, hex).
     case importSourceChanged(importId: String, startedWith: String, found: String)
@@ -70,6 +70,10 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
     /// removal; an import's errors file) for a cause without a code of its own; `reason` is
     /// the system's.
     case fileSystemError(path: String, reason: String)
+    /// ``Ledger/backup(to:)`` was given a directory that already holds something: a copy goes
+    /// only into a new directory or an empty one, so it is never mixed with other files.
+    /// Nothing was written there.
+    case destinationNotEmpty(path: String)
     /// The store was written in an older store format (`found`) than this build writes
     /// (`wanted`). It is not changed: upgrade it with `idledger upgrade` or by opening it with
     /// ``Ledger/Options/upgrade`` set, which rebuilds it and keeps every position and outcome.
@@ -135,6 +139,7 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
         case .keyStoreMissing: "keyStoreMissing"
         case .keyStoreDamaged: "keyStoreDamaged"
         case .dataKeyDestroyed: "dataKeyDestroyed"
+        case .destinationNotEmpty: "destinationNotEmpty"
         }
     }
 
@@ -185,7 +190,7 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
         case .projectionMismatch(let projection, let key):
             "projection \"\(projection)\" differs from a rebuild from the log, first at key \(key)"
         case .storeInUse(let path):
-            "the store at \(path) is in use: a rebuild (or an upgrade of a store of an older format, which rebuilds it) needs it to itself, and no process can open it while one runs; try again when the other process is done"
+            "the store at \(path) is in use: a rebuild or compaction (or an upgrade of a store of an older format, which rebuilds it) needs it to itself, and no process can open it while one runs; try again when the other process is done"
         case .importSourceChanged(let importId, let startedWith, let found):
             "import \(importId) was started on a file with SHA-256 \(startedWith); this file has \(found) (use another --import-id to import it)"
         case .importOptionChanged(let importId, let option, let startedWith, let found):
@@ -206,6 +211,8 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
             "\(path) is a file where a directory is needed"
         case .fileSystemError(let path, let reason):
             "\(path): \(reason)"
+        case .destinationNotEmpty(let path):
+            "\(path) is not empty: a backup goes into a new directory or an empty one"
         case .upgradeRequired(let found, let wanted):
             "the store has format \(found), older than this build's \(wanted); it was left as it is: run `idledger upgrade` (or open it with Options.upgrade set) to upgrade it, which keeps every event"
         case .keyStoreMissing(let path):

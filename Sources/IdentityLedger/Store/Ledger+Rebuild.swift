@@ -71,42 +71,9 @@ extension Ledger {
         path: String, options: Options = .init(), progress: ((ReplayProgress) -> Void)? = nil
     ) throws(LedgerError) -> RebuildSummary {
         let start = Date()
-        let directory = URL(fileURLWithPath: path).standardizedFileURL.path
-        guard StoreFiles.storeExists(in: directory) else {
-            throw .invalidInput(reason: "no store at \(path)")
+        let (directory, (events, changed, digests)) = try replacingDataFile(of: path) { directory, scratch throws(LedgerError) in
+            try rebuildAside(directory, into: scratch, options: options, progress: progress)
         }
-        // Held until this function returns. Every `Ledger` takes the shared lock before it
-        // opens the environment: with this one taken, none has it open or can open it.
-        let lock = try StoreLock.acquire(.exclusive, directory: directory)
-        defer { withExtendedLifetime(lock) {} }
-        // A second line for openers that do not take the store lock (LMDB's own tools; a
-        // store whose directory was read-only when they opened it).
-        try ensureOffline(directory)
-        let scratch = (directory as NSString).appendingPathComponent(rebuildDirectory)
-        // Whatever is left here is garbage from an interrupted rebuild (a partial new store,
-        // or the directory of a new data file already moved in): `path` is valid either way.
-        try removeTree(scratch)
-
-        let (events, changed, digests): (UInt64, [String], [String: String])
-        do {
-            (events, changed, digests) = try rebuildAside(directory, into: scratch, options: options, progress: progress)
-        } catch {
-            try? removeTree(scratch) // a partial new store (its environment is closed by now)
-            throw error
-        }
-
-        // Both environments are closed now (their last references went with the call
-        // above); one still open would keep serving the old file after the rename.
-        guard !Environment.isOpen(path: directory), !Environment.isOpen(path: scratch) else {
-            throw .storeInUse(path: directory)
-        }
-        try ensureOffline(directory)
-        try StoreFiles.replaceDataFile(in: directory, with: StoreFiles.dataFile(in: scratch))
-        // The store's `lock.mdb` stays: it describes no open environment (none can be open
-        // now), and the next process to open the store gets LMDB's exclusive lock on it and
-        // initialises it again, reading the current transaction from the new data file.
-        try removeTree(scratch)
-
         let summary = RebuildSummary(events: events, seconds: Date().timeIntervalSince(start), changedProjections: changed, digests: digests)
         Telemetry.rebuilt(Telemetry.logger(options, path: directory), summary)
         return summary
@@ -148,10 +115,6 @@ extension Ledger {
             return UpgradeSummary(found: found, format: Int(storeFormat), rebuild: summary)
         }
     }
-
-    /// Where `rebuild` writes the new data file: inside the store, so that it is on the
-    /// same file system and one `rename` moves it into place.
-    static let rebuildDirectory = "rebuild-tmp"
 
     /// Replays into `scratch`; returns the events replayed, the projections that differ from
     /// the live ones, and the digests of the rebuilt ones.
@@ -316,24 +279,5 @@ extension Ledger {
             digests[database.name] = Array(hasher.finalize()).hexString
         }
         return digests
-    }
-
-    // MARK: Files
-
-    /// Fails when another process has the store's environment open. Every process that opens
-    /// an LMDB environment holds a shared `fcntl` lock on byte 0 of `lock.mdb` until it closes
-    /// it; `F_GETLK` reports another process's lock and ignores this process's own.
-    /// Call it only while this process does not have the store open: closing any descriptor
-    /// of `lock.mdb` would drop this process's own LMDB lock.
-    private static func ensureOffline(_ directory: String) throws(LedgerError) {
-        if Environment.isOpen(path: directory) { throw .storeInUse(path: directory) }
-        if StoreFiles.lockedByAnotherProcess((directory as NSString).appendingPathComponent("lock.mdb")) {
-            throw .storeInUse(path: directory)
-        }
-    }
-
-    private static func removeTree(_ path: String) throws(LedgerError) {
-        guard FileManager.default.fileExists(atPath: path) else { return }
-        try wrap { try FileManager.default.removeItem(atPath: path) }
     }
 }

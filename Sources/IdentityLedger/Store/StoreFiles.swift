@@ -12,6 +12,32 @@ enum StoreFiles {
         (directory as NSString).appendingPathComponent("data.mdb")
     }
 
+    /// LMDB's lock file in a store's directory.
+    static func lockFile(in directory: String) -> String {
+        (directory as NSString).appendingPathComponent("lock.mdb")
+    }
+
+    /// The size of the file at `path`, in bytes.
+    static func size(of path: String) throws(LedgerError) -> UInt64 {
+        var status = stat()
+        guard stat(path, &status) == 0 else { throw Ledger.fileSystemError(path: path, errno: errno)! }
+        return UInt64(status.st_size)
+    }
+
+    /// Creates directory `path` (and its parents), or accepts an existing empty one: a place
+    /// to write a copy of a store without mixing it with other files.
+    /// - Returns: whether it created `path` itself.
+    /// - Throws: ``LedgerError/destinationNotEmpty(path:)`` when it exists and holds anything;
+    ///   ``LedgerError/notADirectory(path:)`` when it, or a parent, is a file.
+    static func makeEmptyDirectory(_ path: String) throws(LedgerError) -> Bool {
+        let created = try createDirectory(path)
+        if !created {
+            let entries = try Ledger.wrap { try FileManager.default.contentsOfDirectory(atPath: path) }
+            guard entries.isEmpty else { throw .destinationNotEmpty(path: path) }
+        }
+        return created
+    }
+
     /// Whether a store (its data file) exists in `directory`.
     static func storeExists(in directory: String) -> Bool {
         FileManager.default.fileExists(atPath: dataFile(in: directory))

@@ -130,6 +130,20 @@ struct Telemetry: Sendable {
         ])
     }
 
+    func backedUp(_ summary: Ledger.BackupSummary) {
+        logger.info("store backed up", metadata: [
+            "destination": "\(summary.path)", "position": "\(summary.position)", "bytes": "\(summary.bytes)",
+            "duration_ms": "\(Int((summary.seconds * 1000).rounded()))",
+        ])
+    }
+
+    static func compacted(_ logger: Logger, _ summary: Ledger.CompactSummary) {
+        logger.info("store compacted", metadata: [
+            "bytes_before": "\(summary.bytesBefore)", "bytes_after": "\(summary.bytesAfter)",
+            "duration_ms": "\(Int((summary.seconds * 1000).rounded()))",
+        ])
+    }
+
     static func upgraded(_ logger: Logger, from found: Int, to format: Int, _ summary: Ledger.RebuildSummary) {
         logger.notice("store upgraded", metadata: [
             "from_format": "\(found)", "to_format": "\(format)", "events": "\(summary.events)",
